@@ -1,0 +1,230 @@
+# pindns: one non-recursive GNU Makefile.
+#
+#   make            build/libpindns.so, the engine objects, build/pindns
+#   make test       install deps, build, run every test (unit, lab, integration)
+#   make demo       install deps, build, run the end-to-end demo on the local lab
+#   make asan       the same tests on an ASan+UBSan build (build-asan/)
+#   make tsan       the threaded tests on a TSan build (build-tsan/, clang)
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS
+#   make bench      benchmarks (figures on stdout, no asserts)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Objects go to $(BUILD)/obj mirroring the source tree; every object is
+# position-independent so the same .o serves the shared objects, the CLI
+# and the unit tests.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+SAN      ?=
+FUZZ_SECONDS ?= 60
+
+PKGS     := getdns yaml-0.1 libsodium openssl
+
+# pkg-config is evaluated lazily so `make clean` works before install-deps.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+YAML_LIBS  = $(shell pkg-config --libs yaml-0.1 libsodium)
+DOT_LIBS   = $(shell pkg-config --libs getdns openssl libsodium)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
+            -Wstrict-prototypes -Wformat=2 -Wvla -Wimplicit-fallthrough \
+            -Wno-unused-parameter
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+OPT      ?= -O2 -g
+CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
+CFLAGS   += -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden $(SAN)
+LDHARDEN := -Wl,-z,relro,-z,now
+LDFLAGS  += $(SAN) $(LDHARDEN)
+
+ifneq ($(SAN),)
+# _FORTIFY_SOURCE and ASan do not mix well; the sanitizer checks more.
+HARDEN   :=
+endif
+CFLAGS   += $(HARDEN)
+
+OBJ      := $(BUILD)/obj
+
+# `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PRELOAD_SRC  := $(sort $(wildcard preload/*.c))
+POLICY_SRC   := $(sort $(wildcard policy/*.c))
+# resolver/*.c is the engine front (cache, verdicts, log); dot_dl.c is how
+# the shared engine finds the getdns backend (dlopen). The CLI and the unit
+# tests link the backend statically instead.
+FRONT_SRC    := $(sort $(filter-out resolver/dot_dl.c,$(wildcard resolver/*.c)))
+DOT_SRC      := $(sort $(wildcard resolver/dot/*.c))
+CLI_SRC      := $(sort $(wildcard cli/*.c))
+UNIT_SRC     := $(sort $(wildcard tests/unit/test_*.c))
+TESTLIB_SRC  := $(sort $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
+TOOL_SRC     := $(sort $(wildcard tests/tools/*.c))
+BENCH_SRC    := $(sort $(wildcard bench/*.c))
+
+o = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+PRELOAD_OBJ  := $(call o,$(PRELOAD_SRC))
+POLICY_OBJ   := $(call o,$(POLICY_SRC))
+FRONT_OBJ    := $(call o,$(FRONT_SRC))
+DOT_OBJ      := $(call o,$(DOT_SRC))
+CLI_OBJ      := $(call o,$(CLI_SRC))
+TESTLIB_OBJ  := $(call o,$(TESTLIB_SRC))
+
+LIB_PRELOAD  := $(BUILD)/libpindns.so
+LIB_ENGINE   := $(BUILD)/libpindns-engine.so
+LIB_DOT      := $(BUILD)/libpindns-dot.so
+CLI          := $(BUILD)/pindns
+UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOL_BIN     := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+BENCH_BIN    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+ALL_OBJ := $(PRELOAD_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ) \
+           $(OBJ)/resolver/dot_dl.o $(CLI_OBJ) $(TESTLIB_OBJ) \
+           $(call o,$(UNIT_SRC) $(TOOL_SRC) $(BENCH_SRC))
+
+.PHONY: all test demo asan tsan fuzz fuzz-build bench install clean deps \
+        unit check-exports stress
+.DEFAULT_GOAL := all
+
+all: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI) $(UNIT_BIN) $(TOOL_BIN) \
+     $(BENCH_BIN)
+
+deps:
+	@scripts/install-deps
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# The preload links libc only: nothing heavy in every process it reaches.
+# No pkg-config flags here, so a getdns/yaml/sodium include fails to build.
+$(OBJ)/preload/%.o: preload/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB_PRELOAD): $(PRELOAD_OBJ) preload/exports.map
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) -Wl,-z,defs \
+		-Wl,--version-script=preload/exports.map -ldl -lpthread
+
+$(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engine.map
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -o $@ $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o \
+		$(LDFLAGS) -Wl,-z,defs -Wl,--version-script=resolver/engine.map \
+		$(YAML_LIBS) -ldl -lpthread
+
+# The backend gets policy structures from the engine as plain data and
+# calls no engine function, so it links without the engine's objects.
+$(LIB_DOT): $(DOT_OBJ) resolver/dot/dot.map
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -o $@ $(DOT_OBJ) $(LDFLAGS) -Wl,-z,defs \
+		-Wl,--version-script=resolver/dot/dot.map $(DOT_LIBS) -lpthread
+
+$(CLI): $(CLI_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(YAML_LIBS) $(DOT_LIBS) -ldl -lpthread
+
+# Unit tests link module objects directly (never the preload's hooks).
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(YAML_LIBS) $(DOT_LIBS) -ldl -lpthread
+
+# Small probes and servers used by the integration tests.
+$(BUILD)/tools/%: $(OBJ)/tests/tools/%.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -ldl -lpthread
+
+$(BUILD)/bench/%: $(OBJ)/bench/%.o $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(YAML_LIBS) $(DOT_LIBS) -ldl -lpthread
+
+# ---------------------------------------------------------------- tests
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tests/run
+
+unit: all
+	@BUILD=$(BUILD) tests/run --unit-only
+
+check-exports: $(LIB_PRELOAD)
+	@BUILD=$(BUILD) tests/integration/00-exports.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
+	@BUILD=build-asan PINDNS_SAN=asan tests/run
+
+tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang OPT="-O1 -g" \
+		SAN="-fsanitize=thread" all
+	@BUILD=build-tsan PINDNS_SAN=tsan tests/run --threaded-only
+
+stress: deps all
+	@BUILD=$(BUILD) tests/stress/run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bench/run
+
+# ---------------------------------------------------------------- fuzzing
+# libFuzzer targets: tests/fuzz/fuzz_<name>.c with a corpus in
+# tests/fuzz/corpus/<name>/. Built with clang, ASan and UBSan, from the
+# same sources as the product.
+
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -I. -D_GNU_SOURCE \
+              -DPD_FUZZING -std=c11
+FUZZ_LIBSRC := $(POLICY_SRC) $(FRONT_SRC) $(DOT_SRC)
+
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIBSRC) \
+		$(YAML_LIBS) $(DOT_LIBS) -ldl -lpthread
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps fuzz-build
+	@for f in $(FUZZ_BIN); do \
+		n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus/$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+# ---------------------------------------------------------------- install
+
+LIBDIR_P := $(DESTDIR)$(PREFIX)/lib/pindns
+BINDIR_P := $(DESTDIR)$(PREFIX)/bin
+SHARE_P  := $(DESTDIR)$(PREFIX)/share/pindns
+
+install: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI)
+	install -d $(LIBDIR_P) $(BINDIR_P) $(SHARE_P)
+	install -m 0644 $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(LIBDIR_P)/
+	install -m 0755 $(CLI) $(BINDIR_P)/pindns
+	install -m 0755 scripts/pindns-exec $(BINDIR_P)/pindns-exec
+	install -m 0755 scripts/pindns-aws-pins $(BINDIR_P)/pindns-aws-pins
+	install -m 0644 policy/dynamodb.yaml $(SHARE_P)/policy.yaml
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
+
+-include $(ALL_OBJ:.o=.d)

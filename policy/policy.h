@@ -1,0 +1,271 @@
+/*
+ * pindns policy: the pinned-answer policy file (SPEC §3), its loader,
+ * name matching, pin sets, signatures and reload.
+ *
+ * This module is pure: it reads files and computes; it knows neither
+ * getdns nor libc's resolver structures, does no network I/O and calls no
+ * dlsym. Everything the engine and the getdns backend need from a policy
+ * is a plain field below. A loaded policy is immutable and has no
+ * undefined corner: every field holds its value or its documented default.
+ *
+ * Threads: a loaded struct pd_policy is read-only and may be read from any
+ * thread. struct pd_watch is thread-safe.
+ */
+#ifndef PD_POLICY_H
+#define PD_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/addr.h"
+#include "policy/err.h"
+
+/* Longest name in presentation form, without the trailing dot. */
+#define PD_NAME_MAX	253
+/* Policy files above this size are refused unread. */
+#define PD_POLICY_MAX_BYTES	(1024 * 1024)
+/* Default paths (SPEC §2). */
+#define PD_POLICY_DEFAULT_PATH	"/etc/pindns/policy.yaml"
+#define PD_PUBKEY_DEFAULT_PATH	"/etc/pindns/policy.pub"
+
+/*
+ * An error in a policy or key file. msg is complete and ready to print:
+ * "FILE:LINE:COLUMN: message" for syntax and schema errors (FILE as the
+ * caller gave it, LINE and COLUMN 1-based), "FILE: message" for errors
+ * about the file as a whole (unreadable, too big, bad signature).
+ */
+struct pd_error {
+	unsigned	line;		/* 0 when not about a position */
+	unsigned	col;
+	char		msg[512];
+};
+
+enum pd_action {
+	PD_ACTION_SYSTEM = 0,	/* hand to libc (then pins, if any) */
+	PD_ACTION_SECURE,	/* DoT + DNSSEC via getdns, then checks */
+	PD_ACTION_STATIC,	/* answer from `addresses`, no DNS */
+	PD_ACTION_DENY		/* refuse */
+};
+
+enum pd_dnssec_mode {
+	PD_DNSSEC_VALIDATE = 0,	/* refuse bogus, accept insecure */
+	PD_DNSSEC_REQUIRED,	/* accept only secure */
+	PD_DNSSEC_OFF		/* no validation */
+};
+
+enum pd_pin_mode {
+	PD_PIN_FILTER = 0,	/* drop addresses outside; fail if none left */
+	PD_PIN_STRICT		/* fail if any address is outside */
+};
+
+enum pd_log_target {
+	PD_LOG_STDERR = 0,
+	PD_LOG_SYSLOG,
+	PD_LOG_FILE
+};
+
+enum pd_log_level {
+	PD_LOG_LEVEL_DENY = 0,	/* refused and failed lookups only */
+	PD_LOG_LEVEL_ALL	/* every protected lookup */
+};
+
+/* An IPv4 or IPv6 prefix. Host bits beyond prefix are zero. */
+struct pd_cidr {
+	int	family;		/* AF_INET or AF_INET6 */
+	uint8_t	prefix;		/* 0..32 or 0..128 */
+	uint8_t	addr[16];
+};
+
+/*
+ * A set of CIDRs. v[0..n-1] is the list as written (after validation),
+ * for display. `index` is the loader's private lookup structure.
+ */
+struct pd_pinset {
+	size_t		 n;
+	struct pd_cidr	*v;
+	void		*index;
+};
+
+/* One tls_pubkey_pinset entry: sha256 over the DER SubjectPublicKeyInfo. */
+struct pd_spki_pin {
+	uint8_t	sha256[32];
+};
+
+/* One upstream_recursive_servers entry (stubby's keys). */
+struct pd_upstream {
+	struct pd_addr		 addr;
+	uint16_t		 tls_port;	/* default 853 */
+	char			*tls_auth_name;	/* always set (required) */
+	size_t			 npins;
+	struct pd_spki_pin	*pins;		/* NULL when npins == 0 */
+	char			 label[64];	/* "1.1.1.1:853", "[::1]:853" */
+};
+
+struct pd_rule {
+	char			*name;		/* "default" for the default rule */
+	unsigned		 index;		/* position in file order, 0-based */
+	unsigned		 line;		/* where it starts in the file */
+	size_t			 npatterns;
+	char			**patterns;	/* normalised, as matched */
+	enum pd_action		 action;
+	enum pd_dnssec_mode	 dnssec;	/* default validate */
+	struct pd_pinset	*pins;		/* NULL: no address restriction */
+	enum pd_pin_mode	 pin_mode;	/* default filter */
+	size_t			 ncname;
+	char			**cname;	/* extra names a CNAME chain may
+						 * pass through (patterns) */
+	size_t			 naddrs;	/* static: at least one */
+	struct pd_addr		*addrs;
+	uint32_t		 ttl;		/* static: default 60 */
+};
+
+struct pd_policy {
+	char			*path;		/* as given to the loader */
+	uint64_t		 generation;	/* set by struct pd_watch */
+	bool			 signed_ok;	/* a valid signature was checked */
+
+	size_t			 nupstreams;
+	struct pd_upstream	*upstreams;
+	char			*tls_ca_file;	/* NULL: system store */
+	size_t			 nanchors;
+	char			**anchor_files;	/* default /usr/share/dns/root.key */
+	uint32_t		 timeout_ms;	/* default 2000 */
+	uint32_t		 idle_timeout_ms; /* default 10000 */
+	bool			 round_robin;	/* default false */
+
+	uint32_t		 cache_max_entries; /* default 10000 */
+	uint32_t		 cache_min_ttl;	/* default 0 */
+	uint32_t		 cache_max_ttl;	/* default 300 */
+	uint32_t		 cache_stale_ttl; /* default 0 */
+
+	enum pd_log_target	 log_target;	/* default stderr */
+	char			*log_file;	/* PD_LOG_FILE only */
+	enum pd_log_level	 log_level;	/* default deny */
+
+	size_t			 nrules;
+	struct pd_rule		*rules;		/* file order */
+	/*
+	 * What names no rule matches get: action = the `default` key
+	 * (system | secure | deny), every other field its default.
+	 */
+	struct pd_rule		 default_rule;
+
+	void			*matcher;	/* loader's private index */
+};
+
+/* ------------------------------------------------------------ loading */
+
+/*
+ * The public-key path in force: $PINDNS_PUBKEY when set (even if the file
+ * is missing: that is then an error at load), else PD_PUBKEY_DEFAULT_PATH
+ * when it exists, else NULL (signatures not required). Returns a static
+ * or environment string; do not free.
+ */
+const char *pd_policy_pubkey_path(void);
+
+/*
+ * Read, verify and parse the policy at path. When pubkey is not NULL the
+ * file's detached signature (path + ".sig") is verified over the exact
+ * bytes read, before the YAML parser sees them; a missing or bad
+ * signature refuses the file. The file is read once (no TOCTOU between
+ * verify and parse). On success *pp owns a new policy; on failure *pp is
+ * untouched and err->msg says why.
+ */
+enum pd_err pd_policy_load(const char *path, const char *pubkey,
+    struct pd_policy **pp, struct pd_error *err);
+
+/*
+ * Parse a policy held in memory (no signature check). name is used in
+ * messages and stored as path. For tests and fuzzing; pd_policy_load
+ * ends here.
+ */
+enum pd_err pd_policy_parse(const char *name, const uint8_t *buf, size_t len,
+    struct pd_policy **pp, struct pd_error *err);
+
+/* Free p and everything it owns. NULL is a no-op. */
+void pd_policy_free(struct pd_policy *p);
+
+/* ------------------------------------------------------------ matching */
+
+/*
+ * Normalise a host name as the resolver will see it: decode RFC 1035
+ * escapes (\DDD, \X) the way glibc's ns_name_pton does, lower-case ASCII,
+ * strip one trailing dot. Writes a NUL-terminated string to out (at least
+ * PD_NAME_MAX + 1 bytes). Returns its length, or -1 when the name is not a
+ * valid DNS name (empty label, label > 63 octets, name > 253, bad escape,
+ * a decoded '.' or NUL inside a label). Never reads past the NUL.
+ */
+int pd_name_normalize(const char *name, char *out);
+
+/*
+ * The rule for a normalised name: the first rule in file order with a
+ * matching pattern, else &p->default_rule. Never NULL. Patterns:
+ * `*` is exactly one label, a leading `**` one or more labels.
+ * Fast (sub-microsecond) and allocation-free.
+ */
+const struct pd_rule *pd_policy_match(const struct pd_policy *p,
+    const char *norm, size_t len);
+
+/*
+ * May a CNAME chain of rule r pass through the normalised name? True when
+ * the name matches one of r's match patterns or cname patterns; for the
+ * default rule, when no rule of p matches the name.
+ */
+bool pd_rule_cname_ok(const struct pd_policy *p, const struct pd_rule *r,
+    const char *norm, size_t len);
+
+/* ------------------------------------------------------------ pins */
+
+/*
+ * Is a inside one of the CIDRs of ps? An IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d) is checked as the IPv4 address it carries. ps NULL
+ * means "no restriction" and returns true.
+ */
+bool pd_pins_contains(const struct pd_pinset *ps, const struct pd_addr *a);
+
+/* ------------------------------------------------------------ reload */
+
+/*
+ * A watched policy file (SPEC §3): the current policy, re-read when the
+ * file's inode, size or mtime change, checked at most once a second.
+ * A new version that fails to load or verify is refused; the old one
+ * stays in force. Replaced policies are freed after a grace period
+ * (PD_WATCH_GRACE_MS) so a lookup that still reads one is safe without a
+ * lock or a reference count; `retire` is called just before that free.
+ */
+#define PD_WATCH_GRACE_MS	120000
+
+struct pd_watch;
+
+struct pd_watch_opts {
+	const char	*path;		/* policy file */
+	const char	*pubkey;	/* NULL: signatures not required */
+	void		(*retire)(struct pd_policy *p, void *arg);
+	void		*arg;
+};
+
+/*
+ * Create a watch and load the policy once. Returns PD_OK with *wp set
+ * even when that first load fails (then pd_watch_current() is NULL and
+ * err says why, and later polls keep trying). Returns an error (and sets
+ * nothing) only when the watch itself cannot be made.
+ */
+enum pd_err pd_watch_new(const struct pd_watch_opts *o, struct pd_watch **wp,
+    struct pd_error *err);
+
+/* The policy in force, or NULL if none ever loaded. Lock-free. */
+struct pd_policy *pd_watch_current(struct pd_watch *w);
+
+/*
+ * Check the file if a second has passed since the last check (now_ms is a
+ * monotonic clock in milliseconds); one thread stats, the others return
+ * at once. Returns 1 when a new policy was installed, -1 when a changed
+ * file was refused (err says why, once per change), 0 otherwise.
+ */
+int pd_watch_poll(struct pd_watch *w, uint64_t now_ms, struct pd_error *err);
+
+/* Free the watch and every policy it holds. NULL is a no-op. */
+void pd_watch_free(struct pd_watch *w);
+
+#endif /* PD_POLICY_H */

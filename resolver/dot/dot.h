@@ -1,0 +1,153 @@
+/*
+ * pindns DoT backend: the only code that includes getdns headers.
+ *
+ * It turns a policy's upstream/TLS/trust-anchor settings into a getdns
+ * stub context (DNS namespace only, TLS only, authentication required,
+ * trust anchors from the policy's files only, no root-anchor fetching),
+ * resolves names over it with DNSSEC validated locally against a cached
+ * chain (one round trip per validated miss), and reports plain facts:
+ * transport status, rcode, DNSSEC status, the CNAME chain, the addresses.
+ * It decides nothing about policy: the engine front (resolver/verdict.c)
+ * holds those facts against the rule.
+ *
+ * Built into libpindns-dot.so (dlopened by the engine on the first secure
+ * lookup; `pindns_dot_v1` is its only export) and linked statically into
+ * the CLI and the tests. It links getdns and OpenSSL and calls no function
+ * of the engine: a struct pd_policy is read as plain data.
+ *
+ * Threads: a struct pd_dot may be used from any number of threads at
+ * once. The backend owns its getdns context(s) and thread(s); SIGPIPE is
+ * blocked in every thread it creates and never reaches the host process.
+ * Sockets it opens are close-on-exec and TCP_NODELAY.
+ * Fork: after fork() the child must not resolve on a pd_dot made in the
+ * parent; pd_dot_free() is safe there and never writes to an inherited
+ * socket (no TLS close_notify on the parent's connection).
+ */
+#ifndef PD_DOT_H
+#define PD_DOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "resolver/engine.h"
+
+#define PD_DOT_ABI		1
+#define PD_DOT_SONAME		"libpindns-dot.so"
+#define PD_DOT_SYMBOL		"pindns_dot_v1"
+
+/* Longest CNAME chain followed; a longer one is a failure (bogus). */
+#define PD_DOT_MAX_CHAIN	8
+
+enum pd_dot_status {
+	PD_DOT_OK = 0,		/* an answer came back (see rcode) */
+	PD_DOT_TIMEOUT,		/* every upstream timed out */
+	PD_DOT_UNREACHABLE,	/* refused/unreachable, or all backed off */
+	PD_DOT_TLS_AUTH,	/* an upstream failed TLS authentication
+				 * (certificate, name or SPKI pin) and no
+				 * other answered */
+	PD_DOT_ERROR		/* internal (memory, bad anchors, ...) */
+};
+
+/* DNSSEC status of an answer, worst over every RRset it was built from. */
+enum pd_sec {
+	PD_SEC_OFF = 0,		/* not validated (rule dnssec: off) */
+	PD_SEC_SECURE,
+	PD_SEC_INSECURE,	/* provably unsigned */
+	PD_SEC_INDETERMINATE,	/* no trust anchor covers it */
+	PD_SEC_BOGUS
+};
+
+/*
+ * The answer for one query type. chain[0] is the query name; each further
+ * entry is the next CNAME (or DNAME-synthesised CNAME) target in order;
+ * chain[nchain - 1] owns the address records. Names are normalised
+ * (lower case, no trailing dot). Addresses come only from records that
+ * passed every check: the reply's question is the one asked, the owner is
+ * the last chain name, class IN, the type asked, and (unless dnssec off)
+ * the RRset validated with the status in sec. sec is computed per RRset
+ * (each CNAME and the final RRset or denial proof on its own), so a signed
+ * CNAME into an unsigned zone is not SECURE.
+ */
+struct pd_dot_rrset {
+	bool		asked;
+	int		rcode;		/* 0 NOERROR, 3 NXDOMAIN, else failure */
+	enum pd_sec	sec;
+	unsigned	nchain;
+	char		chain[PD_DOT_MAX_CHAIN][PD_CANON_MAX + 1];
+	unsigned	naddrs;
+	struct pd_addr	addrs[PD_MAX_ADDRS];
+	bool		truncated;	/* more than PD_MAX_ADDRS records came */
+	uint32_t	ttl;		/* min TTL over the chain and the RRset;
+					 * negative: min(SOA TTL, SOA minimum)
+					 * per RFC 2308, 0 without SOA */
+};
+
+struct pd_dot_result {
+	enum pd_dot_status	status;
+	char			upstream[64];	/* label of the upstream that
+						 * answered (or failed last) */
+	char			detail[160];	/* e.g. the TLS verify error */
+	struct pd_dot_rrset	a;		/* if PD_WANT_A */
+	struct pd_dot_rrset	aaaa;		/* if PD_WANT_AAAA */
+};
+
+struct pd_dot;
+
+typedef void pd_dot_cb(void *arg, const struct pd_dot_result *res);
+
+struct pd_dot_ops {
+	unsigned	abi;
+
+	/*
+	 * A resolver for policy p (which must outlive it). Parses the
+	 * trust-anchor files with getdns and fails (PD_EPARSE, err says
+	 * which file) when they hold no DS/DNSKEY record, though only when
+	 * some rule needs DNSSEC. Connects lazily. host may be NULL.
+	 */
+	enum pd_err	(*new)(const struct pd_policy *p,
+			    const struct pd_host *host, struct pd_dot **dp,
+			    char *err, size_t errlen);
+
+	/* Free; safe in a forked child (see above). NULL is a no-op. */
+	void		(*free)(struct pd_dot *d);
+
+	/*
+	 * Resolve qname (normalised) for want (PD_WANT_A | PD_WANT_AAAA)
+	 * with DNSSEC per mode, waiting at most the policy's timeout_ms.
+	 * Returns PD_OK with *res filled (res->status says how it went), or
+	 * an error when nothing could even be tried.
+	 */
+	enum pd_err	(*resolve)(struct pd_dot *d, const char *qname,
+			    unsigned want, enum pd_dnssec_mode mode,
+			    struct pd_dot_result *res);
+
+	/*
+	 * The same without waiting (refresh-ahead): cb(arg, res) runs once,
+	 * on a backend thread, when done. res is valid during the call only.
+	 */
+	enum pd_err	(*resolve_async)(struct pd_dot *d, const char *qname,
+			    unsigned want, enum pd_dnssec_mode mode,
+			    pd_dot_cb *cb, void *arg);
+
+	/*
+	 * For `pindns check`: parse p's trust anchors with getdns as new()
+	 * would. PD_OK, or PD_EPARSE with err saying what is wrong.
+	 */
+	enum pd_err	(*check_anchors)(const struct pd_policy *p, char *err,
+			    size_t errlen);
+
+	/* "getdns 1.6.0 (API ...)", for `pindns version`. */
+	const char *	(*version)(void);
+};
+
+/*
+ * The backend's table. In libpindns-engine.so this dlopens
+ * libpindns-dot.so from the engine's own directory (resolver/dot_dl.c);
+ * linked statically it returns the built-in table. NULL on failure, with
+ * err filled.
+ */
+const struct pd_dot_ops *pd_dot_get(char *err, size_t errlen);
+
+#endif /* PD_DOT_H */

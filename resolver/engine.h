@@ -1,0 +1,178 @@
+/*
+ * pindns engine: the one interface the preload and the CLI use.
+ *
+ * The engine decides what happens to a name (SPEC §3, §4): pass it to
+ * libc, answer it from a `static` rule, refuse it, or resolve it over
+ * DNS-over-TLS with DNSSEC through the getdns backend, then hold the
+ * answer against the rule (DNSSEC mode, CNAME names, pins) and cache it.
+ * It hands back plain structs; no getdns, libyaml or libsodium type
+ * crosses this line, and this header includes none of their headers.
+ *
+ * Objects:
+ *   libpindns-engine.so  policy/ and resolver/ (not dot/): policy, cache, verdicts,
+ *                        log. Links libyaml and libsodium, not getdns.
+ *                        The preload dlopens it on the first lookup of a
+ *                        name, and finds `pindns_engine_v1` in it.
+ *   libpindns-dot.so     resolver/dot/: the getdns backend. The engine
+ *                        dlopens it on the first lookup a `secure` rule
+ *                        needs the network for (resolver/dot/dot.h).
+ *   build/pindns         links all of it statically and calls the same
+ *                        pd_engine_lookup() the preload reaches.
+ *
+ * Threads: every function here is thread-safe. Fork: the engine notices a
+ * new pid and builds fresh connections in the child without touching the
+ * parent's (no write on an inherited socket, ever).
+ */
+#ifndef PD_ENGINE_H
+#define PD_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy/addr.h"
+
+#define PD_ENGINE_ABI		1
+#define PD_ENGINE_SONAME	"libpindns-engine.so"
+#define PD_ENGINE_SYMBOL	"pindns_engine_v1"
+
+/* Most addresses one answer carries to the caller; more are dropped. */
+#define PD_MAX_ADDRS		64
+/* A canonical name in presentation form without the trailing dot. */
+#define PD_CANON_MAX		254
+
+/* What to look up (a bit set). */
+#define PD_WANT_A		1u
+#define PD_WANT_AAAA		2u
+
+enum pd_verdict {
+	PD_VERDICT_SYSTEM = 0,	/* not ours: call libc, use its result as is */
+	PD_VERDICT_SYSTEM_PINNED, /* call libc, then hold its addresses against
+				 * the rule's pins with ->filter() */
+	PD_VERDICT_ACCEPTED,	/* addrs[] is the answer */
+	PD_VERDICT_ABSENT,	/* reason NXDOMAIN or NODATA */
+	PD_VERDICT_REFUSED,	/* by policy: reason says which */
+	PD_VERDICT_FAILED	/* temporary: reason TIMEOUT or UNREACHABLE */
+};
+
+/* SPEC §7 reasons; pd_reason_str() gives the log spelling. */
+enum pd_reason {
+	PD_REASON_NONE = 0,
+	PD_REASON_NXDOMAIN,
+	PD_REASON_NODATA,
+	PD_REASON_BOGUS,
+	PD_REASON_INSECURE,
+	PD_REASON_OUTSIDE_PIN,
+	PD_REASON_CNAME_ESCAPE,
+	PD_REASON_TLS_AUTH,
+	PD_REASON_DENY_RULE,
+	PD_REASON_POLICY_UNLOADABLE,
+	PD_REASON_TIMEOUT,
+	PD_REASON_UNREACHABLE,
+	PD_REASON_STALE		/* ACCEPTED from the stale cache */
+};
+
+/*
+ * The outcome of one lookup. For ACCEPTED, addrs[] holds the accepted
+ * addresses (A records first, then AAAA, each in answer order; the
+ * preload sorts per RFC 6724), canon the canonical name (the owner of the
+ * address records at the end of any CNAME chain, without trailing dot;
+ * the name as asked when there was no CNAME), ttl the seconds the answer
+ * stays valid. For ABSENT, ttl is the negative-caching time.
+ */
+struct pd_result {
+	enum pd_verdict	verdict;
+	enum pd_reason	reason;
+	uint32_t	ttl;
+	unsigned	naddrs;
+	struct pd_addr	addrs[PD_MAX_ADDRS];
+	char		canon[PD_CANON_MAX + 1];
+};
+
+/*
+ * What the host (the preload) offers the engine. May be NULL (the CLI).
+ *  engine_thread: call at the start of every thread the engine or its
+ *   backend creates, so the preload's hooks send any libc resolver call
+ *   made on that thread straight to libc (re-entrancy guard).
+ */
+struct pd_host {
+	void	(*engine_thread)(void);
+};
+
+/*
+ * Engine configuration. Zero/NULL fields mean: take it from the
+ * environment as SPEC §2 says (PINDNS_POLICY, PINDNS_PUBKEY, PINDNS_LOG).
+ */
+struct pd_engine_cfg {
+	const char		*policy_path;
+	const char		*pubkey_path;
+	const char		*log_target;	/* "stderr", "syslog", "file:/p" */
+	const struct pd_host	*host;
+};
+
+/*
+ * What `pindns query` prints: the same lookup, explained. Filled only when
+ * a non-NULL pointer is passed to pd_engine_lookup().
+ */
+struct pd_explain {
+	char		rule[64];	/* rule name, "default" */
+	char		action[8];	/* secure|static|system|deny */
+	char		dnssec[16];	/* secure|insecure|bogus|indeterminate|off */
+	char		upstream[64];	/* "" when no network was used */
+	bool		from_cache;
+	unsigned	nseen;		/* what the upstream (or libc) gave */
+	struct pd_addr	seen[PD_MAX_ADDRS];
+	bool		seen_ok[PD_MAX_ADDRS]; /* accepted? */
+	unsigned	nchain;		/* owner names, query name first */
+	char		chain[8][PD_CANON_MAX + 1];
+	double		ms;		/* wall time of the lookup */
+	char		detail[256];	/* free text: why refused, etc. */
+};
+
+/*
+ * The table the preload finds with dlsym(handle, PD_ENGINE_SYMBOL).
+ * abi == PD_ENGINE_ABI, or the preload refuses the object (fail closed).
+ */
+struct pd_engine_ops {
+	unsigned	abi;
+
+	/*
+	 * Set up once (idempotent): read the policy (failure is not an error
+	 * here: every later lookup is then refused with POLICY_UNLOADABLE and
+	 * the reason is printed once on stderr). Returns 0, or -1 when the
+	 * engine cannot work at all (out of memory).
+	 */
+	int	(*init)(const struct pd_engine_cfg *cfg);
+
+	/*
+	 * Decide and, where ours, answer. name as the caller passed it
+	 * (non-NULL, not numeric: the preload sends those to libc). want is
+	 * PD_WANT_A and/or PD_WANT_AAAA. Fills *res; never blocks longer than
+	 * the policy's timeout_ms. A cache hit makes no system call.
+	 */
+	void	(*lookup)(const char *name, unsigned want, struct pd_result *res);
+
+	/*
+	 * For SYSTEM_PINNED: libc answered name with addrs[0..n-1]; set
+	 * keep[i] to 1 for each address to hand to the caller and 0 for each
+	 * to drop, and fill *res (ACCEPTED, or REFUSED with OUTSIDE_PIN; in
+	 * res only verdict and reason are meaningful). Logs per the policy.
+	 * Re-matches name against the policy in force.
+	 */
+	void	(*filter)(const char *name, const struct pd_addr *addrs,
+		    unsigned n, uint8_t *keep, struct pd_result *res);
+};
+
+/* The same entry points, linked directly (CLI, unit tests). */
+int	pd_engine_init(const struct pd_engine_cfg *cfg);
+void	pd_engine_lookup(const char *name, unsigned want, struct pd_result *res,
+	    struct pd_explain *ex);
+void	pd_engine_filter(const char *name, const struct pd_addr *addrs,
+	    unsigned n, uint8_t *keep, struct pd_result *res);
+/* Tear down (CLI and tests; the preload never calls it). */
+void	pd_engine_shutdown(void);
+
+/* Log spellings (SPEC §7). */
+const char *pd_reason_str(enum pd_reason r);
+const char *pd_verdict_str(enum pd_verdict v);
+
+#endif /* PD_ENGINE_H */

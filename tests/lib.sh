@@ -1,0 +1,135 @@
+# pindns: helpers for integration tests. Source it first:
+#     . "$(dirname "$0")/../lib.sh"
+# Provides the TAP reporting (ok/not_ok/check_*), cleanup registration,
+# the lab environment, and running commands under the preload (with the
+# sanitizer runtime first when the build is sanitized).
+set -u
+export LC_ALL=C
+
+TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BUILD=${BUILD:-$TOP/build}
+case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
+export TOP BUILD
+PINDNS_SAN=${PINDNS_SAN:-}
+PD_FAILED=0
+PD_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pindns-test.XXXXXX")
+
+_pd_cleanups=()
+# Run CMD (a string, eval'd) at exit, last registered first.
+pd_cleanup() { _pd_cleanups+=("$1"); }
+_pd_exit() {
+	local rc=$? i
+	for ((i = ${#_pd_cleanups[@]} - 1; i >= 0; i--)); do
+		eval "${_pd_cleanups[$i]}" >/dev/null 2>&1 || true
+	done
+	rm -rf "$PD_TMP"
+	[ "$rc" -eq 0 ] && [ "$PD_FAILED" -ne 0 ] && rc=1
+	exit "$rc"
+}
+trap _pd_exit EXIT
+trap 'exit 130' INT TERM
+
+ok() { echo "ok - $*"; }
+# not_ok DESC [DETAIL...]
+not_ok() {
+	local d=$1
+	shift
+	echo "not ok - $d"
+	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/#   /'; done
+	PD_FAILED=1
+}
+# check_eq DESC EXPECTED GOT
+check_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else
+		not_ok "$1" "expected: $2" "got:      $3"; fi
+}
+# check_match DESC REGEX GOT   (extended regex)
+check_match() {
+	if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1"; else
+		not_ok "$1" "expected to match: $2" "got: $3"; fi
+}
+# check_nomatch DESC REGEX GOT
+check_nomatch() {
+	if printf '%s' "$3" | grep -Eq -- "$2"; then
+		not_ok "$1" "expected no match of: $2" "got: $3"; else ok "$1"; fi
+}
+# check DESC CMD...   (passes when CMD exits 0)
+check() {
+	local d=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ]; then ok "$d"; else
+		not_ok "$d" "expected: exit 0 from: $*" "got: exit $rc" "$out"; fi
+}
+# check_rc DESC RC CMD...
+check_rc() {
+	local d=$1 want=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc -eq "$want" ]; then ok "$d"; else
+		not_ok "$d" "expected: exit $want from: $*" "got: exit $rc" "$out"; fi
+}
+# A prerequisite that is missing is a failure, never a skip.
+require() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || [ -x "$c" ] ||
+			{ not_ok "prerequisite $c present"; exit 1; }
+	done
+}
+
+# Load the lab's variables (tests tagged `lab`; the runner starts it).
+lab_env() {
+	if [ -z "${PINDNS_LAB_ENV:-}" ] || [ ! -r "$PINDNS_LAB_ENV" ]; then
+		not_ok "lab environment available" \
+			"expected: PINDNS_LAB_ENV set by tests/run (tag the test 'lab')" \
+			"got: '${PINDNS_LAB_ENV:-}'"
+		exit 1
+	fi
+	# shellcheck disable=SC1090
+	. "$PINDNS_LAB_ENV"
+}
+
+# The LD_PRELOAD value for this build flavour: the sanitizer runtime must
+# come first when the preload is instrumented.
+pd_preload_value() {
+	local v="$BUILD/libpindns.so"
+	case "$PINDNS_SAN" in
+	asan) v="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so):$v" ;;
+	esac
+	echo "$v${LD_PRELOAD:+:$LD_PRELOAD}"
+}
+# with_preload CMD... : run CMD under the preload.
+with_preload() {
+	case "$PINDNS_SAN" in
+	asan) ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0} \
+		LD_PRELOAD="$(pd_preload_value)" "$@" ;;
+	*) LD_PRELOAD="$(pd_preload_value)" "$@" ;;
+	esac
+}
+
+# A free TCP port on 127.0.0.1 (best effort; the caller binds it soon).
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# wait_for SECONDS CMD... : poll CMD every 0.1 s until it succeeds.
+wait_for() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
