@@ -62,7 +62,10 @@ DOT_SRC      := $(sort $(wildcard resolver/dot/*.c))
 CLI_SRC      := $(sort $(wildcard cli/*.c))
 UNIT_SRC     := $(sort $(wildcard tests/unit/test_*.c))
 TESTLIB_SRC  := $(sort $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
-TOOL_SRC     := $(sort $(wildcard tests/tools/*.c))
+# tests/tools/so_<name>.c build as $(BUILD)/tools/<name>.so (LD_PRELOAD
+# shims for lab servers); every other tests/tools/*.c is a program.
+TOOLSO_SRC   := $(sort $(wildcard tests/tools/so_*.c))
+TOOL_SRC     := $(sort $(filter-out $(TOOLSO_SRC),$(wildcard tests/tools/*.c)))
 BENCH_SRC    := $(sort $(wildcard bench/*.c))
 
 o = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -80,18 +83,19 @@ LIB_DOT      := $(BUILD)/libpindns-dot.so
 CLI          := $(BUILD)/pindns
 UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_BIN     := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+TOOLSO_BIN   := $(patsubst tests/tools/so_%.c,$(BUILD)/tools/%.so,$(TOOLSO_SRC))
 BENCH_BIN    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 ALL_OBJ := $(PRELOAD_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ) \
            $(OBJ)/resolver/dot_dl.o $(CLI_OBJ) $(TESTLIB_OBJ) \
-           $(call o,$(UNIT_SRC) $(TOOL_SRC) $(BENCH_SRC))
+           $(call o,$(UNIT_SRC) $(TOOL_SRC) $(TOOLSO_SRC) $(BENCH_SRC))
 
 .PHONY: all test demo asan tsan fuzz fuzz-build bench install clean deps \
         unit check-exports stress
 .DEFAULT_GOAL := all
 
 all: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI) $(UNIT_BIN) $(TOOL_BIN) \
-     $(BENCH_BIN)
+     $(TOOLSO_BIN) $(BENCH_BIN)
 
 deps:
 	@scripts/install-deps
@@ -145,6 +149,11 @@ $(BUILD)/tools/%: $(OBJ)/tests/tools/%.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -ldl -lpthread
+
+$(BUILD)/tools/%.so: $(OBJ)/tests/tools/so_%.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -ldl -lpthread
 
 $(BUILD)/bench/%: $(OBJ)/bench/%.o $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
 	@mkdir -p $(@D)
