@@ -4,8 +4,8 @@
     bench/report.py OUTDIR > report.md
 
 Reads OUTDIR/meta.txt, results.txt (one line of key=value per workload
-run), startup.txt, memory.txt and refresh.txt, any of which may be
-missing. Medians are over the repetitions; every ratio is computed within
+run), startup.txt, memory.txt, refresh.txt and micro.txt, any of which
+may be missing. Medians are over the repetitions; every ratio is computed within
 one repetition (the two runs it compares ran minutes apart at most, on
 the same machine state) and the median of those ratios is printed. Runs
 that failed (non-zero exit or any failed lookup) are left out of every
@@ -310,6 +310,20 @@ def main():
             p("The upstream received {} A queries for the 5 s name during "
               "the refresh run.".format(upq))
             p()
+
+    # ---------------------------------------------------------- micro
+    try:
+        with open(os.path.join(out, "micro.txt")) as f:
+            micro = f.read().strip()
+    except OSError:
+        micro = ""
+    if micro:
+        p("Module micro-benchmarks (bench/bench_*, output as printed):")
+        p()
+        p("```")
+        p(micro)
+        p("```")
+        p()
 
     # ---------------------------------------------------------- targets
     targets = []
