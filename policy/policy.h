@@ -224,6 +224,47 @@ bool pd_rule_cname_ok(const struct pd_policy *p, const struct pd_rule *r,
  */
 bool pd_pins_contains(const struct pd_pinset *ps, const struct pd_addr *a);
 
+/* ------------------------------------------------------------ signatures */
+
+/*
+ * Ed25519 (libsodium), detached, over the exact bytes of the policy file.
+ * Key and signature files are two lines in the spirit of minisign/signify:
+ *
+ *	untrusted comment: <free text>
+ *	<base64 of "Ed" || key id (8 octets) || payload>
+ *
+ * payload: public key 32 octets (BASENAME.pub), secret key 64 octets
+ * (BASENAME.key, libsodium's seed || public key, unencrypted: protect it
+ * with its mode, 0600), signature 64 octets (POLICY.sig). The key id,
+ * random at keygen, names the key a signature needs, so a rotation shows
+ * up as "signed by key X, not by Y" instead of a bare failure.
+ */
+
+/*
+ * Write base + ".key" (mode 0600) and base + ".pub" (0644), refusing to
+ * overwrite either. keyid (17 bytes, may be NULL) gets the new key id in
+ * hex. PD_OK, PD_EIO or PD_EINTERNAL; err says why.
+ */
+enum pd_err pd_sig_keygen(const char *base, char *keyid,
+    struct pd_error *err);
+
+/*
+ * Sign the file at policy (at most PD_POLICY_MAX_BYTES) with the secret
+ * key file seckey, writing policy + ".sig" atomically (rename). A secret
+ * key file with any group or other permission bit is refused (PD_EPERM).
+ * The secret key is wiped from memory before return.
+ */
+enum pd_err pd_sig_sign(const char *seckey, const char *policy,
+    struct pd_error *err);
+
+/*
+ * Check policy + ".sig" over the bytes of policy with the public key file
+ * pubkey. PD_OK when valid; PD_ESIG (missing, malformed, another key, not
+ * valid), PD_EIO or PD_EPARSE otherwise, err saying which.
+ */
+enum pd_err pd_sig_verify(const char *pubkey, const char *policy,
+    struct pd_error *err);
+
 /* ------------------------------------------------------------ reload */
 
 /*
