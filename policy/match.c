@@ -225,45 +225,156 @@ pd_trie_seal(struct pd_trie *t)
 }
 
 /*
- * Labels labs[0..left-1] are still to be consumed, right to left. Lowers
- * *best to the smallest value matching below n.
+ * Equal octets? Eight at a time (unaligned loads the compiler turns into
+ * single instructions), the tail by an overlapping load: labels are a few
+ * octets and this runs per trie node on every lookup.
+ */
+static bool
+label_eq(const char *a, const char *b, size_t len)
+{
+	uint64_t x, y;
+	uint32_t u, v;
+	size_t i;
+
+	if (len >= 8) {
+		for (i = 0; i + 8 <= len; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return false;
+		}
+		if (i == len)
+			return true;
+		memcpy(&x, a + len - 8, 8);
+		memcpy(&y, b + len - 8, 8);
+		return x == y;
+	}
+	if (len >= 4) {
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		if (u != v)
+			return false;
+		memcpy(&u, a + len - 4, 4);
+		memcpy(&v, b + len - 4, 4);
+		return u == v;
+	}
+	for (i = 0; i < len; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/*
+ * Where the label ending at s[end - 1] starts: just after the last '.'
+ * before end, or 0. Eight octets at a time on little-endian machines:
+ * after XOR with '.', a byte is zero exactly where s has a dot, and the
+ * expression below sets the top bit of exactly those bytes (no false
+ * positives, unlike the shorter has-zero trick), so the highest set bit
+ * is the last dot.
+ */
+static size_t
+label_start(const char *s, size_t end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t dots = 0x2e2e2e2e2e2e2e2eull;
+	const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+	uint64_t w, z;
+
+	while (end >= 8) {
+		memcpy(&w, s + end - 8, 8);
+		w ^= dots;
+		z = ~(((w & low7) + low7) | w | low7);
+		if (z != 0)
+			return end - 8 + (size_t)(63 - __builtin_clzll(z)) / 8 +
+			    1;
+		end -= 8;
+	}
+#endif
+	while (end > 0 && s[end - 1] != '.')
+		end--;
+	return end;
+}
+
+/*
+ * The exact child of n whose label ends s[0..end-1] as a whole label, or
+ * NULL. A child of length l can only match when the octet before the
+ * last l is a dot (or there is none): most candidates fail that at once.
+ */
+static const struct tnode *
+kid_lookup(const struct tnode *n, const char *s, size_t end)
+{
+	const struct tnode *k;
+	size_t l, start;
+	uint32_t i, pos;
+
+	/* Most nodes have a handful of children: a scan beats a search. */
+	if (n->nkids <= 8) {
+		for (i = 0; i < n->nkids; i++) {
+			k = n->kids[i];
+			l = k->len;
+			if (l <= end && (l == end || s[end - l - 1] == '.') &&
+			    label_eq(k->label, s + end - l, l))
+				return k;
+		}
+		return NULL;
+	}
+	start = label_start(s, end);
+	return kid_find(n, s + start, end - start, &pos) ? n->kids[pos] :
+	    NULL;
+}
+
+/* The end of what is left once a label [end - l, end) is consumed. */
+static size_t
+before(size_t end, size_t l)
+{
+	return l == end ? 0 : end - l - 1;
+}
+
+/*
+ * s[0..end-1] is still to be consumed, label by label from the right
+ * (end == 0: nothing left). Lowers *best to the smallest value matching
+ * below n. A normalised name has no empty label, so a dot is never at
+ * s[0] and end == 0 means exactly "no label left".
  */
 static void
-walk(const struct tnode *n, const char *s, const struct label *labs,
-    size_t left, uint32_t *best)
+walk(const struct tnode *n, const char *s, size_t end, uint32_t *best)
 {
-	const struct label *l;
-	uint32_t pos;
+	const struct tnode *k;
 
-	if (n->min >= *best)
-		return;
-	if (left == 0) {
-		if (n->term < *best)
-			*best = n->term;
-		return;
+	/* A loop along one branch; recursion only where `*` forks it. */
+	for (;;) {
+		if (n->min >= *best)
+			return;
+		if (end == 0) {
+			if (n->term < *best)
+				*best = n->term;
+			return;
+		}
+		if (n->dstar < *best)
+			*best = n->dstar;	/* `**` takes what is left */
+		k = n->nkids != 0 ? kid_lookup(n, s, end) : NULL;
+		if (n->star == NULL) {
+			if (k == NULL)
+				return;
+			end = before(end, k->len);
+			n = k;
+			continue;
+		}
+		if (k != NULL)
+			walk(k, s, before(end, k->len), best);
+		end = before(end, end - label_start(s, end));
+		n = n->star;
 	}
-	if (n->dstar < *best)
-		*best = n->dstar;	/* `**` takes the remaining labels */
-	l = &labs[left - 1];
-	if (n->nkids != 0 && kid_find(n, s + l->off, l->len, &pos))
-		walk(n->kids[pos], s, labs, left - 1, best);
-	if (n->star != NULL)
-		walk(n->star, s, labs, left - 1, best);
 }
 
 uint32_t
 pd_trie_lookup(const struct pd_trie *t, const char *norm, size_t len)
 {
-	struct label labs[MAX_LABELS + 1];
 	uint32_t best = PD_RULE_NONE;
-	size_t nl;
 
 	if (t == NULL || len == 0 || len > PD_NAME_MAX)
 		return PD_RULE_NONE;
-	nl = split_labels(norm, len, labs);
-	if (nl > MAX_LABELS)
-		return PD_RULE_NONE;
-	walk(t->root, norm, labs, nl, &best);
+	walk(t->root, norm, len, &best);
 	return best;
 }
 

@@ -26,23 +26,36 @@
 
 #include "policy/internal.h"
 
-/* Octets res_hnok() allows inside a label, lower-cased; 0 = refused. */
-static const unsigned char host_octet[256] = {
-	['-'] = '-', ['_'] = '_',
-	['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
-	['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
-	['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e',
-	['f'] = 'f', ['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j',
-	['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n', ['o'] = 'o',
-	['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't',
-	['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y',
-	['z'] = 'z',
-	['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e',
-	['F'] = 'f', ['G'] = 'g', ['H'] = 'h', ['I'] = 'i', ['J'] = 'j',
-	['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n', ['O'] = 'o',
-	['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't',
-	['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y',
-	['Z'] = 'z',
+/*
+ * One lookup per input octet. Octets res_hnok() allows inside a label
+ * map to themselves lower-cased (all >= '-'); the rest are classes, and
+ * everything not listed is refused.
+ */
+enum {
+	C_BAD = 0,
+	C_END,		/* NUL */
+	C_DOT,
+	C_ESC		/* backslash */
+};
+
+#define LDH(c)	[c] = c
+#define UP(c)	[c] = c + ('a' - 'A')
+
+static const unsigned char cls[256] = {
+	[0] = C_END,
+	['.'] = C_DOT, ['\\'] = C_ESC,
+	LDH('-'), LDH('_'),
+	LDH('0'), LDH('1'), LDH('2'), LDH('3'), LDH('4'), LDH('5'),
+	LDH('6'), LDH('7'), LDH('8'), LDH('9'),
+	LDH('a'), LDH('b'), LDH('c'), LDH('d'), LDH('e'), LDH('f'),
+	LDH('g'), LDH('h'), LDH('i'), LDH('j'), LDH('k'), LDH('l'),
+	LDH('m'), LDH('n'), LDH('o'), LDH('p'), LDH('q'), LDH('r'),
+	LDH('s'), LDH('t'), LDH('u'), LDH('v'), LDH('w'), LDH('x'),
+	LDH('y'), LDH('z'),
+	UP('A'), UP('B'), UP('C'), UP('D'), UP('E'), UP('F'), UP('G'),
+	UP('H'), UP('I'), UP('J'), UP('K'), UP('L'), UP('M'), UP('N'),
+	UP('O'), UP('P'), UP('Q'), UP('R'), UP('S'), UP('T'), UP('U'),
+	UP('V'), UP('W'), UP('X'), UP('Y'), UP('Z'),
 };
 
 static int
@@ -61,49 +74,55 @@ int
 pd_name_normalize(const char *name, char *out)
 {
 	const unsigned char *s = (const unsigned char *)name;
-	size_t o = 0, lab = 0;
-	unsigned c, d;
+	size_t o = 0, lim = 63;	/* lim: end of the current label's room */
+	unsigned c, d, v;
 
 	for (;;) {
 		c = *s++;
-		if (c == '\0')
+		v = cls[c];
+		if (v > C_ESC) {
+			/* The common case: a letter, digit, '-' or '_'. */
+			if (o >= lim)
+				goto bad;	/* label > 63 or name > 253 */
+			out[o++] = (char)v;
+			continue;
+		}
+		if (v == C_END)
 			break;
-		if (!is_printable(c))
-			goto bad;
-		if (c == '.') {
-			if (o == lab)
+		if (v == C_DOT) {
+			if (o == 0 || out[o - 1] == '.')
 				goto bad;	/* empty label */
 			if (*s == '\0')
 				break;		/* the one trailing dot */
 			if (o >= PD_NAME_MAX)
 				goto bad;
 			out[o++] = '.';
-			lab = o;
+			lim = o + 63 < PD_NAME_MAX ? o + 63 : PD_NAME_MAX;
 			continue;
 		}
-		if (c == '\\') {
-			c = *s++;
-			if (!is_printable(c))
-				goto bad;	/* also a trailing '\' */
-			if (is_digit(c)) {
-				/* \DDD: exactly three digits, at most 255. */
-				d = *s++;
-				if (!is_digit(d))
-					goto bad;
-				c = (c - '0') * 10 + (d - '0');
-				d = *s++;
-				if (!is_digit(d))
-					goto bad;
-				c = c * 10 + (d - '0');
-				if (c > 255)
-					goto bad;
-			}
+		if (v == C_BAD)
+			goto bad;
+		/* An escape: \DDD (exactly three digits, <= 255) or \X. */
+		c = *s++;
+		if (!is_printable(c))
+			goto bad;	/* also a trailing backslash */
+		if (is_digit(c)) {
+			d = *s++;
+			if (!is_digit(d))
+				goto bad;
+			c = (c - '0') * 10 + (d - '0');
+			d = *s++;
+			if (!is_digit(d))
+				goto bad;
+			c = c * 10 + (d - '0');
+			if (c > 255)
+				goto bad;
 		}
-		if ((c = host_octet[c]) == 0)
+		if ((v = cls[c]) <= C_ESC)
+			goto bad;	/* decoded '.', '\\', NUL, space... */
+		if (o >= lim)
 			goto bad;
-		if (o - lab >= 63 || o >= PD_NAME_MAX)
-			goto bad;
-		out[o++] = (char)c;
+		out[o++] = (char)v;
 	}
 	if (o == 0 || out[0] == '-')
 		goto bad;	/* empty, or res_hnok's leading hyphen */
@@ -174,7 +193,7 @@ pd_pattern_normalize(const char *in, size_t inlen, char *out,
 			i += n - 1;
 			continue;
 		}
-		if ((c = host_octet[c]) == 0) {
+		if ((c = cls[c]) <= C_ESC) {
 			*why = "invalid character: a label holds letters, "
 			    "digits, '-' and '_'";
 			*off = i;
