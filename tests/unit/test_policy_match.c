@@ -189,7 +189,7 @@ split(char *s, const char **v)
 static bool
 naive(const char *pat, const char *name)
 {
-	char a[300], b[300];
+	char a[300], b[300];	/* names here are short */
 	const char *pl[150], *nl[150];
 	size_t pn, nn;
 
@@ -200,7 +200,13 @@ naive(const char *pat, const char *name)
 	return naive_labels(pl, pn, nl, nn);
 }
 
-static const char *const alphabet[] = { "a", "b", "c", "aa", "*", "d" };
+/*
+ * Short and long labels (8, 9 and 17 octets), so that names cross the
+ * eight-octet words the matcher reads at a time.
+ */
+static const char *const alphabet[] = {
+	"a", "bcdefghi", "c", "aa", "longlabel", "seventeen-octets1", "d"
+};
 
 static void
 random_name(char *s, bool pattern, unsigned *seed)
@@ -210,8 +216,8 @@ random_name(char *s, bool pattern, unsigned *seed)
 
 	s[0] = '\0';
 	for (i = 0; i < nl; i++) {
-		/* Names: a b c aa d; patterns: a b c aa, '*' one in 5. */
-		l = alphabet[(size_t)rand_r(seed) % 4];
+		/* Names may hold "d", which no pattern has; '*' one in 5. */
+		l = alphabet[(size_t)rand_r(seed) % 6];
 		if (!pattern && rand_r(seed) % 6 == 0)
 			l = "d";
 		if (pattern && rand_r(seed) % 5 == 0)
@@ -228,7 +234,7 @@ static void
 test_random(void)
 {
 	enum { NPAT = 24, NNAME = 400, ROUNDS = 50 };
-	char pats[NPAT][64], name[64];
+	char pats[NPAT][160], name[160];
 	struct pd_trie *t;
 	unsigned seed = 4242, round, bad = 0, checked = 0, hits = 0, want, got;
 	size_t i, j;
@@ -263,10 +269,44 @@ test_random(void)
 	    "lookups", checked);
 }
 
+/* A node with more children than the linear scan takes: binary search. */
+static void
+test_wide_node(void)
+{
+	struct pd_trie *t = NULL;
+	char pat[64], name[64];
+	unsigned i, bad = 0;
+	uint32_t got;
+
+	for (i = 0; i < 30; i++) {
+		snprintf(pat, sizeof(pat), "svc%u.many.test", i);
+		pd_trie_add(&t, pat, i);
+		snprintf(pat, sizeof(pat), "**.deep%u.many.test", i);
+		pd_trie_add(&t, pat, 100 + i);
+	}
+	pd_trie_add(&t, "*.many.test", 1000);
+	pd_trie_seal(t);
+	for (i = 0; i < 30; i++) {
+		snprintf(name, sizeof(name), "svc%u.many.test", i);
+		if ((got = pd_trie_lookup(t, name, strlen(name))) != i)
+			bad++;
+		snprintf(name, sizeof(name), "a.b.deep%u.many.test", i);
+		if ((got = pd_trie_lookup(t, name, strlen(name))) != 100 + i)
+			bad++;
+	}
+	T_EQ_INT(bad, 0, "30 children of one node: each found");
+	T_EQ_INT(pd_trie_lookup(t, "other.many.test", 15), 1000,
+	    "no exact child: the '*' child");
+	T_EQ_INT(pd_trie_lookup(t, "x.other.many.test", 17), PD_RULE_NONE,
+	    "no match below");
+	pd_trie_free(t);
+}
+
 int
 main(void)
 {
 	test_table();
+	test_wide_node();
 	test_random();
 	return t_done();
 }
