@@ -177,8 +177,9 @@ enum pd_err pd_policy_load(const char *path, const char *pubkey,
 
 /*
  * Parse a policy held in memory (no signature check). name is used in
- * messages and stored as path. For tests and fuzzing; pd_policy_load
- * ends here.
+ * messages and stored as path; relative paths inside the policy (CA file,
+ * trust anchors, log file) are taken from name's directory. For tests and
+ * fuzzing; pd_policy_load ends here.
  */
 enum pd_err pd_policy_parse(const char *name, const uint8_t *buf, size_t len,
     struct pd_policy **pp, struct pd_error *err);
@@ -195,6 +196,12 @@ void pd_policy_free(struct pd_policy *p);
  * PD_NAME_MAX + 1 bytes). Returns its length, or -1 when the name is not a
  * valid DNS name (empty label, label > 63 octets, name > 253, bad escape,
  * a decoded '.' or NUL inside a label). Never reads past the NUL.
+ * Refused too, as glibc's res_hnok() refuses them before any query: a
+ * raw octet outside 0x21..0x7e, a decoded octet other than a letter,
+ * digit, '-' or '_', a leading '-'. So a name refused here is one libc
+ * never sends to DNS either (hand it to libc for glibc's own answer), and
+ * out never holds a character getdns would read as an escape. On -1, out
+ * holds the empty string.
  */
 int pd_name_normalize(const char *name, char *out);
 
