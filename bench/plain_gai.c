@@ -5,8 +5,8 @@
  * key=value figures: ops/s and latency percentiles.
  *
  *	plain_gai [-t THREADS] [-d SECONDS | -c COUNT] [-w WARMUP] [-b BATCH]
- *	    [-s SERVICE] [-f unspec|inet|inet6] [-o OFFSET] [-F] [-m EVERY]
- *	    [-S SLOW_US] NAME
+ *	    [-s SERVICE] [-f unspec|inet|inet6] [-k gai|hostent|null]
+ *	    [-o OFFSET] [-F] [-m EVERY] [-S SLOW_US] NAME
  *
  * It links libc only: it is the process the preload is loaded into, and
  * the same binary measures every path (files, a DNS daemon, pindns).
@@ -16,6 +16,9 @@
  *  -w  WARMUP untimed calls per thread before the clock starts (default
  *      1), so a cached path is measured warm
  *  -b  time BATCH consecutive calls as one sample (default 1, see below)
+ *  -k  the call: gai (default), hostent (gethostbyname_r with a 1 kB
+ *      buffer, -f inet6 for gethostbyname2_r), null (getaddrinfo with
+ *      node NULL and AI_PASSIVE: the pass-through cost of the preload)
  *  -o  NAME holding one "%u" asks a new name on every call: the %u is
  *      OFFSET + thread + i * THREADS, unique within the process
  *  -F  time the process's first call, alone, before anything else
@@ -26,9 +29,8 @@
  *
  * Output (stdout, one line): threads batch secs ops errors ops_s p50_us
  * p90_us p99_us p999_us p9999_us max_us slow ovh_ns [first_us] rss_kb
- * hwm_kb. Exit 0,
- * or 1 when any call failed (the first failure is described on stderr),
- * 2 on usage errors.
+ * hwm_kb. Exit 0, or 1 when any call failed (the first failure is
+ * described on stderr), 2 on usage errors.
  *
  * How latency is measured. clock_gettime(CLOCK_MONOTONIC) costs about
  * 25 ns here (vDSO, TSC clock source), a tenth of a cached lookup, so
@@ -58,6 +60,9 @@
 #include <unistd.h>
 
 #define MAX_THREADS	1024
+#define HOSTENT_BUF	1024
+
+enum { KIND_GAI = 0, KIND_HOSTENT, KIND_NULL };
 #define NAME_BUF	300
 #define CALIB_SAMPLES	200000
 
@@ -93,6 +98,7 @@ static struct {
 	unsigned	 batch;
 	const char	*service;
 	int		 family;
+	int		 kind;		/* KIND_* */
 	unsigned	 offset;
 	int		 first;
 	long		 mem_every;
@@ -239,6 +245,27 @@ make_name(char *buf, unsigned long seq)
 #pragma GCC diagnostic pop
 }
 
+/* gethostbyname_r (or 2_r): 0, or -1 with the failure described once. */
+static int
+one_hostent(const char *name)
+{
+	struct hostent he, *r = NULL;
+	char buf[HOSTENT_BUF];
+	int rc, herr = 0;
+
+	if (opt.family == AF_INET6)
+		rc = gethostbyname2_r(name, AF_INET6, &he, buf, sizeof(buf), &r,
+		    &herr);
+	else
+		rc = gethostbyname_r(name, &he, buf, sizeof(buf), &r, &herr);
+	if (r != NULL)
+		return 0;
+	if (atomic_exchange(&reported, 1) == 0)
+		fprintf(stderr, "plain_gai: gethostbyname_r(%s): rc %d, "
+		    "h_errno %d\n", name, rc, herr);
+	return -1;
+}
+
 /* One call as the workload makes it; 0 or the EAI_* code. */
 static int
 one_call(const char *name)
@@ -246,16 +273,22 @@ one_call(const char *name)
 	struct addrinfo hints, *res = NULL;
 	int r;
 
+	if (opt.kind == KIND_HOSTENT)
+		return one_hostent(name);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = opt.family;
 	hints.ai_socktype = SOCK_STREAM;
+	if (opt.kind == KIND_NULL) {
+		hints.ai_flags = AI_PASSIVE;
+		name = NULL;
+	}
 	r = getaddrinfo(name, opt.service, &hints, &res);
 	if (r == 0)
 		freeaddrinfo(res);
 	else if (atomic_exchange(&reported, 1) == 0)
-		fprintf(stderr, "plain_gai: getaddrinfo(%s, %s): %s\n", name,
-		    opt.service, r == EAI_SYSTEM ? strerror(errno) :
-		    gai_strerror(r));
+		fprintf(stderr, "plain_gai: getaddrinfo(%s, %s): %s\n",
+		    name != NULL ? name : "NULL", opt.service,
+		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 	return r;
 }
 
@@ -345,8 +378,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: plain_gai [-t THREADS] [-d SECONDS | -c COUNT] "
 	    "[-w WARMUP] [-b BATCH]\n"
-	    "\t[-s SERVICE] [-f unspec|inet|inet6] [-o OFFSET] [-F] "
-	    "[-m EVERY] NAME\n");
+	    "\t[-s SERVICE] [-f unspec|inet|inet6] [-k gai|hostent|null]\n"
+	    "\t[-o OFFSET] [-F] [-m EVERY] [-S SLOW_US] NAME\n");
 	exit(2);
 }
 
@@ -387,7 +420,7 @@ parse_args(int argc, char **argv)
 	char *end;
 	int c;
 
-	while ((c = getopt(argc, argv, "t:d:c:w:b:s:f:o:Fm:S:")) != -1) {
+	while ((c = getopt(argc, argv, "t:d:c:w:b:s:f:k:o:Fm:S:")) != -1) {
 		switch (c) {
 		case 't':
 			opt.threads = (unsigned)num(optarg, 1, MAX_THREADS);
@@ -418,6 +451,16 @@ parse_args(int argc, char **argv)
 				opt.family = AF_INET;
 			else if (strcmp(optarg, "inet6") == 0)
 				opt.family = AF_INET6;
+			else
+				usage();
+			break;
+		case 'k':
+			if (strcmp(optarg, "gai") == 0)
+				opt.kind = KIND_GAI;
+			else if (strcmp(optarg, "hostent") == 0)
+				opt.kind = KIND_HOSTENT;
+			else if (strcmp(optarg, "null") == 0)
+				opt.kind = KIND_NULL;
 			else
 				usage();
 			break;
