@@ -311,6 +311,30 @@ def main():
               "the refresh run.".format(upq))
             p()
 
+    # ---------------------------------------------------------- callgrind
+    cg = read_kv_lines(os.path.join(out, "callgrind.txt"))
+    if cg:
+        p("Instructions per call (callgrind, getaddrinfo + freeaddrinfo, "
+          "{} calls after a warm-up; stable where times are not): {}."
+          .format(cg[0].get("calls", "?"), ", ".join(
+              "{} {}".format(d["path"], "{:,}".format(int(d["ir_per_call"]))
+                             if "ir_per_call" in d else "failed")
+              for d in cg)))
+        p()
+    try:
+        with open(os.path.join(out, "callgrind-pindns.txt")) as f:
+            top = f.read().rstrip()
+    except OSError:
+        top = ""
+    if top:
+        p("Where the pindns cached hit spends its instructions "
+          "(callgrind_annotate --inclusive=yes, all calls):")
+        p()
+        p("```")
+        p(top)
+        p("```")
+        p()
+
     # ---------------------------------------------------------- micro
     try:
         with open(os.path.join(out, "micro.txt")) as f:
