@@ -62,6 +62,16 @@ done
 check_match "refresh-ahead counted the upstream queries" \
 	'upstream_a_queries=[0-9]+' "$rf"
 
+cg=$(cat "$out/callgrind.txt" 2>/dev/null)
+for p in hosts unbound pindns; do
+	check_match "callgrind counted the instructions per call of $p" \
+		"path=$p calls=[0-9]+ ir_per_call=[1-9]" "$cg"
+done
+check_match "callgrind says where the pindns hit spends them" \
+	'preload/gai.c:getaddrinfo' "$(cat "$out/callgrind-pindns.txt" 2>/dev/null)"
+micro=$(cat "$out/micro.txt" 2>/dev/null)
+check_match "the module micro-benchmarks ran" '== bench_policy rc=0' "$micro"
+
 # ------------------------------------------------------------ report
 rep=$(cat "$out/report.md" 2>/dev/null)
 check_match "the report names the machine and the command" \
