@@ -317,8 +317,12 @@ def main():
         p("Instructions per call (callgrind, getaddrinfo + freeaddrinfo, "
           "{} calls after a warm-up; stable where times are not): {}."
           .format(cg[0].get("calls", "?"), ", ".join(
-              "{} {}".format(d["path"], "{:,}".format(int(d["ir_per_call"]))
-                             if "ir_per_call" in d else "failed")
+              "{} {}{}".format(
+                  d["path"], "{:,}".format(int(d["ir_per_call"]))
+                  if "ir_per_call" in d else "failed",
+                  " (unstable: {:,} over the first N calls)".format(
+                      int(d["first_n_per_call"]))
+                  if d.get("stable") == "0" else "")
               for d in cg)))
         p()
     try:
