@@ -615,14 +615,32 @@ get_proofs(struct pd_chain *c, const char *owner, time_t now,
 	return n;
 }
 
+/* Does a cached proof already show tv INSECURE? */
+static bool
+proven_insecure(struct pd_chain *c, const getdns_list *tv, const char *owner,
+    time_t now)
+{
+	struct entry *proofs[PD_CHAIN_MAX_INSECURE];
+	size_t i, n;
+	bool yes = false;
+
+	n = get_proofs(c, owner, now, proofs, PD_CHAIN_MAX_INSECURE);
+	for (i = 0; i < n; i++) {
+		if (!yes && validate(tv, proofs[i]->list, c->anchors, now) ==
+		    GETDNS_DNSSEC_INSECURE)
+			yes = true;
+		entry_put(c, proofs[i]);
+	}
+	return yes;
+}
+
 enum pd_sec
 pd_chain_validate(struct pd_chain *c, const getdns_list *tv,
     const char *owner, const char *signer, const getdns_list *vchain,
     time_t now, bool *need_chain)
 {
-	struct entry *e, *proofs[PD_CHAIN_MAX_INSECURE];
-	enum pd_sec sec = PD_SEC_INDETERMINATE;
-	size_t i, n;
+	struct entry *e;
+	enum pd_sec sec;
 	int r;
 
 	*need_chain = false;
@@ -642,7 +660,8 @@ pd_chain_validate(struct pd_chain *c, const getdns_list *tv,
 			else
 				learn_secure(c, signer, vchain, now);
 		}
-		else if (sec == PD_SEC_INSECURE)
+		else if (sec == PD_SEC_INSECURE && !proven_insecure(c, tv,
+		    owner, now))
 			learn_insecure(c, owner, vchain, now);
 		return sec;
 	}
@@ -665,15 +684,8 @@ pd_chain_validate(struct pd_chain *c, const getdns_list *tv,
 		    PD_SEC_INDETERMINATE;
 	}
 
-	n = get_proofs(c, owner, now, proofs, PD_CHAIN_MAX_INSECURE);
-	for (i = 0; i < n; i++) {
-		if (sec != PD_SEC_INSECURE &&
-		    validate(tv, proofs[i]->list, c->anchors, now) ==
-		    GETDNS_DNSSEC_INSECURE)
-			sec = PD_SEC_INSECURE;
-		entry_put(c, proofs[i]);
-	}
-	if (sec != PD_SEC_INSECURE)
-		*need_chain = true;
-	return sec;
+	if (proven_insecure(c, tv, owner, now))
+		return PD_SEC_INSECURE;
+	*need_chain = true;
+	return PD_SEC_INDETERMINATE;
 }

@@ -43,9 +43,25 @@ pd_dname_norm(const getdns_bindata *b, char *out)
 bool
 pd_dname_escape(const char *norm, char *out, size_t outlen)
 {
-	size_t o = 0;
+	size_t o = 0, label = 0;
 	unsigned char c;
 	int n;
+
+	/* Labels of 1 to 63 octets, 253 in all: what a wire name holds. */
+	if (strlen(norm) > PD_NAME_MAX)
+		return false;
+	for (const char *s = norm; *s != '\0'; s++) {
+		if (*s != '.') {
+			if (++label > 63)
+				return false;
+			continue;
+		}
+		if (label == 0)
+			return false;
+		label = 0;
+	}
+	if (*norm != '\0' && label == 0)
+		return false;
 
 	for (; *norm != '\0'; norm++) {
 		c = (unsigned char)*norm;
