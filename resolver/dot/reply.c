@@ -513,6 +513,28 @@ pd_reply_process(const getdns_dict *reply, const struct pd_reply_in *in,
 		}
 		if (i == ns.n)
 			ttl = 0;
+		/*
+		 * The SOA is not validated (the denial is the NSEC or NSEC3
+		 * records, one signature check instead of two), so cap the
+		 * negative TTL by theirs as well: RFC 9077 makes it equal to
+		 * min(SOA TTL, SOA MINIMUM), and their RRSIGs sign the
+		 * original TTL.
+		 */
+		for (i = 0; i < ns.n; i++) {
+			const struct rec *r = &ns.v[i];
+			uint32_t cov = dict_int(r->rdata, "type_covered", 0);
+
+			if (r->cls != GETDNS_RRCLASS_IN)
+				continue;
+			if (r->type == GETDNS_RRTYPE_NSEC ||
+			    r->type == GETDNS_RRTYPE_NSEC3)
+				ttl_min(&ttl, r->ttl);
+			else if (r->type == GETDNS_RRTYPE_RRSIG &&
+			    (cov == GETDNS_RRTYPE_NSEC ||
+			    cov == GETDNS_RRTYPE_NSEC3))
+				ttl_min(&ttl, dict_int(r->rdata,
+				    "original_ttl", r->ttl));
+		}
 	}
 	out->rr.ttl = ttl == UINT32_MAX ? 0 : ttl;
 	for (k = 0; k < nchain; k++)
@@ -547,8 +569,10 @@ pd_reply_process(const getdns_dict *reply, const struct pd_reply_in *in,
 	} else if (!failed) {
 		bool sig = signer_of(&ns, NULL, 0, signer);
 
+		/* Signed: the NSEC/NSEC3 proof alone (see the TTL above);
+		 * unsigned: everything, for the insecurity proof. */
 		tv = mini(chain[nchain - 1].wire, want, rcode, &an, NULL, 0,
-		    &ns, true);
+		    &ns, !sig);
 		check_part(in, out, tv, cur, sig ? signer : NULL, &failed);
 	}
 	if (failed) {
