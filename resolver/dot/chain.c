@@ -11,6 +11,7 @@
 
 #include "resolver/dot/chain.h"
 #include "resolver/dot/names.h"
+#include "resolver/dot/rr.h"
 
 #define ANCHOR_FILE_MAX		(1024 * 1024)
 #define DNSKEY_FLAG_ZONE	0x0100
@@ -155,6 +156,11 @@ load_file(const char *path, getdns_list *out, size_t *count, char *err,
 			continue;
 		if (type != GETDNS_RRTYPE_DS && type != GETDNS_RRTYPE_DNSKEY)
 			continue;
+		if (!pd_rr_sane(rr)) {
+			snprintf(err, errlen, "%s: a DS or DNSKEY record is "
+			    "incomplete", path);
+			goto out;
+		}
 		if (out != NULL) {
 			if (getdns_list_get_length(out, count) != 0 ||
 			    getdns_list_set_dict(out, *count, rr) != 0) {
@@ -640,6 +646,7 @@ pd_chain_validate(struct pd_chain *c, const getdns_list *tv,
     time_t now, bool *need_chain)
 {
 	struct entry *e;
+	getdns_list *support;
 	enum pd_sec sec;
 	int r;
 
@@ -652,17 +659,21 @@ pd_chain_validate(struct pd_chain *c, const getdns_list *tv,
 		return PD_SEC_BOGUS;
 
 	if (vchain != NULL) {
-		r = validate(tv, vchain, c->anchors, now);
+		/* The chain came from the upstream too: only complete
+		 * records reach the validator and the cache (rr.h). */
+		if ((support = pd_rr_sane_copy(vchain)) == NULL)
+			return PD_SEC_BOGUS;
+		r = validate(tv, support, c->anchors, now);
 		sec = sec_of(r);
 		if (sec == PD_SEC_SECURE && signer != NULL) {
 			if ((e = get_keys(c, signer, now)) != NULL)
 				entry_put(c, e);
 			else
-				learn_secure(c, signer, vchain, now);
-		}
-		else if (sec == PD_SEC_INSECURE && !proven_insecure(c, tv,
+				learn_secure(c, signer, support, now);
+		} else if (sec == PD_SEC_INSECURE && !proven_insecure(c, tv,
 		    owner, now))
-			learn_insecure(c, owner, vchain, now);
+			learn_insecure(c, owner, support, now);
+		getdns_list_destroy(support);
 		return sec;
 	}
 

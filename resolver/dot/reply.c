@@ -12,6 +12,7 @@
 
 #include "resolver/dot/names.h"
 #include "resolver/dot/reply.h"
+#include "resolver/dot/rr.h"
 
 /* More answer records than this is not a reply we need. */
 #define MAX_SECTION_RRS	4096
@@ -25,6 +26,7 @@ struct rec {
 	uint32_t	 cls;
 	uint32_t	 ttl;
 	getdns_dict	*rdata;
+	bool		 sane;		/* fit for the validator (rr.h) */
 };
 
 struct sect {
@@ -86,6 +88,7 @@ sect_load(const getdns_dict *reply, const char *key, struct sect *s)
 			s->v[s->n].ttl = 0;
 		if (getdns_dict_get_dict(rr, "rdata", &s->v[s->n].rdata) != 0)
 			s->v[s->n].rdata = NULL;
+		s->v[s->n].sane = pd_rr_sane(rr);
 		if (getdns_dict_get_bindata(rr, "name", &s->v[s->n].wire) == 0
 		    && (len = pd_dname_norm(s->v[s->n].wire, name)) >= 0) {
 			memcpy(s->pool + off, name, (size_t)len + 1);
@@ -191,7 +194,7 @@ mini(getdns_bindata *qname, int qtype, uint32_t rcode, const struct sect *an,
 		const struct rec *r = &an->v[i];
 
 		if (r->owner == NULL || r->cls != GETDNS_RRCLASS_IN ||
-		    strcmp(r->owner, owner) != 0)
+		    !r->sane || strcmp(r->owner, owner) != 0)
 			continue;
 		if ((r->type == type || sig_covers(r, owner, type)) &&
 		    getdns_list_set_dict(a, na++, r->rr) != 0)
@@ -206,7 +209,7 @@ mini(getdns_bindata *qname, int qtype, uint32_t rcode, const struct sect *an,
 		const struct rec *r = &ns->v[i];
 		uint32_t cov = dict_int(r->rdata, "type_covered", 0);
 
-		if (r->cls != GETDNS_RRCLASS_IN)
+		if (r->cls != GETDNS_RRCLASS_IN || !r->sane)
 			continue;
 		if (!all_ns && r->type != GETDNS_RRTYPE_NSEC &&
 		    r->type != GETDNS_RRTYPE_NSEC3 &&
@@ -246,7 +249,7 @@ signer_of(const struct sect *s, const char *owner, int type, char *out)
 	for (i = 0; i < s->n; i++) {
 		const struct rec *r = &s->v[i];
 
-		if (r->type != GETDNS_RRTYPE_RRSIG ||
+		if (r->type != GETDNS_RRTYPE_RRSIG || !r->sane ||
 		    r->cls != GETDNS_RRCLASS_IN || r->rdata == NULL)
 			continue;
 		if (owner != NULL && !sig_covers(r, owner, type))
