@@ -22,6 +22,10 @@
 
 #include <openssl/evp.h>
 
+#include <getdns/getdns_extra.h>
+
+#include "resolver/dot/chain.h"
+#include "resolver/dot/reply.h"
 #include "resolver/dot/worker.h"
 #include "tests/unit/tap.h"
 
@@ -985,6 +989,147 @@ t_anchors(void)
 	free(x);
 }
 
+/* ------------------------------------------------------------ forgery */
+
+/* A raw getdns response from the good upstream (DO bit, or the chain). */
+static getdns_dict *
+fetch(getdns_context *ctx, const char *name, uint16_t type, int chain)
+{
+	getdns_dict *e = getdns_dict_create(), *o = getdns_dict_create();
+	getdns_dict *r = NULL;
+
+	if (chain)
+		getdns_dict_set_int(e, "dnssec_return_validation_chain",
+		    GETDNS_EXTENSION_TRUE);
+	else {
+		getdns_dict_set_int(o, "do_bit", 1);
+		getdns_dict_set_dict(e, "add_opt_parameters", o);
+	}
+	if (getdns_general_sync(ctx, name, type, e, &r) != 0)
+		r = NULL;
+	getdns_dict_destroy(e);
+	getdns_dict_destroy(o);
+	return r;
+}
+
+/* The single reply of a response, its question renamed to name. */
+static getdns_dict *
+renamed(getdns_dict *resp, const char *name)
+{
+	getdns_list *tree;
+	getdns_dict *reply, *q;
+	getdns_bindata *wire = NULL;
+
+	if (resp == NULL || getdns_dict_get_list(resp, "replies_tree", &tree) ||
+	    getdns_list_get_dict(tree, 0, &reply) ||
+	    getdns_dict_get_dict(reply, "question", &q) ||
+	    getdns_convert_fqdn_to_dns_name(name, &wire))
+		return NULL;
+	getdns_dict_set_bindata(q, "qname", wire);
+	free(wire->data);
+	free(wire);
+	return reply;
+}
+
+/*
+ * A lying upstream replays genuine signed records for another question:
+ * the NSEC proof of one name as the denial of an existing one, a signed
+ * answer for another name. None may come out SECURE.
+ */
+static void
+t_forged(void)
+{
+	struct pol *x = pol_good();
+	getdns_context *ctx = NULL;
+	getdns_list *anchors = NULL, *ups = getdns_list_create(), *vchain;
+	getdns_dict *u = getdns_dict_create(), *rc, *r;
+	getdns_bindata a = { 4, x->u[0].addr.addr };
+	getdns_namespace_t ns = GETDNS_NAMESPACE_DNS;
+	getdns_transport_list_t tls = GETDNS_TRANSPORT_TLS;
+	struct pd_chain *c = NULL;
+	struct pd_reply_in in;
+	struct pd_reply_out out;
+	size_t n = 0;
+	char err[256];
+	int pass;
+	static const struct {
+		const char *from, *as, *what;
+		uint16_t type;
+	} f[] = {
+		{ Z("dynamodb.xx-none-1"), Z("dynamodb.us-east-1"),
+		    "another name's NXDOMAIN proof for an existing name", 1 },
+		{ Z("dynamodb.eu-north-1"), Z("dynamodb.us-east-1"),
+		    "another name's NODATA proof for an existing A", 1 },
+		{ Z("dynamodb.us-east-1"), Z("dynamodb.eu-west-1"),
+		    "a signed answer for another name", 1 },
+		{ Z("dynamodb.us-east-1"), Z("dynamodb.eu-west-1"),
+		    "another name's NODATA proof for an existing AAAA", 28 },
+	};
+	unsigned i;
+
+	getdns_context_create(&ctx, 0);
+	getdns_context_set_namespaces(ctx, 1, &ns);
+	getdns_context_set_resolution_type(ctx, GETDNS_RESOLUTION_STUB);
+	getdns_context_set_dns_transport_list(ctx, 1, &tls);
+	getdns_context_set_tls_authentication(ctx,
+	    GETDNS_AUTHENTICATION_REQUIRED);
+	getdns_context_set_trust_anchors_verify_CA(ctx, "");
+	getdns_context_set_tls_ca_file(ctx, env("LAB_CA"));
+	getdns_dict_util_set_string(u, "address_type", "IPv4");
+	getdns_dict_set_bindata(u, "address_data", &a);
+	getdns_dict_set_int(u, "tls_port", (uint32_t)env_port("LAB_GOOD_PORT"));
+	getdns_dict_util_set_string(u, "tls_auth_name", env("LAB_AUTH_NAME"));
+	getdns_list_set_dict(ups, 0, u);
+	getdns_context_set_upstream_recursive_servers(ctx, ups);
+	getdns_context_set_idle_timeout(ctx, 10000);
+	if (pd_chain_load_anchors(&x->p, &anchors, &n, err, sizeof(err)) ||
+	    pd_chain_new(anchors, &c) != PD_OK) {
+		T_OK(0, "forged: anchors (%s)", err);
+		goto out;
+	}
+	getdns_context_set_dnssec_trust_anchors(ctx, anchors);
+
+	/* Learn the zone's keys from a genuine chain. */
+	rc = fetch(ctx, Z("dynamodb.us-east-1"), 1, 1);
+	memset(&in, 0, sizeof(in));
+	in.qname = Z("dynamodb.us-east-1");
+	in.qtype = 1;
+	in.mode = PD_DNSSEC_VALIDATE;
+	in.chain = c;
+	in.now = time(NULL);
+	pd_reply_response(rc, &in, &out);
+	T_EQ_INT(out.rr.sec, PD_SEC_SECURE, "forged: the genuine answer is "
+	    "SECURE (keys learnt)");
+	vchain = NULL;
+	if (rc != NULL)
+		getdns_dict_get_list(rc, "validation_chain", &vchain);
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		for (pass = 0; pass < 2; pass++) {
+			r = fetch(ctx, f[i].from, f[i].type, 0);
+			in.qname = f[i].as;
+			in.qtype = f[i].type;
+			/* Pass 0: against the cached keys; pass 1: with a
+			 * fresh chain, whose verdict is final. */
+			in.vchain = pass ? vchain : NULL;
+			pd_reply_process(renamed(r, f[i].as), &in, &out);
+			T_OK(out.rr.sec != PD_SEC_SECURE && out.rr.naddrs == 0,
+			    "forged: %s is not SECURE and gives no address "
+			    "(%s; sec %d)", f[i].what, pass ? "with the "
+			    "chain" : "cached keys", out.rr.sec);
+			getdns_dict_destroy(r);
+		}
+	}
+	getdns_dict_destroy(rc);
+out:
+	pd_chain_free(c);
+	getdns_dict_destroy(u);
+	getdns_list_destroy(ups);
+	if (ctx != NULL)
+		getdns_context_destroy(ctx);
+	free(x);
+}
+
 int
 main(void)
 {
@@ -996,6 +1141,7 @@ main(void)
 	t_secure();
 	t_shapes();
 	t_attacks();
+	t_forged();
 	t_insecure();
 	t_tls();
 	t_timeout_failover();
