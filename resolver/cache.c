@@ -336,6 +336,18 @@ ent_new(uint64_t h, const char *name, size_t len, unsigned want,
 }
 
 bool
+pd_cache_would_keep(const struct pd_cache *c, const struct pd_result *res)
+{
+	if (c == NULL || c->cfg.max_entries == 0)
+		return false;
+	if (!((res->verdict == PD_VERDICT_ACCEPTED &&
+	    res->reason == PD_REASON_NONE) ||
+	    res->verdict == PD_VERDICT_ABSENT))
+		return false;
+	return clamp_ttl(&c->cfg, res->ttl) > 0;
+}
+
+bool
 pd_cache_put(struct pd_cache *c, const char *name, size_t len, unsigned want,
     uint64_t now_ms, const struct pd_result *res,
     const struct pd_cache_note *note, struct pd_cache_times *t)
@@ -348,13 +360,11 @@ pd_cache_put(struct pd_cache *c, const char *name, size_t len, unsigned want,
 
 	if (c == NULL || c->cfg.max_entries == 0)
 		return false;
-	keep = (res->verdict == PD_VERDICT_ACCEPTED &&
-	    res->reason == PD_REASON_NONE) ||
-	    res->verdict == PD_VERDICT_ABSENT;
+	keep = pd_cache_would_keep(c, res);
 	if (keep)
 		ttl = clamp_ttl(&c->cfg, res->ttl);
 	h = pd_cache_hash(name, len);
-	if (keep && ttl > 0)
+	if (keep)
 		e = ent_new(h, name, len, want, now_ms, ttl, c->cfg.stale_ttl,
 		    res, note);
 	s = stripe_of(c, h);

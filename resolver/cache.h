@@ -119,6 +119,15 @@ bool pd_cache_put(struct pd_cache *c, const char *name, size_t len,
     const struct pd_cache_note *note, struct pd_cache_times *t);
 
 /*
+ * Would pd_cache_put() keep res (an answer kind it caches, with a clamped
+ * TTL above 0)? A refresh that would not must leave the entry it
+ * refreshes alone (pd_cache_refresh_failed) rather than remove it: an
+ * upstream cache counting the same TTL down answers with TTL 0 near the
+ * end, and the old entry is valid until its own expiry.
+ */
+bool pd_cache_would_keep(const struct pd_cache *c, const struct pd_result *res);
+
+/*
  * The refresh handed out with PD_CACHE_REFRESH got no usable answer: the
  * entry keeps serving until it expires, and is not refreshed again.
  */

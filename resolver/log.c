@@ -92,6 +92,18 @@ put_json(struct buf *b, const char *s, size_t max)
 	put_s(b, "\"");
 }
 
+size_t
+pd_log_json_str(const char *s, size_t max, char *out, size_t outsize)
+{
+	struct buf b = { out, 0, outsize > 0 ? outsize - 1 : 0 };
+
+	if (outsize == 0)
+		return 0;
+	put_json(&b, s, max);
+	out[b.n] = '\0';
+	return b.n;
+}
+
 /* A JSON list of addresses, as long as it stays within limit bytes. */
 static void
 put_addrs(struct buf *b, const struct pd_addr *a, unsigned n, size_t limit)

@@ -77,6 +77,14 @@ void pd_log_close(struct pd_log *l);
  */
 size_t pd_log_format(const struct pd_log_rec *r, char *buf, size_t size);
 
+/*
+ * Write s as a JSON string (quotes included; NULL gives null) into out,
+ * escaped as in pd_log_format(), at most max bytes of s ("..." marks a
+ * cut). Returns the length written; out is always NUL-terminated and
+ * holds the whole string when outsize >= 6 * max + 6.
+ */
+size_t pd_log_json_str(const char *s, size_t max, char *out, size_t outsize);
+
 /* Format and write r. Thread-safe, fork-safe, never blocks for long. */
 void pd_log_write(struct pd_log *l, const struct pd_log_rec *r);
 

@@ -130,7 +130,17 @@ test_clamp(void)
 
 	c = mk(100, 0, 300, 0);
 	answer(&r, 0, 1);
+	T_OK(!pd_cache_would_keep(c, &r), "would_keep: TTL 0 no");
 	T_OK(!put(c, "zero.example", 3, 0, &r), "TTL 0 is not cached");
+	answer(&r, 1, 1);
+	T_OK(pd_cache_would_keep(c, &r), "would_keep: TTL 1 yes");
+	r.verdict = PD_VERDICT_REFUSED;
+	T_OK(!pd_cache_would_keep(c, &r), "would_keep: refusal no");
+	pd_cache_free(c);
+	c = mk(100, 5, 300, 0);
+	answer(&r, 0, 1);
+	T_OK(pd_cache_would_keep(c, &r), "would_keep: TTL 0 raised by "
+	    "min_ttl yes");
 	pd_cache_free(c);
 
 	c = mk(0, 0, 300, 0);
