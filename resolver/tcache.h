@@ -42,7 +42,6 @@ struct pd_tcache_meta {
 	unsigned	 flags;		/* PD_TC_* */
 	uint32_t	 ttl;		/* res->ttl when expire_ms is 0 */
 	char		 dnssec[16];
-	char		 upstream[64];
 };
 
 /*

@@ -100,7 +100,6 @@ main(void)
 
 	/* Fixed-TTL decisions (static rules) and the log flag. */
 	m.flags = PD_TC_LOG;
-	(void)snprintf(m.upstream, sizeof(m.upstream), "u");
 	(void)snprintf(m.dnssec, sizeof(m.dnssec), "off");
 	m.ttl = 42;
 	put("static.test", 1, 77, 1, UINT64_MAX, 0, &r, &m);
