@@ -2,6 +2,11 @@
  * bench_engine: pd_engine_lookup() on the hot path, no network.
  *
  *   build/bench/bench_engine [SECONDS_PER_POINT]
+ *   build/bench/bench_engine --calls N [NAME]
+ *
+ * The second form makes N hits on one thread and nothing else, for
+ * instruction counts: run it under `valgrind --tool=callgrind` with N and
+ * with 0 and divide the difference of the totals by N.
  *
  * Cases (a policy written to a temporary directory):
  *   static hit    a `static` rule's name, answered from the thread cache:
@@ -175,10 +180,13 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/pindns-bench.XXXXXX", path[256], log[256];
 	struct pd_engine_cfg cfg;
 	static const int threads[] = { 1, 2, 8, 64 };
+	long calls = -1;
 	FILE *f;
 	size_t i;
 
-	if (argc > 1)
+	if (argc > 2 && strcmp(argv[1], "--calls") == 0)
+		calls = strtol(argv[2], NULL, 10);
+	else if (argc > 1)
 		seconds = atof(argv[1]);
 	if (seconds <= 0)
 		seconds = 1.0;
@@ -201,6 +209,19 @@ main(int argc, char **argv)
 	cfg.policy_path = path;
 	if (pd_engine_init(&cfg) != 0)
 		return 1;
+	if (calls >= 0) {
+		struct pd_result *r = malloc(sizeof(*r));
+		const char *n = argc > 3 ? argv[3] : "dynamodb.local.test";
+
+		if (r == NULL)
+			return 1;
+		pd_engine_lookup(n, 3, r, NULL);	/* warm */
+		for (long c = 0; c < calls; c++)
+			pd_engine_lookup(n, 3, r, NULL);
+		printf("%ld calls: %s\n", calls, pd_verdict_str(r->verdict));
+		free(r);
+		goto out;
+	}
 	calibrate();
 	printf("pd_engine_lookup, %.1f s per point, TSC %.3f ns/tick\n",
 	    seconds, ns_per_tick);
@@ -212,6 +233,7 @@ main(int argc, char **argv)
 		point("system hit", "api.example.org", threads[i]);
 	for (i = 0; i < sizeof(threads) / sizeof(threads[0]); i++)
 		point("decide", NULL, threads[i]);
+out:
 	pd_engine_shutdown();
 	unlink(path);
 	unlink(log);

@@ -62,7 +62,7 @@ struct pd_cache {
 };
 
 static uint8_t hash_key[crypto_shorthash_KEYBYTES];
-static bool hash_key_ok;
+static _Atomic bool hash_key_ok;	/* set once, after hash_key */
 static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
 
 /* Incremented in a forked child: refresh marks of the parent expire. */
@@ -74,7 +74,7 @@ hash_init(void)
 	if (sodium_init() < 0)
 		return;
 	randombytes_buf(hash_key, sizeof(hash_key));
-	hash_key_ok = true;
+	atomic_store_explicit(&hash_key_ok, true, memory_order_release);
 }
 
 uint64_t
@@ -82,7 +82,9 @@ pd_cache_hash(const void *buf, size_t len)
 {
 	uint64_t h;
 
-	(void)pthread_once(&hash_once, hash_init);
+	/* The hot path: one load instead of a pthread_once call. */
+	if (!atomic_load_explicit(&hash_key_ok, memory_order_acquire))
+		(void)pthread_once(&hash_once, hash_init);
 	(void)crypto_shorthash((unsigned char *)&h, buf, len, hash_key);
 	return h;
 }
@@ -105,7 +107,7 @@ pd_cache_new(const struct pd_cache_cfg *cfg, struct pd_cache **cp)
 	size_t base, extra;
 
 	(void)pthread_once(&hash_once, hash_init);
-	if (!hash_key_ok)
+	if (!atomic_load(&hash_key_ok))
 		return PD_EINTERNAL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return PD_ENOMEM;
