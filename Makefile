@@ -116,7 +116,7 @@ $(LIB_PRELOAD): $(PRELOAD_OBJ) preload/exports.map
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) -Wl,-z,defs \
-		-Wl,--version-script=preload/exports.map -ldl -lpthread
+		-Wl,-z,nodelete -Wl,--version-script=preload/exports.map -ldl -lpthread
 
 $(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engine.map
 	@mkdir -p $(@D)

@@ -133,3 +133,19 @@ wait_for() {
 	done
 	return 1
 }
+
+# pd_private_etc DIR CMD... : run CMD in a private mount namespace where
+# each of DIR/hosts, resolv.conf, gai.conf, nsswitch.conf, host.conf and
+# services that exists is bind-mounted over the same file in /etc. Nothing
+# under /etc is edited; the mounts vanish with the namespace.
+pd_private_etc() {
+	local dir=$1
+	shift
+	unshare -m --propagation private -- /bin/sh -c '
+		d=$1; shift
+		for f in hosts resolv.conf gai.conf nsswitch.conf host.conf services; do
+			[ -e "$d/$f" ] || continue
+			mount --bind "$d/$f" "/etc/$f" || exit 97
+		done
+		exec "$@"' sh "$dir" "$@"
+}
