@@ -155,6 +155,13 @@ $(BUILD)/tools/%.so: $(OBJ)/tests/tools/so_%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -ldl -lpthread
 
+# bench/plain_*.c run under LD_PRELOAD (with and without the preload, to
+# compare): they link libc only, like any program the preload reaches.
+$(BUILD)/bench/plain_%: $(OBJ)/bench/plain_%.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lpthread
+
 $(BUILD)/bench/%: $(OBJ)/bench/%.o $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")

@@ -3,6 +3,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -126,9 +127,12 @@ eng_load(void)
 static void
 eng_load_guarded(void)
 {
+	int herr = h_errno;
+
 	pd_eng_guard++;
 	eng_load();
 	pd_eng_guard--;
+	h_errno = herr;
 }
 
 static const struct pd_engine_ops *
@@ -150,14 +154,18 @@ void
 pd_eng_lookup(const char *name, unsigned want, struct pd_result *res)
 {
 	const struct pd_engine_ops *ops = eng_get();
+	int herr;
 
 	if (ops == NULL) {
 		eng_refuse(res);
 		return;
 	}
+	/* libc calls inside the engine must not leak into h_errno. */
+	herr = h_errno;
 	pd_eng_guard++;
 	ops->lookup(name, want, res);
 	pd_eng_guard--;
+	h_errno = herr;
 }
 
 void
@@ -165,13 +173,16 @@ pd_eng_filter(const char *name, const struct pd_addr *addrs, unsigned n,
     uint8_t *keep, struct pd_result *res)
 {
 	const struct pd_engine_ops *ops = eng_get();
+	int herr;
 
 	if (ops == NULL) {
 		memset(keep, 0, n);
 		eng_refuse(res);
 		return;
 	}
+	herr = h_errno;
 	pd_eng_guard++;
 	ops->filter(name, addrs, n, keep, res);
 	pd_eng_guard--;
+	h_errno = herr;
 }

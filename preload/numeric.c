@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -13,22 +14,60 @@
 #define V6_TEXT_MAX	64
 
 /*
- * __inet_aton_exact: inet_aton() also takes "1.2.3.4 trailing words", and
- * stops at the first white space; glibc's getaddrinfo wants the whole
- * string parsed. Each part of an inet_aton address starts with a digit and
- * holds no space, so "inet_aton accepts it and it has no space" is exactly
- * "inet_aton parsed all of it".
+ * glibc's __inet_aton_exact (resolv/inet_addr.c: inet_aton_end, and the
+ * whole string must be consumed), without strtoul: each of up to four
+ * parts starts with a digit and is read as C reads an integer constant
+ * (0x hex, leading 0 octal, else decimal); a.b.c.d, a.b.c (c 16 bits),
+ * a.b (b 24 bits) or a (32 bits). strtoul under glibc's locale machinery
+ * costs ~250 instructions a part; this is the hot path of every numeric
+ * lookup.
  */
 static bool
-numeric_v4(const char *s)
+numeric_v4(const char *cp)
 {
-	struct in_addr a;
+	static const uint32_t max[4] = { 0xffffffffu, 0xffffffu, 0xffffu,
+	    0xffu };
+	unsigned parts = 0, base, d;
+	uint64_t val;
+	char c;
 
-	if (!isdigit((unsigned char)s[0]))
-		return false;
-	if (inet_aton(s, &a) == 0)
-		return false;
-	return strpbrk(s, " \t\n\v\f\r") == NULL;
+	for (;;) {
+		if (*cp < '0' || *cp > '9')
+			return false;
+		base = 10;
+		if (*cp == '0') {
+			base = 8;
+			/* strtoul takes "0x" only when a hex digit follows. */
+			if ((cp[1] == 'x' || cp[1] == 'X') && isxdigit(
+			    (unsigned char)cp[2])) {
+				base = 16;
+				cp += 2;
+			}
+		}
+		for (val = 0;; cp++) {
+			c = *cp;
+			if (c >= '0' && c <= '9')
+				d = (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				d = (unsigned)(c - 'a') + 10;
+			else if (c >= 'A' && c <= 'F')
+				d = (unsigned)(c - 'A') + 10;
+			else
+				break;
+			if (d >= base)
+				break;
+			val = val * base + d;
+			if (val > 0xffffffffu)
+				return false;
+		}
+		if (*cp != '.')
+			break;
+		if (parts > 2 || val > 0xff)
+			return false;
+		parts++;
+		cp++;
+	}
+	return *cp == '\0' && val <= max[parts];
 }
 
 static bool
@@ -39,6 +78,9 @@ numeric_v6(const char *s)
 	const char *pct;
 	size_t len;
 
+	/* Every IPv6 text form has a colon; names almost never do. */
+	if (strchr(s, ':') == NULL)
+		return false;
 	pct = strchr(s, '%');
 	if (pct == NULL)
 		return inet_pton(AF_INET6, s, &a) > 0;

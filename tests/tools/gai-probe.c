@@ -9,6 +9,7 @@
  *	ghbn2 NAME AF			gethostbyname2
  *	ghbnr NAME BUFLEN		gethostbyname_r
  *	ghbn2r NAME AF BUFLEN		gethostbyname2_r
+ *	maps				is libpindns-engine.so mapped?
  *
  * NODE, SERVICE and NAME: @null is NULL, @empty is "", anything else is
  * taken as is. HINTS: "-" for hints == NULL, else FAMILY,SOCKTYPE,
@@ -262,6 +263,21 @@ do_ghbnr(char *name, int two, int af, size_t buflen)
 }
 
 static void
+do_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char l[4096];
+	int found = 0;
+
+	while (f != NULL && fgets(l, sizeof(l), f) != NULL)
+		found |= strstr(l, "libpindns-engine.so") != NULL;
+	if (f != NULL)
+		fclose(f);
+	printf("  engine=%s\n", f == NULL ? "unknown" : found ? "loaded" :
+	    "absent");
+}
+
+static void
 run(char *line)
 {
 	char *w[6], *save = NULL, *t;
@@ -287,6 +303,8 @@ run(char *line)
 		do_ghbnr(w[1], 0, AF_INET, strtoul(w[2], NULL, 0));
 	else if (strcmp(w[0], "ghbn2r") == 0 && n == 4)
 		do_ghbnr(w[1], 1, atoi(w[2]), strtoul(w[3], NULL, 0));
+	else if (strcmp(w[0], "maps") == 0 && n == 1)
+		do_maps();
 	else
 		printf("  bad query\n");
 	fflush(stdout);

@@ -154,7 +154,12 @@ fake_lookup(const char *name, unsigned want, struct pd_result *res)
 	unsigned i;
 
 	logf_("lookup", name, want);
-	memset(res, 0, sizeof(*res));
+	/* As a real cache hit: write the header, not all 64 addresses. */
+	res->verdict = PD_VERDICT_SYSTEM;
+	res->reason = PD_REASON_NONE;
+	res->ttl = 0;
+	res->naddrs = 0;
+	res->canon[0] = '\0';
 	if (e == NULL || strcmp(e->verdict, "system") == 0) {
 		res->verdict = PD_VERDICT_SYSTEM;
 		return;
@@ -197,7 +202,7 @@ fake_lookup(const char *name, unsigned want, struct pd_result *res)
 	}
 	res->verdict = PD_VERDICT_ACCEPTED;
 	res->ttl = 60;
-	snprintf(res->canon, sizeof(res->canon), "%s", e->canon);
+	memcpy(res->canon, e->canon, strlen(e->canon) + 1);
 }
 
 static void
