@@ -12,6 +12,11 @@ case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
 export TOP BUILD
 PINDNS_SAN=${PINDNS_SAN:-}
 PD_FAILED=0
+# TSan: its symbolizer must not inherit a TSan-built LD_PRELOAD object, and
+# races inside glibc's own locking are suppressed (tests/tsan/).
+if [ "$PINDNS_SAN" = tsan ] && [ -z "${TSAN_OPTIONS:-}" ]; then
+	export TSAN_OPTIONS="external_symbolizer_path=$BUILD/tools/tsan/llvm-symbolizer suppressions=$TOP/tests/tsan/suppressions"
+fi
 PD_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pindns-test.XXXXXX")
 
 _pd_cleanups=()

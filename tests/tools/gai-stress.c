@@ -2,7 +2,7 @@
  * gai-stress: many threads (or forked children) resolving a mix of names
  * and checking every answer. Links libc only: it runs under the preload.
  *
- *	gai-stress [-t THREADS] [-n LOOKUPS] [-f CHILDREN] CASE...
+ *	gai-stress [-t THREADS] [-n LOOKUPS] [-f CHILDREN [-p]] [-c] CASE...
  *
  * CASE is NAME=ok:ADDR,ADDR... (getaddrinfo must succeed with exactly that
  * set of addresses) or NAME=EAI_xxx (must fail with that code). Each
@@ -11,11 +11,15 @@
  * gethostbyname_r and gethostbyname2_r(AF_INET6) (the latter two check
  * the IPv4 / IPv6 part of the set, or a failure). With -f, the parent
  * checks every case once, then forks CHILDREN children that each run the
- * threads; the parent checks once more after they exit.
+ * threads; the parent checks once more after they exit. -p: the parent
+ * resolves nothing before the fork (each child loads the engine itself).
+ * -c: count the open file descriptors after a first pass over the cases
+ * and again at the end; they must be the same.
  * Prints "ok - ..." or "not ok - ..." lines (TAP) and exits non-zero on
  * any failure.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -189,6 +193,21 @@ check_hostent(const struct gcase *c, int af)
 		fail("hostent", c, "wrong number of addresses");
 }
 
+static int
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 static void *
 worker(void *arg)
 {
@@ -238,10 +257,12 @@ int
 main(int argc, char **argv)
 {
 	unsigned nthreads = 1, children = 0, i;
-	int opt, bad = 0, st;
+	int opt, bad = 0, st, parent_first = 1, fdcheck = 0, fd0 = 0, fd1;
 
-	while ((opt = getopt(argc, argv, "t:n:f:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:f:pc")) != -1) {
 		switch (opt) {
+		case 'p': parent_first = 0; break;
+		case 'c': fdcheck = 1; break;
 		case 't': nthreads = (unsigned)atoi(optarg); break;
 		case 'n': lookups = (unsigned)atoi(optarg); break;
 		case 'f': children = (unsigned)atoi(optarg); break;
@@ -260,13 +281,21 @@ main(int argc, char **argv)
 	if (ncases == 0)
 		return 2;
 
+	if (fdcheck) {
+		for (i = 0; i < ncases; i++) {
+			check_gai(&cases[i]);
+			check_hostent(&cases[i], AF_INET);
+			check_hostent(&cases[i], AF_INET6);
+		}
+		fd0 = count_fds();
+	}
 	if (children == 0) {
 		if (run_threads(nthreads) != 0)
 			bad = 1;
 	} else {
 		pid_t *pid = calloc(children, sizeof(*pid));
 
-		for (i = 0; i < ncases; i++)
+		for (i = 0; parent_first && i < ncases; i++)
 			check_gai(&cases[i]);	/* the parent first */
 		for (i = 0; pid != NULL && i < children; i++) {
 			fflush(stdout);
@@ -285,6 +314,16 @@ main(int argc, char **argv)
 			check_gai(&cases[i]);	/* and after the children */
 		free(pid);
 	}
+	if (fdcheck) {
+		fd1 = count_fds();
+		if (fd0 < 0 || fd1 != fd0) {
+			printf("not ok - open descriptors stable: %d before, "
+			    "%d after\n", fd0, fd1);
+			bad = 1;
+		} else
+			printf("ok - open descriptors stable: %d before and "
+			    "after %u lookups\n", fd0, atomic_load(&checked));
+	}
 	if (bad || atomic_load(&failures) != 0) {
 		printf("not ok - %u threads x %u lookups (%u children): "
 		    "%u failures in this process\n", nthreads, lookups,
@@ -293,8 +332,8 @@ main(int argc, char **argv)
 	}
 	if (children)
 		printf("ok - %u children x %u threads x %u lookups, and the "
-		    "parent before and after, all as expected\n", children,
-		    nthreads, lookups);
+		    "parent %s, all as expected\n", children, nthreads, lookups,
+		    parent_first ? "before and after" : "after");
 	else
 		printf("ok - %u lookups in %u threads, all as expected\n",
 		    atomic_load(&checked), nthreads);
