@@ -22,44 +22,68 @@
  * costs ~250 instructions a part; this is the hot path of every numeric
  * lookup.
  */
+/* Digits of base 8 or 16 from *cpp into *val; false on overflow. */
+static bool
+part_based(const char **cpp, unsigned base, uint64_t *val)
+{
+	const char *cp = *cpp;
+	unsigned d;
+	char c;
+
+	for (*val = 0;; cp++) {
+		c = *cp;
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a') + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A') + 10;
+		else
+			break;
+		if (d >= base)
+			break;
+		*val = *val * base + d;
+		if (*val > 0xffffffffu)
+			return false;
+	}
+	*cpp = cp;
+	return true;
+}
+
 static bool
 numeric_v4(const char *cp)
 {
 	static const uint32_t max[4] = { 0xffffffffu, 0xffffffu, 0xffffu,
 	    0xffu };
-	unsigned parts = 0, base, d;
+	unsigned parts = 0;
 	uint64_t val;
 	char c;
 
 	for (;;) {
-		if (*cp < '0' || *cp > '9')
+		c = *cp;
+		if (c < '0' || c > '9')
 			return false;
-		base = 10;
-		if (*cp == '0') {
-			base = 8;
+		if (c != '0') {
+			/* Decimal, by far the common case. */
+			val = 0;
+			do {
+				val = val * 10 + (uint64_t)(c - '0');
+				if (val > 0xffffffffu)
+					return false;
+				c = *++cp;
+			} while (c >= '0' && c <= '9');
+		} else if (cp[1] == '.' || cp[1] == '\0') {
+			/* A lone 0, as in 10.0.0.1. */
+			val = 0;
+			cp++;
+		} else if ((cp[1] == 'x' || cp[1] == 'X') &&
+		    isxdigit((unsigned char)cp[2])) {
 			/* strtoul takes "0x" only when a hex digit follows. */
-			if ((cp[1] == 'x' || cp[1] == 'X') && isxdigit(
-			    (unsigned char)cp[2])) {
-				base = 16;
-				cp += 2;
-			}
-		}
-		for (val = 0;; cp++) {
-			c = *cp;
-			if (c >= '0' && c <= '9')
-				d = (unsigned)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				d = (unsigned)(c - 'a') + 10;
-			else if (c >= 'A' && c <= 'F')
-				d = (unsigned)(c - 'A') + 10;
-			else
-				break;
-			if (d >= base)
-				break;
-			val = val * base + d;
-			if (val > 0xffffffffu)
+			cp += 2;
+			if (!part_based(&cp, 16, &val))
 				return false;
-		}
+		} else if (!part_based(&cp, 8, &val))
+			return false;
 		if (*cp != '.')
 			break;
 		if (parts > 2 || val > 0xff)
