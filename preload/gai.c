@@ -40,7 +40,7 @@ struct gai_req {
 	struct pd_tstate	*ts;		/* may be NULL (no memory) */
 	struct pd_netinfo	*ni;
 	int			 saved_errno;	/* the caller's */
-	int			 pre_errno;	/* after glibc's service lookup */
+	int			 pre_errno;	/* after the service lookup */
 	int			 errno_final;	/* errno holds what to leave */
 };
 
@@ -144,11 +144,11 @@ answer(struct gai_req *q, const struct pd_result *r,
 	int aliased;
 
 	/*
-	 * glibc's AF_INET lookup without AI_CANONNAME goes through
-	 * gethostbyname2_r, which leaves errno 0; then its sort's failed
-	 * connect() calls may set it.
+	 * glibc answering from DNS leaves errno 0 (measured: every family,
+	 * with and without AI_CANONNAME); then its sort's failed connect()
+	 * calls may set it.
 	 */
-	errno = simple(q) ? 0 : q->pre_errno;
+	errno = 0;
 	q->errno_final = 1;
 	if (n > 1)
 		pd_sort_nodes(q->ts != NULL ? &q->ts->sort : NULL, q->ni, v, n,

@@ -7,11 +7,14 @@
  * the _r calls (ERANGE when it is short) and in per-thread storage for
  * gethostbyname/gethostbyname2 (musl's retry with a growing buffer).
  *
- * errno and h_errno follow glibc's nss/getXXbyYY_r.c: the _r calls leave
- * errno equal to their return value (0 on success and for a name that does
- * not exist, EAGAIN for TRY_AGAIN, ERANGE); the plain calls set h_errno
- * only on failure. A policy refusal (NO_RECOVERY) returns ENOENT: glibc
- * returns whatever errno its resolver left there, which is no contract.
+ * errno and h_errno are what glibc leaves for a name its DNS module
+ * answers behind the usual "hosts: files dns" (measured): the _r calls
+ * leave errno equal to their return value (0 on success and for a name
+ * that does not exist, EAGAIN for TRY_AGAIN, ERANGE) and the global
+ * h_errno equal to *h_errnop on failure, HOST_NOT_FOUND (the files
+ * module's miss) on success; the plain calls set h_errno only on failure.
+ * A policy refusal (NO_RECOVERY) returns ENOENT: glibc returns whatever
+ * errno its resolver left there, which is no contract.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -167,6 +170,7 @@ he_answer(const char *name, int af, int two, const struct pd_result *r,
 		else if (herr == NETDB_SUCCESS) {
 			*result = ret;
 			*h_errnop = NETDB_SUCCESS;
+			h_errno = HOST_NOT_FOUND;
 			errno = 0;
 			return 0;
 		}
@@ -177,6 +181,8 @@ he_answer(const char *name, int af, int two, const struct pd_result *r,
 	}
 	*result = NULL;
 	*h_errnop = herr;
+	if (herr != NETDB_INTERNAL)
+		h_errno = herr;
 	errno = he_ret(herr);
 	return he_ret(herr);
 }

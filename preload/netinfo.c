@@ -194,7 +194,8 @@ pd_netinfo_get(struct pd_netinfo *ni)
 	w.ni = ni;
 	w.failed = 0;
 	if (nl_dump(RTM_GETADDR, RTM_NEWADDR, addr_one, &w) != 0 || w.failed) {
-		/* glibc: "We cannot determine what interfaces are available." */
+		/* glibc: "We cannot determine what interfaces are
+		 * available." */
 		ni->seen_ipv4 = ni->seen_ipv6 = true;
 		ni->have_list = false;
 		ni->n = 0;

@@ -29,7 +29,7 @@ struct pd_in6ai {
 };
 
 struct pd_netinfo {
-	uint64_t	 expires;	/* ms (preload/clock.h); 0: not filled */
+	uint64_t	 expires;	/* ms, preload/clock.h; 0: empty */
 	bool		 seen_ipv4;	/* a non-loopback IPv4 address */
 	bool		 seen_ipv6;	/* a non-loopback IPv6 address */
 	/*

@@ -149,7 +149,7 @@ pd_numeric_hostent(const char *name, int af)
 	if (isdigit(c) && all_of(name, "0123456789."))
 		return true;
 	if ((isxdigit(c) && strchr(name, ':') != NULL) || c == ':') {
-		/* AF_INET cannot hold an IPv6 literal: HOST_NOT_FOUND at once. */
+		/* AF_INET cannot hold an IPv6 literal: HOST_NOT_FOUND. */
 		if (af != AF_INET6)
 			return true;
 		return all_of(name, "0123456789abcdefABCDEF:.");

@@ -70,10 +70,9 @@ serv_fetch(const char *service, const struct addrinfo *hints,
 	for (ai = list; ai != NULL && t.n < PD_SERV_MAX; ai = ai->ai_next) {
 		t.t[t.n].socktype = ai->ai_socktype;
 		t.t[t.n].protocol = ai->ai_protocol;
-		t.t[t.n].port = ai->ai_addr != NULL &&
-		    ai->ai_family == AF_INET ?
-		    ((const struct sockaddr_in *)(void *)ai->ai_addr)->sin_port :
-		    0;
+		if (ai->ai_addr != NULL && ai->ai_family == AF_INET)
+			t.t[t.n].port = ((const struct sockaddr_in *)
+			    (void *)ai->ai_addr)->sin_port;
 		t.n++;
 	}
 	freeaddrinfo(list);

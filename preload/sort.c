@@ -608,7 +608,7 @@ static int
 rule_prefix(const struct sres *a1, const struct sres *a2)
 {
 	int bit1 = 0, bit2 = 0, i;
-	uint32_t d1, s1, d2, s2;
+	uint32_t d1, s1, d2, s2, m1, m2;
 
 	if (a1->dest.sa.sa_family == AF_INET) {
 		d1 = ntohl(a1->dest.sin.sin_addr.s_addr);
@@ -616,9 +616,11 @@ rule_prefix(const struct sres *a1, const struct sres *a2)
 		d2 = ntohl(a2->dest.sin.sin_addr.s_addr);
 		s2 = ntohl(a2->src.sin.sin_addr.s_addr);
 		/* Outside the source's subnet a common prefix means nothing. */
-		if ((s1 & v4mask(a1->prefixlen)) == (d1 & v4mask(a1->prefixlen)))
+		m1 = v4mask(a1->prefixlen);
+		m2 = v4mask(a2->prefixlen);
+		if ((s1 & m1) == (d1 & m1))
 			bit1 = lead(d1 ^ s1);
-		if ((s2 & v4mask(a2->prefixlen)) == (d2 & v4mask(a2->prefixlen)))
+		if ((s2 & m2) == (d2 & m2))
 			bit2 = lead(d2 ^ s2);
 	} else if (a1->dest.sa.sa_family == AF_INET6) {
 		/* glibc compares the first 32-bit word where either differs. */

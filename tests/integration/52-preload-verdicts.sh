@@ -92,15 +92,15 @@ ghbn deny.test
 ghbn fail.test
   = NULL h_errno=TRY_AGAIN errno=EAGAIN
 ghbnr nx.test 1024
-  = rc=0 result=NULL h_errnop=HOST_NOT_FOUND h_errno=untouched errno=0
+  = rc=0 result=NULL h_errnop=HOST_NOT_FOUND h_errno=HOST_NOT_FOUND errno=0
 ghbnr nodata.test 1024
-  = rc=0 result=NULL h_errnop=NO_DATA h_errno=untouched errno=0
+  = rc=0 result=NULL h_errnop=NO_DATA h_errno=NO_DATA errno=0
 ghbnr deny.test 1024
-  = rc=ENOENT result=NULL h_errnop=NO_RECOVERY h_errno=untouched errno=ENOENT
+  = rc=ENOENT result=NULL h_errnop=NO_RECOVERY h_errno=NO_RECOVERY errno=ENOENT
 ghbnr fail.test 1024
-  = rc=EAGAIN result=NULL h_errnop=TRY_AGAIN h_errno=untouched errno=EAGAIN
+  = rc=EAGAIN result=NULL h_errnop=TRY_AGAIN h_errno=TRY_AGAIN errno=EAGAIN
 ghbn2r deny.test 10 1024
-  = rc=ENOENT result=NULL h_errnop=NO_RECOVERY h_errno=untouched errno=ENOENT" \
+  = rc=ENOENT result=NULL h_errnop=NO_RECOVERY h_errno=NO_RECOVERY errno=ENOENT" \
 	"$out"
 check_match "AF_INET6|AI_V4MAPPED stops at a missing name (no A query)" \
 	'^lookup nx.test 2$' "$(grep '^lookup nx.test' "$LOG" | sed -n 3p)"
@@ -117,24 +117,24 @@ EOF
 )
 check_eq "canonical name, aliases, v4-mapped as glibc builds them" \
 "gai alias.test 80 0,1,0,0x2
-  = 0 errno=untouched
+  = 0 errno=0
   [0] flags=0x2 AF_INET STREAM proto=6 len=16 addr=192.0.2.50 port=80 canon=real.test
   [1] flags=0x2 AF_INET6 STREAM proto=6 len=28 addr=[2001:db8::50] port=80 flow=0 scope=0 canon=-
 ghbn alias.test
-  = hostent h_errno=untouched errno=0
+  = hostent h_errno=HOST_NOT_FOUND errno=0
   name=real.test type=AF_INET len=4
   alias=alias.test
   addr=192.0.2.50
 ghbn2 alias.test 10
-  = hostent h_errno=untouched errno=0
+  = hostent h_errno=HOST_NOT_FOUND errno=0
   name=real.test type=AF_INET6 len=16
   alias=alias.test
   addr=2001:db8::50
 gai v4only.test 80 10,1,0,0x8
-  = 0 errno=untouched
+  = 0 errno=0
   [0] flags=0x8 AF_INET6 STREAM proto=6 len=28 addr=[::ffff:192.0.2.60] port=80 flow=0 scope=0 canon=-
 gai mapped6.test 80 10,1,0,0x8
-  = 0 errno=untouched
+  = 0 errno=0
   [0] flags=0x8 AF_INET6 STREAM proto=6 len=28 addr=[2001:db8::61] port=80 flow=0 scope=0 canon=-
 gai allmapped.test 80 10,1,0,0x8
   = EAI_NONAME errno=untouched" "$out"
@@ -175,7 +175,7 @@ check_eq "pins over libc: nothing inside the pins is refused" \
 ghbn pinrefuse.test
   = NULL h_errno=NO_RECOVERY errno=ENOENT
 ghbnr pinrefuse.test 1024
-  = rc=ENOENT result=NULL h_errnop=NO_RECOVERY h_errno=untouched errno=ENOENT" \
+  = rc=ENOENT result=NULL h_errnop=NO_RECOVERY h_errno=NO_RECOVERY errno=ENOENT" \
 	"$out"
 
 # ------------------------------------------------ re-entrancy guard
@@ -268,7 +268,7 @@ gai pin.test 80 0,0,0,0x2
 ghbn localhost
   = NULL h_errno=NO_RECOVERY errno=ENOENT
 ghbnr localhost 1024
-  = rc=ENOENT result=NULL h_errnop=NO_RECOVERY h_errno=untouched errno=ENOENT
+  = rc=ENOENT result=NULL h_errnop=NO_RECOVERY h_errno=NO_RECOVERY errno=ENOENT
 ghbn2 localhost 10
   = NULL h_errno=NO_RECOVERY errno=ENOENT
 ghbn 127.0.0.1
