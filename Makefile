@@ -41,6 +41,13 @@ ifneq ($(SAN),)
 # _FORTIFY_SOURCE and ASan do not mix well; the sanitizer checks more.
 HARDEN   :=
 endif
+# Shared objects must not have undefined symbols (-z defs), except under
+# clang's TSan: its runtime lives in the executable (exported from there),
+# so an instrumented .so leaves the __tsan_* symbols to it.
+ZDEFS    := -Wl,-z,defs
+ifneq ($(findstring thread,$(SAN)),)
+ZDEFS    :=
+endif
 CFLAGS   += $(HARDEN)
 
 OBJ      := $(BUILD)/obj
@@ -115,14 +122,14 @@ $(OBJ)/preload/%.o: preload/%.c
 $(LIB_PRELOAD): $(PRELOAD_OBJ) preload/exports.map
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) -Wl,-z,defs \
-		-Wl,--version-script=preload/exports.map -ldl -lpthread
+	$(Q)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) $(ZDEFS) \
+		-Wl,-z,nodelete -Wl,--version-script=preload/exports.map -ldl -lpthread
 
 $(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engine.map
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o \
-		$(LDFLAGS) -Wl,-z,defs -Wl,--version-script=resolver/engine.map \
+		$(LDFLAGS) $(ZDEFS) -Wl,--version-script=resolver/engine.map \
 		$(YAML_LIBS) -ldl -lpthread
 
 # The backend gets policy structures from the engine as plain data and
@@ -130,7 +137,7 @@ $(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engi
 $(LIB_DOT): $(DOT_OBJ) resolver/dot/dot.map
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -o $@ $(DOT_OBJ) $(LDFLAGS) -Wl,-z,defs \
+	$(Q)$(CC) -shared -o $@ $(DOT_OBJ) $(LDFLAGS) $(ZDEFS) \
 		-Wl,--version-script=resolver/dot/dot.map $(DOT_LIBS) -lpthread
 
 $(CLI): $(CLI_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
@@ -155,6 +162,13 @@ $(BUILD)/tools/%.so: $(OBJ)/tests/tools/so_%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -ldl -lpthread
 
+# bench/plain_*.c run under LD_PRELOAD (with and without the preload, to
+# compare): they link libc only, like any program the preload reaches.
+$(BUILD)/bench/plain_%: $(OBJ)/bench/plain_%.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lpthread
+
 # The shims are preloaded into programs that are not instrumented (the
 # lab's unbound servers), which cannot load a sanitized object (ASan wants
 # its runtime first, TSan's symbols are undefined): build them without
@@ -165,6 +179,17 @@ $(BUILD)/bench/%: $(OBJ)/bench/%.o $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(YAML_LIBS) $(DOT_LIBS) -ldl -lpthread
+
+# `make tsan`: ThreadSanitizer's symbolizer must not load a TSan-built
+# LD_PRELOAD object; this static wrapper drops LD_PRELOAD (tests/lib.sh).
+TSAN_SYMBOLIZER := $(BUILD)/tools/tsan/llvm-symbolizer
+ifneq ($(findstring thread,$(SAN)),)
+all: $(TSAN_SYMBOLIZER)
+endif
+$(TSAN_SYMBOLIZER): tests/tsan/symbolizer.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)gcc -static -O2 -o $@ $<
 
 # ---------------------------------------------------------------- tests
 
