@@ -6,6 +6,8 @@
 #   make asan       the same tests on an ASan+UBSan build (build-asan/)
 #   make tsan       the threaded tests on a TSan build (build-tsan/, clang)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS
+#   make stress     the 60 s load, fault and OOM runs (tests/stress/run)
+#   make valgrind   memcheck: unit tests, 10,000 lookups via the preload
 #   make bench      benchmarks (figures on stdout, no asserts)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
@@ -91,7 +93,7 @@ ALL_OBJ := $(PRELOAD_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ) \
            $(call o,$(UNIT_SRC) $(TOOL_SRC) $(TOOLSO_SRC) $(BENCH_SRC))
 
 .PHONY: all test demo asan tsan fuzz fuzz-build bench install clean deps \
-        unit check-exports stress
+        unit check-exports stress valgrind
 .DEFAULT_GOAL := all
 
 all: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI) $(UNIT_BIN) $(TOOL_BIN) \
@@ -190,6 +192,10 @@ tsan: deps
 
 stress: deps all
 	@BUILD=$(BUILD) tests/stress/run
+
+# memcheck over the unit tests and 10,000 lookups through the preload.
+valgrind: deps all
+	@BUILD=$(BUILD) tests/stress/valgrind
 
 demo: deps
 	@$(MAKE) --no-print-directory all
