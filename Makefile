@@ -37,7 +37,9 @@ OPT      ?= -O2 -g
 CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
 CFLAGS   += -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden $(SAN)
 LDHARDEN := -Wl,-z,relro,-z,now
-LDFLAGS  += $(SAN) $(LDHARDEN)
+# Link-only sanitizer flags (make tsan: the shared runtime, see below).
+SANLD    ?=
+LDFLAGS  += $(SAN) $(SANLD) $(LDHARDEN)
 
 ifneq ($(SAN),)
 # _FORTIFY_SOURCE and ASan do not mix well; the sanitizer checks more.
@@ -185,9 +187,14 @@ asan: deps
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	@BUILD=build-asan PINDNS_SAN=asan tests/run
 
+# TSan: every object links the shared runtime (-shared-libsan, found by
+# rpath), so the instrumented preload and engine satisfy -z defs and load
+# into uninstrumented programs (python, gunicorn) with one runtime.
+TSAN_RT_DIR = $(shell clang -print-runtime-dir)
 tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang OPT="-O1 -g" \
-		SAN="-fsanitize=thread" all
+		SAN="-fsanitize=thread" \
+		SANLD="-shared-libsan -Wl,-rpath,$(TSAN_RT_DIR)" all
 	@BUILD=build-tsan PINDNS_SAN=tsan tests/run --threaded-only
 
 stress: deps all
