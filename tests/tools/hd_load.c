@@ -178,7 +178,8 @@ one(struct lcase *c)
 {
 	struct addrinfo hints, *res = NULL;
 	char name[340], why[600], b1[32], b2[32];
-	uint64_t t0, dt, prev;
+	uint64_t t0, dt;
+	unsigned long long prev;
 	int rc;
 
 	if (strstr(c->name, "%u") != NULL) {
