@@ -37,9 +37,10 @@ OPT      ?= -O2 -g
 CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
 CFLAGS   += -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden $(SAN)
 LDHARDEN := -Wl,-z,relro,-z,now
-# Link-only sanitizer flags (make tsan: the shared runtime, see below).
-SANLD    ?=
-LDFLAGS  += $(SAN) $(SANLD) $(LDHARDEN)
+LDFLAGS  += $(SAN) $(LDHARDEN)
+# Shared objects must define everything they use, except in the TSan
+# flavour (see tsan: below).
+ZDEFS    ?= -Wl,-z,defs
 
 ifneq ($(SAN),)
 # _FORTIFY_SOURCE and ASan do not mix well; the sanitizer checks more.
@@ -119,14 +120,14 @@ $(OBJ)/preload/%.o: preload/%.c
 $(LIB_PRELOAD): $(PRELOAD_OBJ) preload/exports.map
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) -Wl,-z,defs \
+	$(Q)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) $(ZDEFS) \
 		-Wl,--version-script=preload/exports.map -ldl -lpthread
 
 $(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engine.map
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o \
-		$(LDFLAGS) -Wl,-z,defs -Wl,--version-script=resolver/engine.map \
+		$(LDFLAGS) $(ZDEFS) -Wl,--version-script=resolver/engine.map \
 		$(YAML_LIBS) -ldl -lpthread
 
 # The backend gets policy structures from the engine as plain data and
@@ -134,7 +135,7 @@ $(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engi
 $(LIB_DOT): $(DOT_OBJ) resolver/dot/dot.map
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -o $@ $(DOT_OBJ) $(LDFLAGS) -Wl,-z,defs \
+	$(Q)$(CC) -shared -o $@ $(DOT_OBJ) $(LDFLAGS) $(ZDEFS) \
 		-Wl,--version-script=resolver/dot/dot.map $(DOT_LIBS) -lpthread
 
 $(CLI): $(CLI_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
@@ -187,14 +188,13 @@ asan: deps
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	@BUILD=build-asan PINDNS_SAN=asan tests/run
 
-# TSan: every object links the shared runtime (-shared-libsan, found by
-# rpath), so the instrumented preload and engine satisfy -z defs and load
-# into uninstrumented programs (python, gunicorn) with one runtime.
-TSAN_RT_DIR = $(shell clang -print-runtime-dir)
+# TSan: clang links its runtime into executables only, so instrumented
+# shared objects leave __tsan_* undefined (no -z defs here): an
+# instrumented program provides them, an uninstrumented one gets clang's
+# shared runtime preloaded first (tests/lib.sh, pd_preload_value).
 tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang OPT="-O1 -g" \
-		SAN="-fsanitize=thread" \
-		SANLD="-shared-libsan -Wl,-rpath,$(TSAN_RT_DIR)" all
+		SAN="-fsanitize=thread" ZDEFS= all
 	@BUILD=build-tsan PINDNS_SAN=tsan tests/run --threaded-only
 
 stress: deps all
