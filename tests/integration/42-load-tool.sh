@@ -9,6 +9,7 @@
 # timeout: 90
 . "$(dirname "$0")/../lib.sh"
 L=$BUILD/tools/hd_load
+. "$TOP/tests/stress/lib.sh"
 require "$L" "$BUILD/libpindns.so"
 lab_env
 P="$TOP/tests/lab/poisoned"
@@ -18,7 +19,7 @@ run() { "$P" "$LAB_STATE" -- env LD_PRELOAD="$(pd_preload_value)" \
 [ "$PINDNS_SAN" = asan ] &&
 	export ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0
 
-out=$(run -t 16 -d 2 -w 0.5 www.plain.lab.test=ok:127.0.20.1,2001:db8:20::1 \
+out=$(run -t 16 -d 2 -w 0.5 -m "$(hd_rss_bound 8192)" www.plain.lab.test=ok:127.0.20.1,2001:db8:20::1 \
 	'nx%u.plain.lab.test=EAI_NONAME' localhost=ok:127.0.0.1,::1)
 rc=$?
 check_eq "16 threads, right expectations: exit 0" 0 "$rc"

@@ -8,7 +8,7 @@
 # stale_ttl the expired answer is served and logged as stale.
 # tags: lab
 # timeout: 240
-. "$(dirname "$0")/../lib.sh"
+. "${TOP:?run me through tests/run or tests/stress/run}/tests/lib.sh"
 . "$TOP/tests/stress/lib.sh"
 G=$BUILD/tools/hd_gai
 require "$G" "$BUILD/libpindns.so" "$BUILD/libpindns-engine.so"

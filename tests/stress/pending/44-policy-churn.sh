@@ -9,7 +9,7 @@
 # then taken up.
 # tags: lab threads
 # timeout: 120
-. "$(dirname "$0")/../lib.sh"
+. "${TOP:?run me through tests/run or tests/stress/run}/tests/lib.sh"
 . "$TOP/tests/stress/lib.sh"
 L=$BUILD/tools/hd_load
 G=$BUILD/tools/hd_gai

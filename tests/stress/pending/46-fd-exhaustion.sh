@@ -8,7 +8,7 @@
 # recovers. Also under `ulimit -n` of a few descriptors from the start.
 # tags: lab
 # timeout: 120
-. "$(dirname "$0")/../lib.sh"
+. "${TOP:?run me through tests/run or tests/stress/run}/tests/lib.sh"
 . "$TOP/tests/stress/lib.sh"
 G=$BUILD/tools/hd_gai
 require "$G" "$BUILD/libpindns.so"

@@ -9,7 +9,7 @@
 # name as libc answers it or failed.
 # tags: lab
 # timeout: 300
-. "$(dirname "$0")/../lib.sh"
+. "${TOP:?run me through tests/run or tests/stress/run}/tests/lib.sh"
 . "$TOP/tests/stress/lib.sh"
 G=$BUILD/tools/hd_gai
 F=$BUILD/tools/failalloc.so

@@ -7,7 +7,7 @@
 # crashes, memory and descriptors flat after warm-up.
 # tags: lab threads
 # timeout: 120
-. "$(dirname "$0")/../lib.sh"
+. "${TOP:?run me through tests/run or tests/stress/run}/tests/lib.sh"
 . "$TOP/tests/stress/lib.sh"
 . "$TOP/tests/stress/gunicorn-load"
 L=$BUILD/tools/hd_load
@@ -15,7 +15,7 @@ require "$L" "$BUILD/libpindns.so" wrk curl /usr/bin/gunicorn
 lab_env
 hd_policy "$PD_TMP/p.yaml"
 out=$(hd_run "$PD_TMP/p.yaml" "$L" -t 64 -d "${HD_LOAD_SECS:-6}" -w 2 \
-	-l 5000 -m "${HD_LOAD_RSS_KB:-8192}" \
+	-l 5000 -m "$(hd_rss_bound "${HD_LOAD_RSS_KB:-8192}")" \
 	dynamodb.us-east-1.amazonaws.com=ok:127.0.10.1 \
 	dynamodb.eu-west-1.amazonaws.com=ok:127.0.10.5,2001:db8:10::5 \
 	'dynamodb.x%u.amazonaws.com=EAI_NONAME' \
