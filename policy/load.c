@@ -710,15 +710,11 @@ is_class(const char *t, size_t n)
 	return false;
 }
 
+/* A TTL (3600, or with units: 1h30m): no record type starts with a digit. */
 static bool
 is_ttl(const char *t, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!isdigit((unsigned char)t[i]))
-			return false;
-	return n != 0;
+	return n != 0 && isdigit((unsigned char)t[0]);
 }
 
 /*
