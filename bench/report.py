@@ -4,8 +4,8 @@
     bench/report.py OUTDIR > report.md
 
 Reads OUTDIR/meta.txt, results.txt (one line of key=value per workload
-run), startup.txt, memory.txt, refresh.txt and micro.txt, any of which
-may be missing. Medians are over the repetitions; every ratio is computed within
+run), passthrough.txt, startup.txt, memory.txt, refresh.txt,
+callgrind*.txt and micro.txt, any of which may be missing. Medians are over the repetitions; every ratio is computed within
 one repetition (the two runs it compares ran minutes apart at most, on
 the same machine state) and the median of those ratios is printed. Runs
 that failed (non-zero exit or any failed lookup) are left out of every
@@ -18,7 +18,8 @@ import sys
 
 PATH_ORDER = [
     "hosts", "unbound", "unbound-miss", "stubby", "stubby+dnssec",
-    "pindns", "pindns-miss", "pindns-miss-dnssec", "pindns-first",
+    "pindns", "preload-only", "pindns-miss", "pindns-miss-dnssec",
+    "pindns-first",
     "pindns-rtt10", "pindns-rtt10-dnssec", "stubby-rtt10",
     "stubby+dnssec-rtt10",
 ]
@@ -30,6 +31,8 @@ HOW = {
     "stubby": "glibc -> stubby -> DoT upstream, a new name per call",
     "stubby+dnssec": "the same, stubby validating",
     "pindns": "the preload, cached hit",
+    "preload-only": "the preload alone (an engine double answers from "
+                    "memory): its share of the hit",
     "pindns-miss": "the preload, unvalidated miss, warm connection",
     "pindns-miss-dnssec": "the preload, validated miss, validated zone",
     "pindns-first": "first lookup of a fresh process (median, max)",
@@ -43,6 +46,8 @@ HOW = {
 # pindns path is faster.
 RATIOS = [
     ("pindns / hosts", "pindns", "hosts"),
+    ("preload-only / pindns (the preload's share)", "preload-only",
+     "pindns"),
     ("pindns / unbound", "pindns", "unbound"),
     ("pindns-miss / stubby", "pindns-miss", "stubby"),
     ("pindns-miss-dnssec / stubby+dnssec", "pindns-miss-dnssec",
@@ -249,8 +254,8 @@ def main():
             if any(x is not None for x in vals):
                 rows.append((label, vals))
         if rows:
-            p("p50 ratios, each computed within one repetition, median over "
-              "the repetitions (below 1: pindns is faster):")
+            p("p50 ratios A / B, each computed within one repetition, median "
+              "over the repetitions (below 1: A is faster):")
             p()
             p("| ratio of p50 | " + " | ".join(
                 "{} thr.".format(t) for t in threads) + " |")
@@ -270,6 +275,44 @@ def main():
             p("Round trips at 1 thread (p50 / {:g} ms added RTT): {}."
               .format(rtt_ms, ", ".join(rt)))
             p()
+
+    # ---------------------------------------------------------- passthrough
+    pt = read_kv_lines(os.path.join(out, "passthrough.txt"))
+    if pt:
+        p("Names pindns does not claim (pass-through to libc), 1 thread, "
+          "without and with the preload alternately; medians, the ratio "
+          "within each repetition:")
+        p()
+        p("| call | libc p50 µs | with preload p50 µs | ratio | libc ops/s "
+          "| with preload ops/s | ok runs |")
+        p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        names = {"numeric": 'getaddrinfo("127.0.0.1")',
+                 "null": "getaddrinfo(NULL, AI_PASSIVE)",
+                 "hosts": "getaddrinfo, a name in /etc/hosts",
+                 "hostent": "gethostbyname_r, the same name",
+                 "dns": "getaddrinfo, a DNS name (glibc -> unbound)"}
+        for c in ("numeric", "null", "hosts", "hostent", "dns"):
+            rs = [d for d in pt if d.get("case") == c]
+            if not rs:
+                continue
+            good = [d for d in rs if ok(d)]
+            side = {sd: [d for d in good if d.get("side") == sd]
+                    for sd in ("libc", "preload")}
+            ratios = []
+            for rep in {d["rep"] for d in good}:
+                a = [d for d in side["preload"] if d["rep"] == rep]
+                b = [d for d in side["libc"] if d["rep"] == rep]
+                if a and b and fnum(b[0], "p50_us"):
+                    ratios.append(fnum(a[0], "p50_us") / fnum(b[0], "p50_us"))
+            p("| {} | {} | {} | {} | {} | {} | {}/{} |".format(
+                names[c],
+                fmt_us(med([fnum(d, "p50_us") for d in side["libc"]])),
+                fmt_us(med([fnum(d, "p50_us") for d in side["preload"]])),
+                fmt_ratio(med(ratios)),
+                fmt_ops(med([fnum(d, "ops_s") for d in side["libc"]])),
+                fmt_ops(med([fnum(d, "ops_s") for d in side["preload"]])),
+                len(good), len(rs)))
+        p()
 
     # ---------------------------------------------------------- startup
     st = read_kv_lines(os.path.join(out, "startup.txt"))

@@ -13,8 +13,8 @@ require unshare unbound stubby kdig hyperfine /usr/bin/python3 \
 
 out=$PD_TMP/bench
 log=$PD_TMP/bench.log
-PATHS="hosts unbound unbound-miss stubby stubby+dnssec pindns pindns-miss
-pindns-miss-dnssec pindns-rtt10 pindns-rtt10-dnssec stubby-rtt10
+PATHS="hosts unbound unbound-miss stubby stubby+dnssec pindns preload-only
+pindns-miss pindns-miss-dnssec pindns-rtt10 pindns-rtt10-dnssec stubby-rtt10
 stubby+dnssec-rtt10"
 
 BENCH_THREADS="1 64" "$TOP/bench/run" --quick --out "$out" >"$log" 2>&1
@@ -38,6 +38,13 @@ check_match "plain_gai reports its thread count and a non-zero rate" \
 	' threads=64 .* ops=[1-9][0-9]* .* ops_s=[1-9]' "$line"
 
 # ------------------------------------------------------------ phases
+pt=$(cat "$out/passthrough.txt" 2>/dev/null)
+for c in numeric null hosts hostent dns; do
+	for side in libc preload; do
+		check_match "pass-through $c ($side) ran without a failed call" \
+			"case=$c side=$side rc=0 threads=1 .* errors=0 .* p50_us=[0-9.]+" "$pt"
+	done
+done
 st=$(cat "$out/startup.txt" 2>/dev/null)
 for c in true python; do
 	check_match "start-up of $c measured by plain_spawn" \
