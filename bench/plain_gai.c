@@ -6,7 +6,7 @@
  *
  *	plain_gai [-t THREADS] [-d SECONDS | -c COUNT] [-w WARMUP] [-b BATCH]
  *	    [-s SERVICE] [-f unspec|inet|inet6] [-k gai|hostent|null]
- *	    [-o OFFSET] [-F] [-m EVERY] [-S SLOW_US] NAME
+ *	    [-o OFFSET] [-N NAMES] [-F] [-m EVERY] [-S SLOW_US] NAME
  *
  * It links libc only: it is the process the preload is loaded into, and
  * the same binary measures every path (files, a DNS daemon, pindns).
@@ -21,6 +21,9 @@
  *      node NULL and AI_PASSIVE: the pass-through cost of the preload)
  *  -o  NAME holding one "%u" asks a new name on every call: the %u is
  *      OFFSET + thread + i * THREADS, unique within the process
+ *  -N  at most NAMES distinct names (the %u stays below OFFSET + NAMES,
+ *      warm-up included): a thread whose next name is past the end stops
+ *      early, and exhausted=1 is printed (the names exist only so far)
  *  -F  time the process's first call, alone, before anything else
  *      resolves (first_us=); with -c 0 nothing else is run
  *  -m  every EVERY calls of thread 0, print "mem calls=N rss_kb=K"
@@ -87,6 +90,7 @@ struct worker {
 	unsigned	 index;
 	uint64_t	 ops;
 	uint64_t	 errors;
+	uint64_t	 t_end;		/* when it stopped (now_ns) */
 	struct hist	*h;
 };
 
@@ -100,6 +104,7 @@ static struct {
 	int		 family;
 	int		 kind;		/* KIND_* */
 	unsigned	 offset;
+	unsigned long	 names;		/* -N; 0: unlimited */
 	int		 first;
 	long		 mem_every;
 	double		 slow_us;
@@ -111,6 +116,8 @@ static struct {
 };
 
 static atomic_int	 stop;
+static atomic_int	 exhausted;	/* some thread ran out of names */
+static atomic_uint	 finished;	/* workers done */
 static atomic_int	 reported;	/* first failure described */
 static pthread_barrier_t start_line;
 static uint64_t		 ovh_ns;	/* clock pair cost, subtracted */
@@ -342,6 +349,8 @@ run(void *arg)
 
 	for (i = 0; i < opt.warmup; i++) {
 		if (opt.distinct) {
+			if (opt.names != 0 && seq >= opt.names)
+				break;
 			make_name(buf, seq);
 			seq += opt.threads;
 			name = buf;
@@ -354,6 +363,10 @@ run(void *arg)
 		    atomic_load_explicit(&stop, memory_order_relaxed))
 			break;
 		if (opt.distinct) {
+			if (opt.names != 0 && seq >= opt.names) {
+				atomic_store(&exhausted, 1);
+				break;
+			}
 			make_name(buf, seq);
 			seq += opt.threads;
 			name = buf;
@@ -374,6 +387,8 @@ run(void *arg)
 			printf("mem calls=%ld rss_kb=%ld hwm_kb=%ld\n", done,
 			    status_kb("VmRSS"), status_kb("VmHWM"));
 	}
+	w->t_end = now_ns();
+	atomic_fetch_add(&finished, 1);
 	return NULL;
 }
 
@@ -383,7 +398,7 @@ usage(void)
 	fprintf(stderr, "usage: plain_gai [-t THREADS] [-d SECONDS | -c COUNT] "
 	    "[-w WARMUP] [-b BATCH]\n"
 	    "\t[-s SERVICE] [-f unspec|inet|inet6] [-k gai|hostent|null]\n"
-	    "\t[-o OFFSET] [-F] [-m EVERY] [-S SLOW_US] NAME\n");
+	    "\t[-o OFFSET] [-N NAMES] [-F] [-m EVERY] [-S SLOW_US] NAME\n");
 	exit(2);
 }
 
@@ -424,7 +439,7 @@ parse_args(int argc, char **argv)
 	char *end;
 	int c;
 
-	while ((c = getopt(argc, argv, "t:d:c:w:b:s:f:k:o:Fm:S:")) != -1) {
+	while ((c = getopt(argc, argv, "t:d:c:w:b:s:f:k:o:N:Fm:S:")) != -1) {
 		switch (c) {
 		case 't':
 			opt.threads = (unsigned)num(optarg, 1, MAX_THREADS);
@@ -471,6 +486,9 @@ parse_args(int argc, char **argv)
 		case 'o':
 			opt.offset = (unsigned)num(optarg, 0, UINT_MAX);
 			break;
+		case 'N':
+			opt.names = (unsigned long)num(optarg, 1, UINT_MAX);
+			break;
 		case 'F':
 			opt.first = 1;
 			break;
@@ -505,7 +523,7 @@ main(int argc, char **argv)
 	struct hist *all;
 	struct timespec nap;
 	char buf[NAME_BUF];
-	uint64_t t0, t1, ops = 0, errors = 0, first_ns = 0;
+	uint64_t t0, t1, deadline, ops = 0, errors = 0, first_ns = 0;
 	unsigned i;
 	int first_err = 0;
 
@@ -513,8 +531,13 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ovh_ns = calibrate();
 	if (opt.first) {
-		/* Beyond every sequence a worker uses. */
-		if (opt.distinct)
+		/*
+		 * A name no worker asks: beyond every sequence, or with -N
+		 * the last one, kept from the workers.
+		 */
+		if (opt.distinct && opt.names > 1)
+			make_name(buf, --opt.names);
+		else if (opt.distinct)
 			make_name(buf, UINT_MAX - opt.offset);
 		t0 = now_ns();
 		first_err = one_call(opt.distinct ? buf : opt.name);
@@ -550,23 +573,35 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	pthread_barrier_wait(&start_line);
+	/* Before the release: a worker may finish before this thread runs. */
 	t0 = now_ns();
+	pthread_barrier_wait(&start_line);
 	if (opt.count < 0) {
-		nap.tv_sec = (time_t)opt.secs;
-		nap.tv_nsec = (long)((opt.secs - (double)nap.tv_sec) * 1e9);
-		while (nanosleep(&nap, &nap) != 0 && errno == EINTR)
-			;
+		/*
+		 * Until the deadline, or until every worker has stopped on its
+		 * own (out of names): 10 ms naps, off the workers' cores.
+		 */
+		deadline = t0 + (uint64_t)(opt.secs * 1e9);
+		while (atomic_load(&finished) < opt.threads &&
+		    (t1 = now_ns()) < deadline) {
+			nap.tv_sec = 0;
+			nap.tv_nsec = deadline - t1 < 10000000 ?
+			    (long)(deadline - t1) : 10000000;
+			nanosleep(&nap, NULL);
+		}
 		atomic_store(&stop, 1);
 	}
+	/* The timed phase ends when the last worker stopped. */
+	t1 = t0 + 1;
 	for (i = 0; i < opt.threads; i++) {
 		pthread_join(w[i].tid, NULL);
 		h_merge(all, w[i].h);
 		ops += w[i].ops;
 		errors += w[i].errors;
+		if (w[i].t_end > t1)
+			t1 = w[i].t_end;
 		free(w[i].h);
 	}
-	t1 = now_ns();
 
 	printf("threads=%u batch=%u secs=%.3f ops=%llu errors=%llu "
 	    "ops_s=%.0f p50_us=%.3f p90_us=%.3f p99_us=%.3f p999_us=%.3f "
@@ -581,6 +616,8 @@ main(int argc, char **argv)
 	    (unsigned long long)ovh_ns);
 	if (opt.first)
 		printf(" first_us=%.3f", (double)first_ns / 1e3);
+	if (atomic_load(&exhausted))
+		printf(" exhausted=1");
 	printf(" rss_kb=%ld hwm_kb=%ld\n", status_kb("VmRSS"),
 	    status_kb("VmHWM"));
 	free(all);

@@ -205,6 +205,7 @@ def main():
         cells.setdefault((r["path"], t), []).append(r)
     threads = sorted({t for (_, t) in cells})
     summary = {}
+    exhausted_seen = False
     if matrix:
         p("| path | how | threads | ops/s | p50 µs | p99 µs | p99.9 µs "
           "| first call µs | ok runs |")
@@ -228,13 +229,22 @@ def main():
             s = {k: med([fnum(r, k) for r in good]) for k in
                  ("ops_s", "p50_us", "p99_us", "p999_us", "first_us")}
             summary[(path, t)] = s
-            p("| {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |".format(
+            mark = ""
+            if any(r.get("exhausted") == "1" for r in good):
+                mark = " †"
+                exhausted_seen = True
+            p("| {} | {} | {} | {} | {} | {} | {} | {} | {}/{}{} |".format(
                 path, HOW.get(path, "") if t == threads[0] else "", t,
                 fmt_ops(s["ops_s"]), fmt_us(s["p50_us"]),
                 fmt_us(s["p99_us"]), fmt_us(s["p999_us"]),
-                fmt_us(s["first_us"]), len(good), len(rs)))
+                fmt_us(s["first_us"]), len(good), len(rs), mark))
     if matrix:
         p()
+        if exhausted_seen:
+            p("† some runs asked every one of the lab's explicit names "
+              "before their time was up and stopped early (ops/s over "
+              "the time they ran; fewer samples).")
+            p()
         # Ratios within each repetition, then their median.
         byrep = {}
         for r in matrix:
