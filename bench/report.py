@@ -18,7 +18,7 @@ import sys
 
 PATH_ORDER = [
     "hosts", "unbound", "unbound-miss", "stubby", "stubby+dnssec",
-    "pindns", "preload-only", "pindns-miss", "pindns-miss-dnssec",
+    "pindns", "pindns-batched", "preload-only", "pindns-miss", "pindns-miss-dnssec",
     "pindns-first",
     "pindns-rtt10", "pindns-rtt10-dnssec", "stubby-rtt10",
     "stubby+dnssec-rtt10",
@@ -31,6 +31,9 @@ HOW = {
     "stubby": "glibc -> stubby -> DoT upstream, a new name per call",
     "stubby+dnssec": "the same, stubby validating",
     "pindns": "the preload, cached hit",
+    "pindns-batched": "the same, timed in batches of 64 calls (ops/s "
+                      "without the per-call clock reads; percentiles of "
+                      "batch means)",
     "preload-only": "the preload alone (an engine double answers from "
                     "memory): its share of the hit",
     "pindns-miss": "the preload, unvalidated miss, warm connection",
@@ -468,13 +471,18 @@ def main():
     target("cached hit p50 ≤ 0.2 µs at 1 thread",
            fmt_us(v) + " µs" if v is not None else "–",
            None if v is None else v <= 0.2)
-    vs = [(t, get("pindns", t, "ops_s")) for t in threads if t >= 2]
+    # Throughput from the batched runs when there are some: per-call
+    # clock reads cost ~50 ns of a ~150 ns call.
+    thr_path = "pindns-batched" if any(
+        get("pindns-batched", t, "ops_s") for t in threads) else "pindns"
+    vs = [(t, get(thr_path, t, "ops_s")) for t in threads if t >= 2]
     vs = [(t, x) for t, x in vs if x is not None]
     if vs:
         t, x = min(vs, key=lambda y: y[1])
         target("cached hit ≥ 4 M ops/s at 2–64 threads",
-               "lowest {} ops/s ({} threads; measured at {})".format(
-                   fmt_ops(x), t, ", ".join(str(y) for y, _ in vs)),
+               "lowest {} ops/s ({} threads; {} at {} threads)".format(
+                   fmt_ops(x), t, thr_path,
+                   ", ".join(str(y) for y, _ in vs)),
                x >= 4e6)
     else:
         target("cached hit ≥ 4 M ops/s at 2–64 threads", "–", None)

@@ -13,7 +13,7 @@ require unshare unbound stubby kdig hyperfine /usr/bin/python3 \
 
 out=$PD_TMP/bench
 log=$PD_TMP/bench.log
-PATHS="hosts unbound unbound-miss stubby stubby+dnssec pindns preload-only
+PATHS="hosts unbound unbound-miss stubby stubby+dnssec pindns pindns-batched preload-only
 pindns-miss pindns-miss-dnssec pindns-rtt10 pindns-rtt10-dnssec stubby-rtt10
 stubby+dnssec-rtt10"
 
