@@ -26,9 +26,9 @@
  * Fork: pthread_atfork handlers take every engine lock before fork() and
  * release them on both sides, so a child never inherits a lock held by a
  * thread it does not have. The child keeps the caches (valid data), counts
- * a new fork epoch, and on its first secure miss frees the parent's
- * backend instance (pd_dot `free` never writes to an inherited socket)
- * and makes its own. A pid check would cost a system call per lookup on
+ * a new fork epoch, and on its first secure miss leaves the parent's
+ * backend instance alone (never touched again, never freed: see
+ * get_dot()) and makes its own. A pid check would cost a system call per lookup on
  * glibc 2.36 (getpid is not cached): the epoch is a plain load.
  */
 #include <pthread.h>
@@ -261,7 +261,9 @@ pstate_free(struct pstate *ps)
 {
 	if (ps == NULL)
 		return;
-	if (ps->dot != NULL && ps->ops != NULL && ps->ops->free != NULL)
+	/* A parent's instance is never freed in a child (see get_dot()). */
+	if (ps->dot != NULL && ps->ops != NULL && ps->ops->free != NULL &&
+	    ps->dot_epoch == atomic_load(&E.fork_epoch))
 		ps->ops->free(ps->dot);
 	pd_cache_free(ps->cache);
 	pd_log_close(ps->log);
@@ -561,8 +563,15 @@ get_dot(struct pstate *ps, char *err, size_t errlen)
 
 	(void)pthread_mutex_lock(&ps->mu);
 	if (ps->dot != NULL && ps->dot_epoch != epoch) {
-		/* Made in the parent: free (writes nothing), make ours. */
-		ps->ops->free(ps->dot);
+		/*
+		 * Made in the parent. Leak it rather than free it: destroying
+		 * a getdns context writes a TLS close_notify on the parent's
+		 * connection (GETDNS-NOTES, "fork()"), and the backend's
+		 * child-safe free missed idle connections when this was
+		 * written (tests/integration/42-engine-fork.sh). The memory
+		 * stays shared copy-on-write with the parent; the inherited
+		 * sockets are close-on-exec.
+		 */
 		ps->dot = NULL;
 	}
 	if (ps->dot == NULL) {
