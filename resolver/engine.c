@@ -568,7 +568,7 @@ get_dot(struct pstate *ps, char *err, size_t errlen)
 		 * a getdns context writes a TLS close_notify on the parent's
 		 * connection (GETDNS-NOTES, "fork()"), and the backend's
 		 * child-safe free missed idle connections when this was
-		 * written (tests/integration/42-engine-fork.sh). The memory
+		 * written (tests/integration/62-engine-fork.sh). The memory
 		 * stays shared copy-on-write with the parent; the inherited
 		 * sockets are close-on-exec.
 		 */
