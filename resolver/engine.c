@@ -554,12 +554,20 @@ is_localhost(const char *norm, size_t len)
 	    (len > 10 && memcmp(norm + len - 10, ".localhost", 10) == 0);
 }
 
-/* The backend instance of ps, made (again, after fork) when needed. */
+/*
+ * The backend instance of ps, made (again, after fork) when needed. The
+ * backend is loaded and made without holding ps->mu: dlopen and
+ * pd_dot_new take locks of their own (the loader's, glibc's atfork list,
+ * the backend's registry) that a fork() in another thread holds while our
+ * prepare handler waits for ps->mu. Two threads may race to make one;
+ * the loser frees its own (in its own process: nothing inherited).
+ */
 static struct pd_dot *
 get_dot(struct pstate *ps, char *err, size_t errlen)
 {
 	uint32_t epoch = atomic_load(&E.fork_epoch);
-	struct pd_dot *d;
+	const struct pd_dot_ops *ops;
+	struct pd_dot *d, *mine = NULL;
 
 	(void)pthread_mutex_lock(&ps->mu);
 	if (ps->dot != NULL && ps->dot_epoch != epoch) {
@@ -574,22 +582,31 @@ get_dot(struct pstate *ps, char *err, size_t errlen)
 		 */
 		ps->dot = NULL;
 	}
+	d = ps->dot;
+	(void)pthread_mutex_unlock(&ps->mu);
+	if (d != NULL)
+		return d;
+
+	if ((ops = pd_dot_get(err, errlen)) == NULL)
+		return NULL;
+	if (ops->new == NULL || ops->resolve == NULL) {
+		(void)snprintf(err, errlen, "the DNS-over-TLS backend cannot "
+		    "resolve");
+		return NULL;
+	}
+	if (ops->new(ps->p, E.host, &mine, err, errlen) != PD_OK)
+		return NULL;
+	(void)pthread_mutex_lock(&ps->mu);
 	if (ps->dot == NULL) {
-		if (ps->ops == NULL)
-			ps->ops = pd_dot_get(err, errlen);
-		if (ps->ops == NULL)
-			;
-		else if (ps->ops->new == NULL || ps->ops->resolve == NULL)
-			(void)snprintf(err, errlen, "the DNS-over-TLS backend "
-			    "cannot resolve");
-		else if (ps->ops->new(ps->p, E.host, &ps->dot, err,
-		    errlen) == PD_OK)
-			ps->dot_epoch = epoch;
-		else
-			ps->dot = NULL;
+		ps->ops = ops;
+		ps->dot = mine;
+		ps->dot_epoch = epoch;
+		mine = NULL;
 	}
 	d = ps->dot;
 	(void)pthread_mutex_unlock(&ps->mu);
+	if (mine != NULL && ops->free != NULL)
+		ops->free(mine);
 	return d;
 }
 
