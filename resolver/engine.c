@@ -28,8 +28,8 @@
  * thread it does not have. The child keeps the caches (valid data), counts
  * a new fork epoch, and on its first secure miss leaves the parent's
  * backend instance alone (never touched again, never freed: see
- * get_dot()) and makes its own. A pid check would cost a system call per lookup on
- * glibc 2.36 (getpid is not cached): the epoch is a plain load.
+ * get_dot()) and makes its own. A pid check would cost a system call per
+ * lookup on glibc 2.36 (getpid is not cached): the epoch is a plain load.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -110,7 +110,7 @@ static struct {
 	_Atomic bool		 inited;
 	struct pd_watch		*w;
 	struct pstate		*list;
-	_Atomic(struct pstate *) cur;		/* pstate of the policy in force */
+	_Atomic(struct pstate *) cur;		/* of the policy in force */
 	_Atomic uint64_t	 gen;		/* its generation (or the
 						 * no-policy one) */
 	uint64_t		 gen_counter;	/* under mu */
@@ -248,7 +248,8 @@ pstate_new(struct pd_policy *p)
 	if (pd_log_open(target, &ps->log, err, sizeof(err)) != PD_OK) {
 		/* An audit trail on stderr beats none. */
 		say("pindns: %s; audit log goes to stderr", err);
-		if (pd_log_open("stderr", &ps->log, err, sizeof(err)) != PD_OK) {
+		if (pd_log_open("stderr", &ps->log, err, sizeof(err)) !=
+		    PD_OK) {
 			pstate_free(ps);
 			return NULL;
 		}
@@ -910,8 +911,9 @@ secure_lookup(struct pstate *ps, const struct pd_rule *r, const char *name,
 			memset(res, 0, sizeof(*res));
 			res->verdict = PD_VERDICT_FAILED;
 			res->reason = PD_REASON_TIMEOUT;
-			(void)snprintf(x->detail, sizeof(x->detail), "the lookup "
-			    "in flight for this name did not finish in time");
+			(void)snprintf(x->detail, sizeof(x->detail),
+			    "the lookup in flight for this name did not "
+			    "finish in time");
 			stored = false;
 		}
 		goto done;

@@ -198,8 +198,8 @@ pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
 				set_out(res, PD_VERDICT_REFUSED,
 				    PD_REASON_INSECURE);
 				explain_chain(ex, sets[i], qname);
-				detail(ex, "dnssec: required, and the %s answer "
-				    "is %s", sets[i] == &f->a ? "A" : "AAAA",
+				detail(ex, "dnssec: required, and the %s "
+				    "answer is %s", sets[i] == &f->a ? "A" : "AAAA",
 				    pd_sec_str(sets[i]->sec));
 				return;
 			}
@@ -229,8 +229,8 @@ pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
 				set_out(res, PD_VERDICT_REFUSED,
 				    PD_REASON_CNAME_ESCAPE);
 				explain_chain(ex, s, qname);
-				detail(ex, "CNAME chain leaves the rule's names "
-				    "at %s", s->chain[hops]);
+				detail(ex, "CNAME chain leaves the rule's "
+				    "names at %s", s->chain[hops]);
 				return;
 			}
 	}
@@ -339,7 +339,8 @@ pd_verdict_static(const struct pd_rule *r, const char *qname, unsigned want,
 		(void)snprintf(ex->dnssec, sizeof(ex->dnssec), "off");
 		ex->upstream[0] = '\0';
 		ex->nseen = res->naddrs;
-		memcpy(ex->seen, res->addrs, res->naddrs * sizeof(res->addrs[0]));
+		memcpy(ex->seen, res->addrs,
+		    res->naddrs * sizeof(res->addrs[0]));
 		for (i = 0; i < res->naddrs; i++)
 			ex->seen_ok[i] = true;
 		explain_chain(ex, NULL, qname);
