@@ -147,12 +147,14 @@ pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
 		return;
 	default:
 		/*
-		 * The backend could not do its work (memory, anchors). Fail
-		 * closed as a refusal, and call it insecure: nothing about
-		 * the answer could be established. Not failed: retrying
-		 * would not help, and EAI_AGAIN invites tight retry loops.
+		 * The backend could not do its work (not loadable, trust
+		 * anchors unusable, memory): the policy cannot be enforced.
+		 * Fail closed as a refusal, reported as policy-unloadable so
+		 * an operator reading the audit log looks at the set-up, not
+		 * at the zone. Not failed: retrying would not help, and
+		 * EAI_AGAIN invites tight retry loops.
 		 */
-		set_out(res, PD_VERDICT_REFUSED, PD_REASON_INSECURE);
+		set_out(res, PD_VERDICT_REFUSED, PD_REASON_POLICY_UNLOADABLE);
 		detail(ex, "resolver error: %s", f->detail);
 		return;
 	}
