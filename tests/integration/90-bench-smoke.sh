@@ -62,12 +62,14 @@ for p in pindns-miss unbound-miss; do
 		"path=$p threads=1 .* errors=0 " "$mem"
 done
 rf=$(cat "$out/refresh.txt" 2>/dev/null)
-for l in refresh control; do
+for l in refresh refresh-min1 control; do
 	check_match "refresh-ahead $l run without a failed lookup" \
 		"path=pindns label=$l rc=0 .* errors=0 .* p999_us=[0-9.]+" "$rf"
 done
-check_match "refresh-ahead counted the upstream queries" \
-	'upstream_a_queries=[0-9]+' "$rf"
+for l in refresh refresh-min1; do
+	check_match "refresh-ahead $l counted the upstream queries" \
+		"label=$l upstream_a_queries=[0-9]+" "$rf"
+done
 
 # --quick counts the hosts path only (the engine under valgrind is slow
 # to come up); make bench adds unbound and pindns the same way.
