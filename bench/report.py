@@ -391,10 +391,12 @@ def main():
     refresh = runs_rf.get("refresh")
     control = runs_rf.get("control")
     refresh_secs = float(meta.get("refresh_secs", "60") or 60)
-    # Refresh-ahead alone asks once per 5 s TTL; twice that, plus the
-    # first lookup and slack, is the most a worker that never waits on
-    # the network can cause.
-    upq_bound = int(2 * refresh_secs / 5) + 2
+    # Refresh-ahead alone asks about once per 5 s TTL; against a caching
+    # upstream up to twice (the refresh in the TTL's last tenth may get
+    # the upstream's last second, TTL 0 or 1, and refresh again). Three
+    # per TTL plus the first lookup and one is the most a worker that
+    # never waits on the network causes; one that does sends hundreds.
+    upq_bound = int(3 * refresh_secs / 5) + 2
     if runs_rf:
         p("Refresh-ahead: one thread resolving the same name steadily for "
           "{:g} s; `refresh` has a 5 s TTL (`refresh-min1`: the same with "
