@@ -424,6 +424,12 @@ def main():
 
     # ---------------------------------------------------------- callgrind
     cg = read_kv_lines(os.path.join(out, "callgrind.txt"))
+    skipped = [d["skipped"] for d in cg if "skipped" in d]
+    cg = [d for d in cg if "path" in d]
+    if skipped:
+        p("Instructions per call: not counted in a {} build (valgrind "
+          "cannot run its instrumented programs).".format(skipped[0]))
+        p()
     if cg:
         p("Instructions per call (callgrind, getaddrinfo + freeaddrinfo, "
           "{} calls after a warm-up; stable where times are not): {}."
