@@ -9,6 +9,8 @@
 . "$(dirname "$0")/../lib.sh"
 require strace "$BUILD/tools/dot_probe" "$BUILD/libpindns-dot.so"
 lab_env
+# LeakSanitizer cannot run under ptrace (sanitizer builds).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 
 probe=("$BUILD/tools/dot_probe" -s "$BUILD/libpindns-dot.so" -A "$LAB_UP_ADDR"
 	-n "$LAB_AUTH_NAME" -c "$LAB_CA" -a "$LAB_TA_DS")
