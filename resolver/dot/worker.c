@@ -94,6 +94,29 @@ struct areq {
 
 TAILQ_HEAD(ahead, areq);
 
+/*
+ * A validator thread: while the caller validates one reply of an
+ * address lookup, it validates the other (each costs getdns one or two
+ * ECDSA verifications, 0.15 to 0.3 ms here), halving the latency of a
+ * validated A+AAAA miss. Used only when idle; otherwise the caller
+ * validates both itself.
+ */
+struct pd_side {
+	struct pd_dot		*d;
+	pthread_t		 t;
+	bool			 started;	/* d->mu */
+	bool			 taken;		/* d->mu */
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	int			 state;		/* 0 idle, 1 job, 2 done */
+	bool			 stop;
+	const getdns_dict	*resp;
+	const struct pd_reply_in *in;
+	struct pd_reply_out	*out;
+};
+
+#define NSIDES	2
+
 struct pd_dot {
 	const struct pd_policy	*p;
 	const struct pd_host	*host;
@@ -121,6 +144,8 @@ struct pd_dot {
 	unsigned		 nhelpers;
 	unsigned		 idle;
 	pthread_t		 helpers[MAX_HELPERS];
+
+	struct pd_side		 sides[NSIDES];
 
 	bool			 child;		/* inherited over fork() */
 	bool			 registered;
@@ -352,6 +377,7 @@ pick(struct pd_dot *d, struct pd_q *q, uint64_t now, unsigned *left)
 	return -1;
 }
 
+static void sides_stop(struct pd_dot *d);
 static void on_reply(getdns_context *ctx, getdns_callback_type_t type,
     getdns_dict *resp, void *arg, getdns_transaction_t tid);
 
@@ -640,6 +666,10 @@ destroy(struct pd_dot *d)
 {
 	size_t i;
 
+	for (i = 0; i < NSIDES; i++) {
+		(void)pthread_cond_destroy(&d->sides[i].cv);
+		(void)pthread_mutex_destroy(&d->sides[i].mu);
+	}
 	for (i = 0; d->ups != NULL && i < d->nup; i++)
 		pd_ctx_free(&d->ups[i]);
 	free(d->ups);
@@ -698,6 +728,11 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	TAILQ_INIT(&d->submitq);
 	TAILQ_INIT(&d->active);
 	TAILQ_INIT(&d->asyncq);
+	for (i = 0; i < NSIDES; i++) {
+		d->sides[i].d = d;
+		(void)pthread_mutex_init(&d->sides[i].mu, NULL);
+		(void)pthread_cond_init(&d->sides[i].cv, NULL);
+	}
 	(void)pthread_mutex_init(&d->mu, NULL);
 	(void)pthread_mutex_init(&d->run_mu, NULL);
 	(void)pthread_cond_init(&d->acv, NULL);
@@ -825,6 +860,7 @@ pd_dot_free(struct pd_dot *d)
 	(void)pthread_mutex_unlock(&d->mu);
 	for (i = 0; i < d->nhelpers; i++)
 		(void)pthread_join(d->helpers[i], NULL);
+	sides_stop(d);
 	TAILQ_INIT(&left);
 	(void)pthread_mutex_lock(&d->mu);
 	TAILQ_CONCAT(&left, &d->asyncq, link);
@@ -926,14 +962,104 @@ set_status(struct pd_dot_result *res, enum pd_dot_status st,
 	snprintf(res->detail, sizeof(res->detail), "%s", detail);
 }
 
+static void *
+side_main(void *arg)
+{
+	struct pd_side *sd = arg;
+
+	engine_thread(sd->d);
+	(void)pthread_mutex_lock(&sd->mu);
+	for (;;) {
+		while (sd->state != 1 && !sd->stop)
+			(void)pthread_cond_wait(&sd->cv, &sd->mu);
+		if (sd->stop)
+			break;
+		(void)pthread_mutex_unlock(&sd->mu);
+		pd_reply_response(sd->resp, sd->in, sd->out);
+		(void)pthread_mutex_lock(&sd->mu);
+		sd->state = 2;
+		(void)pthread_cond_broadcast(&sd->cv);
+	}
+	(void)pthread_mutex_unlock(&sd->mu);
+	return NULL;
+}
+
+/* An idle validator thread (started on first need), or NULL. */
+static struct pd_side *
+side_take(struct pd_dot *d)
+{
+	struct pd_side *sd = NULL;
+	unsigned i;
+
+	(void)pthread_mutex_lock(&d->mu);
+	for (i = 0; i < NSIDES && sd == NULL; i++) {
+		if (d->sides[i].taken)
+			continue;
+		if (!d->sides[i].started) {
+			if (d->astop || spawn(&d->sides[i].t, side_main,
+			    &d->sides[i]) != 0)
+				break;
+			d->sides[i].started = true;
+		}
+		sd = &d->sides[i];
+		sd->taken = true;
+	}
+	(void)pthread_mutex_unlock(&d->mu);
+	return sd;
+}
+
+static void
+side_run(struct pd_side *sd, const getdns_dict *resp,
+    const struct pd_reply_in *in, struct pd_reply_out *out)
+{
+	(void)pthread_mutex_lock(&sd->mu);
+	sd->resp = resp;
+	sd->in = in;
+	sd->out = out;
+	sd->state = 1;
+	(void)pthread_cond_broadcast(&sd->cv);
+	(void)pthread_mutex_unlock(&sd->mu);
+}
+
+static void
+side_wait(struct pd_dot *d, struct pd_side *sd)
+{
+	(void)pthread_mutex_lock(&sd->mu);
+	while (sd->state != 2)
+		(void)pthread_cond_wait(&sd->cv, &sd->mu);
+	sd->state = 0;
+	(void)pthread_mutex_unlock(&sd->mu);
+	(void)pthread_mutex_lock(&d->mu);
+	sd->taken = false;
+	(void)pthread_mutex_unlock(&d->mu);
+}
+
+static void
+sides_stop(struct pd_dot *d)
+{
+	unsigned i;
+
+	for (i = 0; i < NSIDES; i++) {
+		if (!d->sides[i].started)
+			continue;
+		(void)pthread_mutex_lock(&d->sides[i].mu);
+		d->sides[i].stop = true;
+		(void)pthread_cond_broadcast(&d->sides[i].cv);
+		(void)pthread_mutex_unlock(&d->sides[i].mu);
+		(void)pthread_join(d->sides[i].t, NULL);
+		d->sides[i].started = false;
+	}
+}
+
 enum pd_err
 pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
     enum pd_dnssec_mode mode, struct pd_dot_result *res)
 {
 	uint16_t types[2];
 	struct pd_dot_rrset *outs[2];
-	struct pd_reply_out ro;
-	struct pd_reply_in in;
+	struct pd_reply_out ro, ros[2];
+	struct pd_reply_in in, ins[2];
+	struct pd_side *sd;
 	struct pd_batch *b;
 	char esc[4 * PD_NAME_MAX + 2];
 	bool need[2] = { false, false }, done[2] = { false, false };
@@ -995,6 +1121,25 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 			    "within the lookup budget");
 			return PD_OK;
 		}
+		/* Validate the replies, two at once when a validator
+		 * thread is free. */
+		sd = NULL;
+		for (i = 0; i < b->nq; i++) {
+			ins[i] = in;
+			ins[i].qtype = b->q[i].type;
+			ins[i].now = time(NULL);
+		}
+		if (b->nq == 2 && b->q[0].resp != NULL && b->q[1].resp !=
+		    NULL && b->q[0].st == PD_DOT_OK &&
+		    b->q[1].st == PD_DOT_OK && (sd = side_take(d)) != NULL)
+			side_run(sd, b->q[1].resp, &ins[1], &ros[1]);
+		for (i = 0; i < b->nq; i++)
+			if ((sd == NULL || i == 0) && b->q[i].st == PD_DOT_OK &&
+			    b->q[i].resp != NULL)
+				pd_reply_response(b->q[i].resp, &ins[i],
+				    &ros[i]);
+		if (sd != NULL)
+			side_wait(d, sd);
 		for (i = 0; i < b->nq; i++) {
 			struct pd_q *q = &b->q[i];
 			unsigned t = q->type == types[0] ? 0 : 1;
@@ -1006,9 +1151,7 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 				    q->detail);
 				continue;
 			}
-			in.qtype = q->type;
-			in.now = time(NULL);
-			pd_reply_response(q->resp, &in, &ro);
+			ro = ros[i];
 			*outs[t] = ro.rr;
 			done[t] = true;
 			if (res->status == PD_DOT_OK) {
