@@ -191,7 +191,7 @@ at_parent(void)
 
 /* The child has one thread: the backend threads are gone, and any lock a
  * vanished thread held would stay held. Mark the objects as inherited;
- * only pd_dot_free() may touch them. */
+ * only pd_dot_free() may touch them, and it takes none of their locks. */
 static void
 at_child(void)
 {
@@ -200,8 +200,6 @@ at_child(void)
 	for (d = reg_head; d != NULL; d = d->reg_next) {
 		d->child = true;
 		(void)pthread_mutex_unlock(&d->run_mu);
-		(void)pthread_mutex_init(&d->mu, NULL);
-		(void)pthread_cond_init(&d->acv, NULL);
 	}
 	(void)pthread_mutex_unlock(&reg_mu);
 }
@@ -661,12 +659,18 @@ out:
 	return ok;
 }
 
+/*
+ * Free d. In a forked child (child true) the locks and condition
+ * variables are left alone: threads of the parent were waiting on some,
+ * and glibc's pthread_cond_destroy waits for waiters that will never
+ * come back.
+ */
 static void
-destroy(struct pd_dot *d)
+destroy(struct pd_dot *d, bool child)
 {
 	size_t i;
 
-	for (i = 0; i < NSIDES; i++) {
+	for (i = 0; i < NSIDES && !child; i++) {
 		(void)pthread_cond_destroy(&d->sides[i].cv);
 		(void)pthread_mutex_destroy(&d->sides[i].mu);
 	}
@@ -677,9 +681,11 @@ destroy(struct pd_dot *d)
 		getdns_dict_destroy(d->ext[i]);
 	pd_loop_free(d->loop);
 	pd_chain_free(d->chain);
-	(void)pthread_cond_destroy(&d->acv);
-	(void)pthread_mutex_destroy(&d->mu);
-	(void)pthread_mutex_destroy(&d->run_mu);
+	if (!child) {
+		(void)pthread_cond_destroy(&d->acv);
+		(void)pthread_mutex_destroy(&d->mu);
+		(void)pthread_mutex_destroy(&d->run_mu);
+	}
 	free(d);
 }
 
@@ -772,7 +778,7 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	return PD_OK;
 fail:
 	reg_del(d);
-	destroy(d);
+	destroy(d, false);
 	return r;
 }
 
@@ -836,7 +842,7 @@ free_child(struct pd_dot *d)
 		}
 	(void)close(devnull);
 	reg_del(d);
-	destroy(d);
+	destroy(d, true);
 }
 
 void
@@ -879,7 +885,7 @@ pd_dot_free(struct pd_dot *d)
 		(void)pthread_join(d->worker, NULL);
 	}
 	reg_del(d);
-	destroy(d);
+	destroy(d, false);
 }
 
 /* ------------------------------------------------------------ resolve */
