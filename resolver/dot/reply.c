@@ -459,6 +459,31 @@ pd_reply_process(const getdns_dict *reply, const struct pd_reply_in *in,
 		nchain++;
 	}
 
+	/*
+	 * Every record of the answer section belongs to the chain: an owner
+	 * on it, or a DNAME that synthesised one of its links. An honest
+	 * server sends nothing else; anything else (a foreign owner, another
+	 * class) is a forgery, not something to skip.
+	 */
+	for (i = 0; i < an.n; i++) {
+		const struct rec *r = &an.v[i];
+
+		if (r->cls != GETDNS_RRCLASS_IN) {
+			bad(out, "answer holds a record of class %u", r->cls);
+			goto fail;
+		}
+		for (k = 0; r->owner != NULL && k < nchain; k++)
+			if (strcmp(r->owner, chain[k].name) == 0 ||
+			    (chain[k].via_dname &&
+			    strcmp(r->owner, chain[k].dname_owner) == 0))
+				break;
+		if (r->owner == NULL || k == nchain) {
+			bad(out, "answer holds a record for %.100s, outside "
+			    "the CNAME chain", r->owner ? r->owner : "(bad name)");
+			goto fail;
+		}
+	}
+
 	if (final_found && rcode == GETDNS_RCODE_NXDOMAIN) {
 		bad(out, "NXDOMAIN with an answer");
 		goto fail;
