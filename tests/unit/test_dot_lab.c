@@ -461,8 +461,8 @@ t_timeout_failover(void)
 		    &res);
 		dt = now_ms() - t0;
 		T_EQ_INT(res.status, PD_DOT_TIMEOUT, "hung: TIMEOUT");
-		T_OK(dt >= 1950 && dt <= 2200, "hung: gave up after the 2000 ms "
-		    "budget, within +10%% (took %.0f ms)", dt);
+		T_OK(dt >= 1950 && dt <= 2200, "hung: gave up after the 2000 "
+		    "ms budget, within +10%% (took %.0f ms)", dt);
 		pd_dot_free(d);
 	} else
 		T_OK(0, "hung: backend");

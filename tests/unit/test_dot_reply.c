@@ -50,7 +50,8 @@ msg(const char *qname, uint32_t qtype, uint32_t rcode, const char **an,
 		l = getdns_list_create();
 		for (i = 0; sec[k] != NULL && sec[k][i] != NULL; i++) {
 			rr = NULL;
-			if (getdns_str2rr_dict(sec[k][i], &rr, NULL, 300) != 0) {
+			if (getdns_str2rr_dict(sec[k][i], &rr, NULL,
+			    300) != 0) {
 				printf("# cannot parse: %s\n", sec[k][i]);
 				continue;
 			}
