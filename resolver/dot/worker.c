@@ -58,6 +58,10 @@ struct pd_q {
 	bool			 cancelling;
 	bool			 retried;
 	bool			 active;
+	bool			 submitting;	/* inside getdns_general() */
+	bool			 early;		/* its callback came then */
+	getdns_callback_type_t	 early_type;
+	getdns_dict		*early_resp;
 	unsigned		 verify_seq;
 	getdns_transaction_t	 tid;
 	uint64_t		 att_deadline;
@@ -442,11 +446,23 @@ attempt(struct pd_dot *d, struct pd_q *q)
 		atomic_fetch_add(&d->n_queries, 1);
 		if (q->fl == FL_CHAIN)
 			atomic_fetch_add(&d->n_chain, 1);
+		q->submitting = true;
+		q->early = false;
 		rc = getdns_general(up->ctx, q->name, q->type, d->ext[q->fl],
 		    q, &q->tid, on_reply);
+		q->submitting = false;
 		if (rc == GETDNS_RETURN_GOOD) {
 			q->inflight = true;
+			/* A callback from inside getdns_general() was held
+			 * back so that q did not finish under our feet. */
+			if (q->early)
+				on_reply(up->ctx, q->early_type, q->early_resp,
+				    q, q->tid);
 			return;
+		}
+		if (q->early) {
+			getdns_dict_destroy(q->early_resp);
+			q->early = false;
 		}
 		if (rc != GETDNS_RETURN_NO_UPSTREAM_AVAILABLE &&
 		    rc != GETDNS_RETURN_GENERIC_ERROR) {
@@ -481,6 +497,13 @@ on_reply(getdns_context *ctx, getdns_callback_type_t type, getdns_dict *resp,
 		getdns_dict_destroy(resp);
 		return;
 	}
+	if (q->submitting) {
+		q->early = true;
+		q->early_type = type;
+		q->early_resp = resp;
+		return;
+	}
+	q->early = false;
 	q->inflight = false;
 	up = &d->ups[q->up];
 	now = pd_loop_now_ms();
