@@ -109,3 +109,28 @@ pd_dnsify() {
 	    -e 's/^\(  = rc=0 result=ret\) h_errnop=HOST_NOT_FOUND h_errno=untouched /\1 h_errnop=NETDB_SUCCESS h_errno=HOST_NOT_FOUND /' \
 	    "$1"
 }
+
+# pd_static_policy TABLE FILE AUDITLOG [ADDRS-FOR-p-v4.test] : write FILE, a
+# policy answering each name of TABLE from a `static` rule with the same
+# addresses (p-v4.test's replaced by ADDRS when given), p-deny.test denied,
+# every other name to libc, refusals logged to AUDITLOG. Written to a
+# temporary file and renamed, so a reader never sees half of it.
+pd_static_policy() {
+	local table=$1 file=$2 audit=$3 alt=${4:-} n a i=0
+	{
+		echo "version: 1"
+		echo "log: {target: \"file:$audit\", level: deny}"
+		echo "default: system"
+		echo "rules:"
+		echo "  - {name: denied, match: [p-deny.test], action: deny}"
+		while read -r n a; do
+			case "$n" in ''|'#'*) continue ;; esac
+			[ "$n" = p-v4.test ] && [ -n "$alt" ] && a=$alt
+			echo "  - name: r$((i++))"
+			echo "    match: [$n]"
+			echo "    action: static"
+			echo "    addresses: [$(echo $a | sed 's/ /, /g;
+				s/\([0-9a-f:]*:[0-9a-f:.]*\)/"\1"/g')]"
+		done <"$table"
+	} >"$file.tmp" && mv "$file.tmp" "$file"
+}
