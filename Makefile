@@ -6,6 +6,8 @@
 #   make asan       the same tests on an ASan+UBSan build (build-asan/)
 #   make tsan       the threaded tests on a TSan build (build-tsan/, clang)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS
+#   make stress     the 60 s load, fault and OOM runs (tests/stress/run)
+#   make valgrind   memcheck: unit tests, 10,000 lookups via the preload
 #   make bench      benchmarks (figures on stdout, no asserts)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
@@ -36,6 +38,9 @@ CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
 CFLAGS   += -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden $(SAN)
 LDHARDEN := -Wl,-z,relro,-z,now
 LDFLAGS  += $(SAN) $(LDHARDEN)
+# Shared objects must define everything they use, except in the TSan
+# flavour (see tsan: below).
+ZDEFS    ?= -Wl,-z,defs
 
 ifneq ($(SAN),)
 # _FORTIFY_SOURCE and ASan do not mix well; the sanitizer checks more.
@@ -98,7 +103,7 @@ ALL_OBJ := $(PRELOAD_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ) \
            $(call o,$(UNIT_SRC) $(TOOL_SRC) $(TOOLSO_SRC) $(BENCH_SRC))
 
 .PHONY: all test demo asan tsan fuzz fuzz-build bench install clean deps \
-        unit check-exports stress
+        unit check-exports stress valgrind
 .DEFAULT_GOAL := all
 
 all: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI) $(UNIT_BIN) $(TOOL_BIN) \
@@ -208,13 +213,21 @@ asan: deps
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	@BUILD=build-asan PINDNS_SAN=asan tests/run
 
+# TSan: clang links its runtime into executables only, so instrumented
+# shared objects leave __tsan_* undefined (no -z defs here): an
+# instrumented program provides them, an uninstrumented one gets clang's
+# shared runtime preloaded first (tests/lib.sh, pd_preload_value).
 tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang OPT="-O1 -g" \
-		SAN="-fsanitize=thread" all
+		SAN="-fsanitize=thread" ZDEFS= all
 	@BUILD=build-tsan PINDNS_SAN=tsan tests/run --threaded-only
 
 stress: deps all
 	@BUILD=$(BUILD) tests/stress/run
+
+# memcheck over the unit tests and 10,000 lookups through the preload.
+valgrind: deps all
+	@BUILD=$(BUILD) tests/stress/valgrind
 
 demo: deps
 	@$(MAKE) --no-print-directory all
