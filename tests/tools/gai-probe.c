@@ -180,8 +180,9 @@ do_gai(char *node, char *service, char *hints)
 	if (rc != 0)
 		return;
 	for (ai = res; ai != NULL; ai = ai->ai_next, n++) {
-		printf("  [%d] flags=%#x %s %s proto=%d len=%u", n, ai->ai_flags,
-		    fam_name(ai->ai_family), sock_name(ai->ai_socktype),
+		printf("  [%d] flags=%#x %s %s proto=%d len=%u", n,
+		    ai->ai_flags, fam_name(ai->ai_family),
+		    sock_name(ai->ai_socktype),
 		    ai->ai_protocol, (unsigned)ai->ai_addrlen);
 		print_sockaddr(ai->ai_addr, ai->ai_addrlen);
 		printf(" canon=%s\n", ai->ai_canonname != NULL ?
