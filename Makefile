@@ -155,6 +155,12 @@ $(BUILD)/tools/%.so: $(OBJ)/tests/tools/so_%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -ldl -lpthread
 
+# The shims are preloaded into programs that are not instrumented (the
+# lab's unbound servers), which cannot load a sanitized object (ASan wants
+# its runtime first, TSan's symbols are undefined): build them without
+# the sanitizer in every flavour. They still load into sanitized programs.
+$(call o,$(TOOLSO_SRC)) $(TOOLSO_BIN): override SAN :=
+
 $(BUILD)/bench/%: $(OBJ)/bench/%.o $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
