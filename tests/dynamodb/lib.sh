@@ -196,13 +196,14 @@ except ValueError:
     print(raw.strip())'
 }
 
-# posts LOG: the X-Amz-Target of every POST recorded in LOG, one a line.
-posts() {
+# reqs LOG: every request recorded in LOG, one a line: "METHOD TARGET
+# ACCESS-KEY-ID HOST".
+reqs() {
 	"$PY" -c 'import json,sys
 for l in open(sys.argv[1]):
     r = json.loads(l)
-    if r["method"] == "POST":
-        print(r["target"], r["access_key_id"], r["headers"].get("Host", ""))' "$1"
+    print(r["method"], r["target"] or "-", r["access_key_id"] or "-",
+          r["headers"].get("Host", "-"))' "$1"
 }
 
 # seed_policy OUT [SED-EXPR...]: the lab policy with the audit log sent to
@@ -221,3 +222,32 @@ audit_lines() { grep -E -- "$1" "${SEED_AUDIT:-/dev/null}" 2>/dev/null; }
 
 # app_pids: the app's process group (master and workers).
 app_pids() { pgrep -g "$APP_PID" | sort -n | tr '\n' ' '; }
+
+# audit [FILE]: the audit log (default $SEED_AUDIT) as "pid verdict
+# reason name accepted-addresses" lines; a line that is not JSON shows
+# as "BAD <line>".
+audit() {
+	"$PY" -c 'import json,sys
+try:
+    f = open(sys.argv[1])
+except OSError:
+    sys.exit(0)
+for l in f:
+    try:
+        r = json.loads(l)
+        print(r.get("pid"), r.get("verdict"), r.get("reason", "-"),
+              r.get("name"), ",".join(r.get("accepted", [])) or "-")
+    except (ValueError, AttributeError):
+        print("BAD", l.strip())' "${1:-$SEED_AUDIT}"
+}
+
+# parallel_get N PATH: N GETs at once; prints the HTTP codes, sorted and
+# counted ("16 200").
+parallel_get() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 \
+			"http://127.0.0.1:$APP_PORT$2" &
+	done | sort | uniq -c | awk '{ print $1, $2 }' | tr '\n' ' ' | sed 's/ $//'
+	wait
+}

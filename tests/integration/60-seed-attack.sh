@@ -52,16 +52,16 @@ attack() {
 	check_eq "$kind without pindns: GET /items/items/42 is 200" 200 "$HTTP_CODE"
 	check_eq "$kind without pindns: the app served the attacker's forged item" \
 		'{"forged":"by the attacker","id":"42"}' "$(json_norm <<<"$HTTP_BODY")"
-	caught=$(posts "$ATTACKER_LOG")
+	caught=$(reqs "$ATTACKER_LOG")
 	check_eq "$kind without pindns: the attacker received the signed GetItem" \
-		"DynamoDB_20120810.GetItem $AWS_ACCESS_KEY_ID $SEED_NAME:$SEED_PORT" \
+		"POST DynamoDB_20120810.GetItem $AWS_ACCESS_KEY_ID $SEED_NAME:$SEED_PORT" \
 		"$caught"
 	check_match "$kind without pindns: with a SigV4 Authorization header" \
 		"^AWS4-HMAC-SHA256 Credential=$AWS_ACCESS_KEY_ID/[0-9]{8}/us-east-1/dynamodb/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}\$" \
 		"$("$PY" -c 'import json,sys
 print(json.loads(open(sys.argv[1]).readline())["headers"]["Authorization"])' "$ATTACKER_LOG" 2>&1)"
 	check_eq "$kind without pindns: the stand-in received nothing" "" \
-		"$(posts "$STANDIN_LOG")"
+		"$(reqs "$STANDIN_LOG")"
 	pd_stop "$APP_PID" 1
 }
 

@@ -58,7 +58,7 @@ printf 'version: 1\nrules:\n  - name: x\n    action: secure\n    bogus_key: 1\n'
 pe -p "$T/invalid.yaml" -- true
 check_eq "invalid policy: exit 125" 125 "$rc"
 check_match "invalid policy: pindns check's FILE:LINE:COLUMN message, one line" \
-	"^pindns-exec: not starting true: $T/invalid\.yaml:[0-9]+:[0-9]+: [^\n]+\$" "$out"
+	"^pindns-exec: not starting true: $T/invalid\.yaml:[0-9]+:[0-9]+: .+$" "$out"
 check_eq "invalid policy: exactly one line" 1 "$(grep -c . <<<"$out")"
 
 pe -p "$T/policy.yaml" -- sh -c 'echo started'
