@@ -39,14 +39,7 @@ asan)
 	;;
 esac
 
-cat >"$SEED_DIR/seed.json" <<'EOF'
-[["CreateTable", {"TableName": "items",
-  "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-  "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
-  "BillingMode": "PAY_PER_REQUEST"}],
- ["PutItem", {"TableName": "items", "Item": {"id": {"S": "42"},
-  "name": {"S": "the answer"}, "n": {"N": "42"}}}]]
-EOF
+SEED_JSON="$TOP/tests/dynamodb/seed.json"
 # What GET /items/items/42 returns when the stand-in answered.
 SEED_ITEM='{"id":"42","name":"the answer","n":42}'
 
@@ -91,7 +84,7 @@ seed_servers_up() {
 		: >"$STANDIN_LOG"
 		: >"$ATTACKER_LOG"
 		"$PY" "$DDB" standin --bind "$LAB_LEGIT_ADDR" --port "$p" \
-			--seed "$SEED_DIR/seed.json" --log "$STANDIN_LOG" \
+			--seed "$SEED_JSON" --log "$STANDIN_LOG" \
 			${SEED_CLOSE:+--close} >"$SEED_DIR/standin.out" 2>&1 &
 		STANDIN_PID=$!
 		pd_cleanup "pd_stop $STANDIN_PID"
