@@ -62,3 +62,54 @@ check_eq "installed tree: the attacker received nothing" "" \
 	"$(reqs "$ATTACKER_LOG" | sort | uniq -c)"
 check_match "installed tree: audit log: accepted $LAB_LEGIT_ADDR" \
 	"accepted - $SEED_NAME $LAB_LEGIT_ADDR" "$(audit)"
+pd_stop "$APP_PID" 1
+
+# examples/systemd drop-in: its Environment= and ExecStartPre, with the
+# paths mapped into DESTDIR, protect the app without pindns-exec. A
+# policy signed by the key it names passes ExecStartPre; a tampered one
+# makes ExecStartPre fail, so systemd would not start the service.
+DROPIN="$TOP/examples/systemd/items.service.d/pindns.conf"
+"$R/bin/pindns" keygen "$SEED_DIR/sd" >/dev/null 2>&1
+"$R/bin/pindns" sign -k "$SEED_DIR/sd.key" "$POL" >/dev/null 2>&1
+map() { sed -e "s|/usr/local/|$R/|g" -e "s|/etc/pindns/policy\.yaml|$POL|g" \
+	-e "s|/etc/pindns/policy\.pub|$SEED_DIR/sd.pub|g"; }
+envs=() pre=""
+while IFS= read -r l; do
+	case "$l" in
+	Environment=*) envs+=("$(map <<<"${l#Environment=}")") ;;
+	ExecStartPre=*) pre=$(map <<<"${l#ExecStartPre=}") ;;
+	esac
+done <"$DROPIN"
+check_eq "drop-in: LD_PRELOAD, PINDNS_POLICY, PINDNS_PUBKEY and a check" \
+	"LD_PRELOAD PINDNS_POLICY PINDNS_PUBKEY $R/bin/pindns" \
+	"$(printf '%s\n' "${envs[@]}" | cut -d= -f1 | tr '\n' ' ')${pre%% *}"
+# ExecStartPre runs with the unit's environment (the preload included).
+# shellcheck disable=SC2086
+out=$(env "${SEED_SAN_ENV[@]}" "${envs[@]}" $pre 2>&1)
+check_eq "drop-in: ExecStartPre passes on the signed policy" 0 "$?"
+for i in "${!envs[@]}"; do	# the sanitizer runtime first, as systemd would not know
+	case "${envs[$i]}" in
+	LD_PRELOAD=*) [ -n "$PINDNS_SAN" ] &&
+		envs[$i]="LD_PRELOAD=${SEED_SAN_ENV[0]#LD_PRELOAD=}:${envs[$i]#LD_PRELOAD=}" ;;
+	esac
+done
+APP_PORT=$(free_port)
+seed_cmd django-gunicorn
+: >"$ATTACKER_LOG"
+: >"$SEED_AUDIT"
+SEED_APP_ENV="${envs[*]}" seed_app_start dropin -- "${SEED_CMD[@]}" || exit 1
+seed_get /items/items/42
+check_eq "drop-in environment, Django/gunicorn: the stand-in's item" "$SEED_ITEM" \
+	"$(json_norm <<<"$HTTP_BODY")"
+check_eq "drop-in environment: the attacker received nothing" "" \
+	"$(reqs "$ATTACKER_LOG" | sort | uniq -c)"
+pd_stop "$APP_PID" 1
+sed -i 's|127\.0\.10\.0/24|127.0.66.0/24|' "$POL"
+# shellcheck disable=SC2086
+out=$(env "${SEED_SAN_ENV[@]}" "${envs[@]}" $pre 2>&1)
+rc=$?
+if [ "$rc" -ne 0 ]; then
+	ok "drop-in: ExecStartPre fails on a tampered policy ($rc)"
+else
+	not_ok "drop-in: ExecStartPre fails on a tampered policy" "expected: non-zero" "got: 0: $out"
+fi
