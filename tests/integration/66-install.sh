@@ -68,7 +68,7 @@ pd_stop "$APP_PID" 1
 # paths mapped into DESTDIR, protect the app without pindns-exec. A
 # policy signed by the key it names passes ExecStartPre; a tampered one
 # makes ExecStartPre fail, so systemd would not start the service.
-DROPIN="$TOP/examples/systemd/items.service.d/pindns.conf"
+DROPIN="$TOP/examples/systemd/pindns.conf"
 "$R/bin/pindns" keygen "$SEED_DIR/sd" >/dev/null 2>&1
 "$R/bin/pindns" sign -k "$SEED_DIR/sd.key" "$POL" >/dev/null 2>&1
 map() { sed -e "s|/usr/local/|$R/|g" -e "s|/etc/pindns/policy\.yaml|$POL|g" \
@@ -80,6 +80,7 @@ while IFS= read -r l; do
 	ExecStartPre=*) pre=$(map <<<"${l#ExecStartPre=}") ;;
 	esac
 done <"$DROPIN"
+[ -n "$pre" ] || pre=false	# no ExecStartPre: every check below fails
 check_eq "drop-in: LD_PRELOAD, PINDNS_POLICY, PINDNS_PUBKEY and a check" \
 	"LD_PRELOAD PINDNS_POLICY PINDNS_PUBKEY $R/bin/pindns" \
 	"$(printf '%s\n' "${envs[@]}" | cut -d= -f1 | tr '\n' ' ')${pre%% *}"
