@@ -210,7 +210,9 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -I. -D_GNU_SOURCE \
               -DPD_FUZZING -std=c11
 FUZZ_LIBSRC := $(POLICY_SRC) $(FRONT_SRC) $(DOT_SRC)
 
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC)
+FUZZ_HDR := $(wildcard policy/*.h resolver/*.h resolver/dot/*.h)
+
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC) $(FUZZ_HDR)
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIBSRC) \
 		$(YAML_LIBS) $(DOT_LIBS) -ldl -lpthread
@@ -221,7 +223,8 @@ fuzz: deps fuzz-build
 	@for f in $(FUZZ_BIN); do \
 		n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus/$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict \
 			build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 

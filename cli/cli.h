@@ -5,5 +5,11 @@
 #define PD_VERSION "0.1.0"
 
 int pd_cmd_version(int argc, char **argv);
+/* Policy commands (cli/check.c, cli/keys.c, cli/pin.c). */
+int pd_cmd_check(int argc, char **argv);
+int pd_cmd_keygen(int argc, char **argv);
+int pd_cmd_sign(int argc, char **argv);
+int pd_cmd_verify(int argc, char **argv);
+int pd_cmd_pin(int argc, char **argv);
 
 #endif /* PD_CLI_H */

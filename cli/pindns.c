@@ -10,6 +10,11 @@ static const struct pd_cmd {
 	const char	*usage;
 } cmds[] = {
 	{ "version", pd_cmd_version, "version" },
+	{ "check", pd_cmd_check, "check [POLICY]" },
+	{ "keygen", pd_cmd_keygen, "keygen BASENAME" },
+	{ "sign", pd_cmd_sign, "sign -k SECRET_KEY POLICY" },
+	{ "verify", pd_cmd_verify, "verify -k PUBLIC_KEY POLICY" },
+	{ "pin", pd_cmd_pin, "pin HOST[:PORT] | pin --cert FILE.pem" },
 };
 
 static void

@@ -177,8 +177,9 @@ enum pd_err pd_policy_load(const char *path, const char *pubkey,
 
 /*
  * Parse a policy held in memory (no signature check). name is used in
- * messages and stored as path. For tests and fuzzing; pd_policy_load
- * ends here.
+ * messages and stored as path; relative paths inside the policy (CA file,
+ * trust anchors, log file) are taken from name's directory. For tests and
+ * fuzzing; pd_policy_load ends here.
  */
 enum pd_err pd_policy_parse(const char *name, const uint8_t *buf, size_t len,
     struct pd_policy **pp, struct pd_error *err);
@@ -195,6 +196,12 @@ void pd_policy_free(struct pd_policy *p);
  * PD_NAME_MAX + 1 bytes). Returns its length, or -1 when the name is not a
  * valid DNS name (empty label, label > 63 octets, name > 253, bad escape,
  * a decoded '.' or NUL inside a label). Never reads past the NUL.
+ * Refused too, as glibc's res_hnok() refuses them before any query: a
+ * raw octet outside 0x21..0x7e, a decoded octet other than a letter,
+ * digit, '-' or '_', a leading '-'. So a name refused here is one libc
+ * never sends to DNS either (hand it to libc for glibc's own answer), and
+ * out never holds a character getdns would read as an escape. On -1, out
+ * holds the empty string.
  */
 int pd_name_normalize(const char *name, char *out);
 
@@ -223,6 +230,47 @@ bool pd_rule_cname_ok(const struct pd_policy *p, const struct pd_rule *r,
  * means "no restriction" and returns true.
  */
 bool pd_pins_contains(const struct pd_pinset *ps, const struct pd_addr *a);
+
+/* ------------------------------------------------------------ signatures */
+
+/*
+ * Ed25519 (libsodium), detached, over the exact bytes of the policy file.
+ * Key and signature files are two lines in the spirit of minisign/signify:
+ *
+ *	untrusted comment: <free text>
+ *	<base64 of "Ed" || key id (8 octets) || payload>
+ *
+ * payload: public key 32 octets (BASENAME.pub), secret key 64 octets
+ * (BASENAME.key, libsodium's seed || public key, unencrypted: protect it
+ * with its mode, 0600), signature 64 octets (POLICY.sig). The key id,
+ * random at keygen, names the key a signature needs, so a rotation shows
+ * up as "signed by key X, not by Y" instead of a bare failure.
+ */
+
+/*
+ * Write base + ".key" (mode 0600) and base + ".pub" (0644), refusing to
+ * overwrite either. keyid (17 bytes, may be NULL) gets the new key id in
+ * hex. PD_OK, PD_EIO or PD_EINTERNAL; err says why.
+ */
+enum pd_err pd_sig_keygen(const char *base, char *keyid,
+    struct pd_error *err);
+
+/*
+ * Sign the file at policy (at most PD_POLICY_MAX_BYTES) with the secret
+ * key file seckey, writing policy + ".sig" atomically (rename). A secret
+ * key file with any group or other permission bit is refused (PD_EPERM).
+ * The secret key is wiped from memory before return.
+ */
+enum pd_err pd_sig_sign(const char *seckey, const char *policy,
+    struct pd_error *err);
+
+/*
+ * Check policy + ".sig" over the bytes of policy with the public key file
+ * pubkey. PD_OK when valid; PD_ESIG (missing, malformed, another key, not
+ * valid), PD_EIO or PD_EPARSE otherwise, err saying which.
+ */
+enum pd_err pd_sig_verify(const char *pubkey, const char *policy,
+    struct pd_error *err);
 
 /* ------------------------------------------------------------ reload */
 

@@ -1,0 +1,252 @@
+/* tags: threads */
+/*
+ * Reload: readers on several threads match names and poll while the
+ * policy file is replaced (rename), rewritten in place, broken, fixed and
+ * re-signed. A fake clock makes the once-a-second rule testable without
+ * sleeping: the poll that wins a second does the work, the rest return 0.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy/policy.h"
+#include "tests/unit/tap.h"
+
+#define NREADERS	4
+
+static char dir[64], path[128], tmp[128], pub[128], sec[128];
+static _Atomic uint64_t clock_ms;
+static _Atomic int stop;
+static _Atomic unsigned installs;	/* polls that returned 1 */
+static _Atomic unsigned refusals;	/* polls that returned -1 */
+static _Atomic unsigned bad_reads;
+static _Atomic unsigned retired;
+
+static void
+write_policy(const char *to, const char *rule, bool rename_it)
+{
+	FILE *f = fopen(rename_it ? tmp : to, "w");
+
+	if (f == NULL)
+		return;
+	fprintf(f, "version: 1\nrules:\n  - name: %s\n    match: "
+	    "[\"**.watch.test\"]\n    action: static\n    addresses: "
+	    "[192.0.2.1]\n", rule);
+	fclose(f);
+	if (rename_it)
+		rename(tmp, to);
+}
+
+static void *
+reader(void *arg)
+{
+	struct pd_error e;
+	struct pd_policy *p;
+	const struct pd_rule *r;
+	char n[PD_NAME_MAX + 1];
+	int len, rc;
+
+	(void)arg;
+	len = pd_name_normalize("db.watch.test", n);
+	while (!atomic_load(&stop)) {
+		rc = pd_watch_poll(arg, atomic_load(&clock_ms), &e);
+		if (rc == 1)
+			atomic_fetch_add(&installs, 1);
+		if (rc == -1)
+			atomic_fetch_add(&refusals, 1);
+		if ((p = pd_watch_current(arg)) == NULL) {
+			atomic_fetch_add(&bad_reads, 1);
+			continue;
+		}
+		r = pd_policy_match(p, n, (size_t)len);
+		if (r->name[0] != 'v' || r->naddrs != 1 ||
+		    p->generation == 0)
+			atomic_fetch_add(&bad_reads, 1);
+	}
+	return NULL;
+}
+
+static void
+on_retire(struct pd_policy *p, void *arg)
+{
+	(void)p;
+	(void)arg;
+	atomic_fetch_add(&retired, 1);
+}
+
+/* Advance the clock a second and wait until the readers act on it. */
+static void
+tick_and_wait(unsigned want_installs, unsigned want_refusals)
+{
+	int i;
+
+	atomic_fetch_add(&clock_ms, 1000);
+	for (i = 0; i < 2000; i++) {
+		if (atomic_load(&installs) >= want_installs &&
+		    atomic_load(&refusals) >= want_refusals)
+			return;
+		usleep(1000);
+	}
+}
+
+static const char *
+current_rule(struct pd_watch *w)
+{
+	struct pd_policy *p = pd_watch_current(w);
+
+	return p != NULL && p->nrules == 1 ? p->rules[0].name : "(none)";
+}
+
+static void
+test_threads(void)
+{
+	struct pd_watch_opts o = { .path = path, .retire = on_retire };
+	struct pd_watch *w = NULL;
+	struct pd_error e;
+	pthread_t t[NREADERS];
+	int i;
+
+	write_policy(path, "v1", true);
+	T_EQ_INT(pd_watch_new(&o, &w, &e), PD_OK, "watch_new");
+	T_EQ_STR(current_rule(w), "v1", "first load");
+	T_EQ_INT(pd_watch_current(w)->generation, 1, "generation 1");
+	atomic_store(&clock_ms, 5000);
+	for (i = 0; i < NREADERS; i++)
+		pthread_create(&t[i], NULL, reader, w);
+
+	/* Nothing changed: a second passes, nothing happens. */
+	tick_and_wait(0, 0);
+	usleep(20000);
+	T_EQ_INT(atomic_load(&installs), 0, "unchanged file: no reload");
+
+	/* Replaced by rename (new inode). */
+	write_policy(path, "v2", true);
+	/* Same second: the change waits for the next one. */
+	usleep(20000);
+	T_EQ_INT(atomic_load(&installs), 0, "no check within the second");
+	tick_and_wait(1, 0);
+	T_EQ_INT(atomic_load(&installs), 1, "renamed file: one reload, "
+	    "by one thread");
+	T_EQ_STR(current_rule(w), "v2", "v2 in force");
+	T_EQ_INT(pd_watch_current(w)->generation, 2, "generation 2");
+
+	/* Rewritten in place, same size (mtime/ctime change). */
+	write_policy(path, "v3", false);
+	tick_and_wait(2, 0);
+	T_EQ_STR(current_rule(w), "v3", "in-place rewrite reloaded");
+
+	/* Broken: refused once, old policy stays. */
+	{
+		FILE *f = fopen(tmp, "w");
+
+		fputs("version: 1\nrules: [\n", f);
+		fclose(f);
+		rename(tmp, path);
+	}
+	tick_and_wait(2, 1);
+	T_EQ_INT(atomic_load(&refusals), 1, "broken file refused once");
+	T_EQ_STR(current_rule(w), "v3", "v3 still in force");
+	atomic_fetch_add(&clock_ms, 1000);
+	usleep(50000);
+	atomic_fetch_add(&clock_ms, 1000);
+	usleep(50000);
+	T_EQ_INT(atomic_load(&refusals), 1, "and not reported again");
+
+	/* Fixed. */
+	write_policy(path, "v4", true);
+	tick_and_wait(3, 1);
+	T_EQ_STR(current_rule(w), "v4", "fixed file reloaded");
+	T_EQ_INT(atomic_load(&installs), 3, "three reloads in all");
+
+	atomic_store(&stop, 1);
+	for (i = 0; i < NREADERS; i++)
+		pthread_join(t[i], NULL);
+	T_EQ_INT(atomic_load(&bad_reads), 0, "readers always saw a whole, "
+	    "current policy");
+	T_EQ_INT(atomic_load(&retired), 0, "nothing freed within the grace "
+	    "period");
+	atomic_fetch_add(&clock_ms, PD_WATCH_GRACE_MS + 1000);
+	T_EQ_INT(pd_watch_poll(w, atomic_load(&clock_ms), &e), 0,
+	    "poll after the grace period");
+	T_EQ_INT(atomic_load(&retired), 3, "three retired policies freed, "
+	    "retire called first");
+	pd_watch_free(w);
+	T_EQ_INT(atomic_load(&retired), 4, "watch_free retires the current");
+}
+
+static void
+test_signed(void)
+{
+	struct pd_watch_opts o = { .path = path, .pubkey = pub };
+	struct pd_watch *w = NULL;
+	struct pd_error e;
+	uint64_t now = 1000000;
+
+	T_EQ_INT(pd_sig_keygen(sec, NULL, &e), PD_OK, "keygen");
+	strcat(sec, ".key");
+	write_policy(path, "v1", true);
+	T_EQ_INT(pd_sig_sign(sec, path, &e), PD_OK, "sign v1");
+	T_EQ_INT(pd_watch_new(&o, &w, &e), PD_OK, "watch_new signed");
+	T_EQ_STR(current_rule(w), "v1", "signed v1 loaded");
+	T_OK(pd_watch_current(w)->signed_ok, "signed_ok");
+
+	/* The policy changes before its signature does. */
+	write_policy(path, "v2", true);
+	e.msg[0] = '\0';
+	T_EQ_INT(pd_watch_poll(w, now += 1000, &e), -1,
+	    "new policy with the old signature refused");
+	T_OK(strstr(e.msg, "does not match") != NULL, "why: %s", e.msg);
+	T_EQ_STR(current_rule(w), "v1", "v1 stays");
+	T_EQ_INT(pd_watch_poll(w, now += 1000, &e), 0, "reported once");
+	/* Then the signature lands: the .sig change alone triggers it. */
+	T_EQ_INT(pd_sig_sign(sec, path, &e), PD_OK, "sign v2");
+	T_EQ_INT(pd_watch_poll(w, now + 10, &e), 0, "not within the second");
+	T_EQ_INT(pd_watch_poll(w, now += 1000, &e), 1, "signature change "
+	    "triggers the reload");
+	T_EQ_STR(current_rule(w), "v2", "v2 in force");
+	pd_watch_free(w);
+}
+
+static void
+test_first_load_fails(void)
+{
+	struct pd_watch_opts o = { .path = path };
+	struct pd_watch *w = NULL;
+	struct pd_error e;
+
+	unlink(path);
+	e.msg[0] = '\0';
+	T_EQ_INT(pd_watch_new(&o, &w, &e), PD_OK, "watch_new without a file");
+	T_OK(w != NULL && pd_watch_current(w) == NULL, "no policy in force");
+	T_OK(strstr(e.msg, "No such file") != NULL, "why: %s", e.msg);
+	T_EQ_INT(pd_watch_poll(w, 1000, &e), 0, "still missing: quiet");
+	write_policy(path, "v1", true);
+	T_EQ_INT(pd_watch_poll(w, 2000, &e), 1, "appears: loaded");
+	T_EQ_STR(current_rule(w), "v1", "v1 in force");
+	pd_watch_free(w);
+	pd_watch_free(NULL);
+}
+
+int
+main(void)
+{
+	char cmd[128];
+
+	snprintf(dir, sizeof(dir), "/tmp/pindns-watch-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
+	snprintf(tmp, sizeof(tmp), "%s/policy.tmp", dir);
+	snprintf(pub, sizeof(pub), "%s/k.pub", dir);
+	snprintf(sec, sizeof(sec), "%s/k", dir);
+	test_threads();
+	test_signed();
+	test_first_load_fails();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+	return t_done();
+}
