@@ -41,7 +41,7 @@ esac
 
 SEED_JSON="$TOP/tests/dynamodb/seed.json"
 # What GET /items/items/42 returns when the stand-in answered.
-SEED_ITEM='{"id":"42","name":"the answer","n":42}'
+SEED_ITEM='{"id":"42","n":42,"name":"the answer"}'
 
 # pd_alive PID: the process exists and is not a zombie.
 pd_alive() {
