@@ -228,8 +228,8 @@ except OSError:
 for l in f:
     try:
         r = json.loads(l)
-        print(r.get("pid"), r.get("verdict"), r.get("reason", "-"),
-              r.get("name"), ",".join(r.get("accepted", [])) or "-")
+        print(r.get("pid"), r.get("verdict"), r.get("reason") or "-",
+              r.get("name"), ",".join(r.get("accepted") or []) or "-")
     except (ValueError, AttributeError):
         print("BAD", l.strip())' "${1:-$SEED_AUDIT}"
 }
