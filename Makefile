@@ -6,6 +6,8 @@
 #   make asan       the same tests on an ASan+UBSan build (build-asan/)
 #   make tsan       the threaded tests on a TSan build (build-tsan/, clang)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS
+#   make stress     the 60 s load, fault and OOM runs (tests/stress/run)
+#   make valgrind   memcheck: unit tests, 10,000 lookups via the preload
 #   make bench      benchmarks (figures on stdout, no asserts)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
@@ -36,10 +38,20 @@ CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
 CFLAGS   += -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden $(SAN)
 LDHARDEN := -Wl,-z,relro,-z,now
 LDFLAGS  += $(SAN) $(LDHARDEN)
+# Shared objects must define everything they use, except in the TSan
+# flavour (see tsan: below).
+ZDEFS    ?= -Wl,-z,defs
 
 ifneq ($(SAN),)
 # _FORTIFY_SOURCE and ASan do not mix well; the sanitizer checks more.
 HARDEN   :=
+endif
+# Shared objects must not have undefined symbols (-z defs), except under
+# clang's TSan: its runtime lives in the executable (exported from there),
+# so an instrumented .so leaves the __tsan_* symbols to it.
+ZDEFS    := -Wl,-z,defs
+ifneq ($(findstring thread,$(SAN)),)
+ZDEFS    :=
 endif
 CFLAGS   += $(HARDEN)
 
@@ -91,7 +103,7 @@ ALL_OBJ := $(PRELOAD_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ) \
            $(call o,$(UNIT_SRC) $(TOOL_SRC) $(TOOLSO_SRC) $(BENCH_SRC))
 
 .PHONY: all test demo asan tsan fuzz fuzz-build bench install clean deps \
-        unit check-exports stress
+        unit check-exports stress valgrind
 .DEFAULT_GOAL := all
 
 all: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI) $(UNIT_BIN) $(TOOL_BIN) \
@@ -115,14 +127,14 @@ $(OBJ)/preload/%.o: preload/%.c
 $(LIB_PRELOAD): $(PRELOAD_OBJ) preload/exports.map
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) -Wl,-z,defs \
-		-Wl,--version-script=preload/exports.map -ldl -lpthread
+	$(Q)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) $(ZDEFS) \
+		-Wl,-z,nodelete -Wl,--version-script=preload/exports.map -ldl -lpthread
 
 $(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engine.map
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o \
-		$(LDFLAGS) -Wl,-z,defs -Wl,--version-script=resolver/engine.map \
+		$(LDFLAGS) $(ZDEFS) -Wl,--version-script=resolver/engine.map \
 		$(YAML_LIBS) -ldl -lpthread
 
 # The backend gets policy structures from the engine as plain data and
@@ -130,7 +142,7 @@ $(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engi
 $(LIB_DOT): $(DOT_OBJ) resolver/dot/dot.map
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -o $@ $(DOT_OBJ) $(LDFLAGS) -Wl,-z,defs \
+	$(Q)$(CC) -shared -o $@ $(DOT_OBJ) $(LDFLAGS) $(ZDEFS) \
 		-Wl,--version-script=resolver/dot/dot.map $(DOT_LIBS) -lpthread
 
 $(CLI): $(CLI_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
@@ -155,6 +167,13 @@ $(BUILD)/tools/%.so: $(OBJ)/tests/tools/so_%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -ldl -lpthread
 
+# bench/plain_*.c run under LD_PRELOAD (with and without the preload, to
+# compare): they link libc only, like any program the preload reaches.
+$(BUILD)/bench/plain_%: $(OBJ)/bench/plain_%.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lpthread
+
 # The shims are preloaded into programs that are not instrumented (the
 # lab's unbound servers), which cannot load a sanitized object (ASan wants
 # its runtime first, TSan's symbols are undefined): build them without
@@ -165,6 +184,17 @@ $(BUILD)/bench/%: $(OBJ)/bench/%.o $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(YAML_LIBS) $(DOT_LIBS) -ldl -lpthread
+
+# `make tsan`: ThreadSanitizer's symbolizer must not load a TSan-built
+# LD_PRELOAD object; this static wrapper drops LD_PRELOAD (tests/lib.sh).
+TSAN_SYMBOLIZER := $(BUILD)/tools/tsan/llvm-symbolizer
+ifneq ($(findstring thread,$(SAN)),)
+all: $(TSAN_SYMBOLIZER)
+endif
+$(TSAN_SYMBOLIZER): tests/tsan/symbolizer.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)gcc -static -O2 -o $@ $<
 
 # ---------------------------------------------------------------- tests
 
@@ -183,13 +213,21 @@ asan: deps
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	@BUILD=build-asan PINDNS_SAN=asan tests/run
 
+# TSan: clang links its runtime into executables only, so instrumented
+# shared objects leave __tsan_* undefined (no -z defs here): an
+# instrumented program provides them, an uninstrumented one gets clang's
+# shared runtime preloaded first (tests/lib.sh, pd_preload_value).
 tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang OPT="-O1 -g" \
-		SAN="-fsanitize=thread" all
+		SAN="-fsanitize=thread" ZDEFS= all
 	@BUILD=build-tsan PINDNS_SAN=tsan tests/run --threaded-only
 
 stress: deps all
 	@BUILD=$(BUILD) tests/stress/run
+
+# memcheck over the unit tests and 10,000 lookups through the preload.
+valgrind: deps all
+	@BUILD=$(BUILD) tests/stress/valgrind
 
 demo: deps
 	@$(MAKE) --no-print-directory all

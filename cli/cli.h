@@ -11,5 +11,8 @@ int pd_cmd_keygen(int argc, char **argv);
 int pd_cmd_sign(int argc, char **argv);
 int pd_cmd_verify(int argc, char **argv);
 int pd_cmd_pin(int argc, char **argv);
+/* pindns query (cli/query.c): exit 0 accepted, 1 usage, 2 refused,
+ * 3 temporary failure, 4 absent. */
+int pd_cmd_query(int argc, char **argv);
 
 #endif /* PD_CLI_H */

@@ -84,7 +84,8 @@ pd_cmd_verify(int argc, char **argv)
 	struct pd_error e;
 
 	if (key_and_policy(argc, argv, &key, &pol) != 0)
-		return usage("verify: expected -k PUBLIC_KEY and one POLICY", u);
+		return usage("verify: expected -k PUBLIC_KEY and one POLICY",
+		    u);
 	if (pd_sig_verify(key, pol, &e) != PD_OK) {
 		fprintf(stderr, "pindns verify: %s\n", e.msg);
 		return 1;

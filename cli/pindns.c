@@ -15,6 +15,8 @@ static const struct pd_cmd {
 	{ "sign", pd_cmd_sign, "sign -k SECRET_KEY POLICY" },
 	{ "verify", pd_cmd_verify, "verify -k PUBLIC_KEY POLICY" },
 	{ "pin", pd_cmd_pin, "pin HOST[:PORT] | pin --cert FILE.pem" },
+	{ "query", pd_cmd_query,
+	    "query [-p POLICY] [-4|-6] [--json] NAME [SERVICE]" },
 };
 
 static void

@@ -19,6 +19,7 @@ enum pd_err
 pd_err_vat(struct pd_error *err, enum pd_err r, const char *file,
     unsigned line, unsigned col, const char *fmt, va_list ap)
 {
+	char *p;
 	int n;
 
 	if (err == NULL)
@@ -32,6 +33,13 @@ pd_err_vat(struct pd_error *err, enum pd_err r, const char *file,
 		n = snprintf(err->msg, sizeof(err->msg), "%s: ", file);
 	if (n >= 0 && (size_t)n < sizeof(err->msg))
 		vsnprintf(err->msg + n, sizeof(err->msg) - (size_t)n, fmt, ap);
+	/*
+	 * Messages quote the file's own text and end up on terminals and in
+	 * logs: no control character gets through to forge a line there.
+	 */
+	for (p = err->msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return r;
 }
 

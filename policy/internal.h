@@ -99,6 +99,17 @@ void pd_ynode_free(struct pd_ynode *n);
 int pd_pattern_normalize(const char *in, size_t inlen, char *out,
     const char **why, size_t *off);
 
+/* ------------------------------------------------------------ anchors */
+
+/*
+ * Check the trust-anchor file at path lexically (policy/anchors.c): it
+ * must be readable and hold DS or DNSKEY records only, at least one.
+ * policy, line and col say where the policy names it (line 0: the
+ * default anchor). Errors inside the file are "PATH:LINE:COL: ...".
+ */
+enum pd_err pd_anchor_check(const char *policy, unsigned line, unsigned col,
+    const char *path, struct pd_error *err);
+
 /* ------------------------------------------------------------ matcher */
 
 /* A reversed-label trie of patterns, each carrying a value (rule index). */

@@ -15,14 +15,12 @@
  * directory of whatever process loads the policy.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,8 +31,6 @@
 #define DEFAULT_ANCHOR		"/usr/share/dns/root.key"
 /* A static rule's answer fits one engine result (PD_MAX_ADDRS). */
 #define STATIC_MAX_ADDRS	64
-/* Trust-anchor files are small; refuse anything absurd unread. */
-#define ANCHOR_MAX_BYTES	(1024 * 1024)
 
 /* Loader state for one file. */
 struct ld {
@@ -447,7 +443,7 @@ static const char *const actions[] = {
 	"system", "secure", "static", "deny", NULL	/* enum pd_action */
 };
 static const char *const dnssec_modes[] = {
-	"validate", "required", "off", NULL		/* enum pd_dnssec_mode */
+	"validate", "required", "off", NULL	/* enum pd_dnssec_mode */
 };
 static const char *const pin_modes[] = {
 	"filter", "strict", NULL			/* enum pd_pin_mode */
@@ -500,8 +496,11 @@ rule_name_ok(const char *s)
 {
 	size_t i;
 
+	/* ASCII by hand: isalnum() follows the host process's locale. */
 	for (i = 0; s[i] != '\0'; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
+		if (!(s[i] >= 'a' && s[i] <= 'z') &&
+		    !(s[i] >= 'A' && s[i] <= 'Z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '-' &&
 		    s[i] != '_' && s[i] != '.')
 			return false;
 	return i >= 1 && i <= 63;
@@ -692,150 +691,12 @@ load_rules(struct ld *L, const struct pd_ynode *n)
 
 /* ------------------------------------------------------------ anchors */
 
-static bool
-is_class(const char *t, size_t n)
-{
-	size_t i;
-
-	if ((n == 2 && (strncasecmp(t, "IN", 2) == 0 ||
-	    strncasecmp(t, "CH", 2) == 0 || strncasecmp(t, "HS", 2) == 0 ||
-	    strncasecmp(t, "CS", 2) == 0)))
-		return true;
-	if (n > 5 && strncasecmp(t, "CLASS", 5) == 0) {
-		for (i = 5; i < n; i++)
-			if (!isdigit((unsigned char)t[i]))
-				return false;
-		return true;
-	}
-	return false;
-}
-
-static bool
-is_ttl(const char *t, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!isdigit((unsigned char)t[i]))
-			return false;
-	return n != 0;
-}
-
-/*
- * A lexical look at a trust-anchor file, in zone-file presentation
- * format: every record must be DS or DNSKEY, and there must be one. The
- * getdns backend parses it for real (`pindns check` runs both); this
- * catches what getdns would accept silently: an empty or garbage file
- * that leaves every answer indeterminate. at is the policy's entry naming
- * the file, NULL for the default anchor.
- */
 static enum pd_err
 check_anchor_file(struct ld *L, const struct pd_ynode *at, const char *path)
 {
-	struct pd_error fe;
-	uint8_t *buf = NULL;
-	const char *s, *end, *eol, *t, *tok[4];
-	char where[320];
-	size_t len, tl[4], nt, i, nrec = 0;
-	unsigned line = 0, depth = 0;
-	bool cont;
-	enum pd_err r;
-
-	if (at != NULL)
-		snprintf(where, sizeof(where), "listed at %s:%u:%u", L->file,
-		    at->line, at->col);
-	else
-		snprintf(where, sizeof(where), "the default trust anchor; "
-		    "set dnssec_trust_anchors");
-	if (pd_file_read(path, ANCHOR_MAX_BYTES, &buf, &len, &fe) != PD_OK) {
-		if (at != NULL)
-			return bad(L, at, "trust anchor %s", fe.msg);
-		return pd_err_at(L->err, PD_EPARSE, L->file, 0, 0, "trust "
-		    "anchor %s (%s)", fe.msg, where);
-	}
-	end = (const char *)buf + len;
-	for (s = (const char *)buf; s < end; s = eol + 1) {
-		line++;
-		if ((eol = memchr(s, '\n', (size_t)(end - s))) == NULL)
-			eol = end;
-		cont = depth > 0;
-		/* Tokens before any ';' comment, tracking ( ) groups. */
-		nt = 0;
-		for (t = s; t < eol && *t != ';';) {
-			if (*t == ' ' || *t == '\t' || *t == '\r') {
-				t++;
-				continue;
-			}
-			if (*t == '(' || *t == ')') {
-				if (*t == '(')
-					depth++;
-				else if (depth > 0)
-					depth--;
-				t++;
-				continue;
-			}
-			if (nt < 4) {
-				tok[nt] = t;
-				tl[nt] = 0;
-			}
-			while (t < eol && *t != ' ' && *t != '\t' &&
-			    *t != '\r' && *t != ';' && *t != '(' &&
-			    *t != ')') {
-				if (nt < 4)
-					tl[nt]++;
-				t++;
-			}
-			nt++;
-		}
-		if (nt == 0 || cont)
-			continue;
-		if (tok[0][0] == '$') {
-			if (tl[0] == 8 &&
-			    strncasecmp(tok[0], "$INCLUDE", 8) == 0) {
-				r = pd_err_at(L->err, PD_EPARSE, path, line,
-				    (unsigned)(tok[0] - s) + 1, "$INCLUDE is "
-				    "not supported in a trust-anchor file (%s)",
-				    where);
-				goto out;
-			}
-			continue;	/* $ORIGIN, $TTL */
-		}
-		/* [owner] [ttl] [class] type; no owner when indented. */
-		i = (s[0] == ' ' || s[0] == '\t') ? 0 : 1;
-		while (i < nt && i < 4 && (is_ttl(tok[i], tl[i]) ||
-		    is_class(tok[i], tl[i])))
-			i++;
-		if (i >= nt || i >= 4) {
-			r = pd_err_at(L->err, PD_EPARSE, path, line,
-			    (unsigned)(tok[0] - s) + 1, "not a DS or DNSKEY "
-			    "record (%s)", where);
-			goto out;
-		}
-		if (!(tl[i] == 2 && strncasecmp(tok[i], "DS", 2) == 0) &&
-		    !(tl[i] == 6 && strncasecmp(tok[i], "DNSKEY", 6) == 0)) {
-			r = pd_err_at(L->err, PD_EPARSE, path, line,
-			    (unsigned)(tok[i] - s) + 1, "record type '%.*s' "
-			    "is not DS or DNSKEY (%s)",
-			    (int)(tl[i] < 16 ? tl[i] : 16), tok[i], where);
-			goto out;
-		}
-		nrec++;
-	}
-	if (nrec == 0) {
-		if (at != NULL)
-			r = bad(L, at, "trust anchor %s holds no DS or DNSKEY "
-			    "record (getdns would accept it and leave every "
-			    "answer indeterminate)", path);
-		else
-			r = pd_err_at(L->err, PD_EPARSE, L->file, 0, 0, "trust "
-			    "anchor %s holds no DS or DNSKEY record (%s)",
-			    path, where);
-		goto out;
-	}
-	r = PD_OK;
-out:
-	free(buf);
-	return r;
+	if (at == NULL)
+		return pd_anchor_check(L->file, 0, 0, path, L->err);
+	return pd_anchor_check(L->file, at->line, at->col, path, L->err);
 }
 
 static bool
@@ -892,8 +753,8 @@ load_anchors(struct ld *L)
 static enum pd_err
 load_cache(struct ld *L, const struct pd_ynode *n)
 {
-	struct slot s[] = { SLOT("max_entries"), SLOT("min_ttl"), SLOT("max_ttl"),
-	    SLOT("stale_ttl"), SLOT(NULL) };
+	struct slot s[] = { SLOT("max_entries"), SLOT("min_ttl"),
+	    SLOT("max_ttl"), SLOT("stale_ttl"), SLOT(NULL) };
 	struct pd_policy *p = L->p;
 	enum pd_err r;
 
@@ -975,10 +836,12 @@ enum {
 static enum pd_err
 load_top(struct ld *L, const struct pd_ynode *root)
 {
-	struct slot s[] = { SLOT("version"), SLOT("upstream_recursive_servers"),
-	    SLOT("tls_ca_file"), SLOT("dnssec_trust_anchors"), SLOT("timeout_ms"),
-	    SLOT("idle_timeout_ms"), SLOT("round_robin_upstreams"), SLOT("cache"),
-	    SLOT("log"), SLOT("default"), SLOT("rules"), SLOT(NULL) };
+	struct slot s[] = { SLOT("version"),
+	    SLOT("upstream_recursive_servers"), SLOT("tls_ca_file"),
+	    SLOT("dnssec_trust_anchors"), SLOT("timeout_ms"),
+	    SLOT("idle_timeout_ms"), SLOT("round_robin_upstreams"),
+	    SLOT("cache"), SLOT("log"), SLOT("default"), SLOT("rules"),
+	    SLOT(NULL) };
 	static const char *const defaults[] = {
 		"system", "secure", NULL, "deny", NULL
 	};

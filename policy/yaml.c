@@ -182,8 +182,9 @@ pd_yaml_tree(const char *name, const uint8_t *buf, size_t len,
 			    "not allowed: a policy is a plain document");
 			goto out;
 		case YAML_SCALAR_EVENT:
-			if ((r = plain_node(name, err, m,
-			    ev.data.scalar.anchor, ev.data.scalar.tag)) != PD_OK)
+			r = plain_node(name, err, m, ev.data.scalar.anchor,
+			    ev.data.scalar.tag);
+			if (r != PD_OK)
 				goto out;
 			if ((n = ynode_new(PD_Y_SCALAR, m)) == NULL ||
 			    (n->s = malloc(ev.data.scalar.length + 1)) == NULL)

@@ -1,38 +1,1129 @@
 /*
- * pindns engine front. Foundation skeleton: the policy, cache and verdicts
- * land with the policy and resolver issues; until then every name is
- * passed to libc unchanged.
+ * pindns engine front: the one entry point (resolver/engine.h) between the
+ * preload (or `pindns query`) and everything else.
+ *
+ * A lookup, fastest first:
+ *  1. the calling thread's own cache (resolver/tcache.h), keyed by the name
+ *     as passed: a hit costs a keyed hash, a few compares and a copy; no
+ *     lock, no system call, no shared cache line written;
+ *  2. the slow path: normalise the name, match the rule of the policy in
+ *     force; `system`, `static` and `deny` are decided at once (and kept in
+ *     the thread cache until the policy changes); `secure` asks the
+ *     policy's shared cache (resolver/cache.h), and on a miss the getdns
+ *     backend (resolver/dot/dot.h, dlopened on first need), then holds the
+ *     backend's facts against the rule (resolver/verdict.h), caches and
+ *     logs (resolver/log.h).
+ *
+ * State per policy (struct pstate: shared cache, audit log, backend
+ * instance) is made when the engine first sees that policy and released
+ * through the policy watch's retire callback, which runs
+ * PD_WATCH_GRACE_MS after the policy was replaced: a lookup that still
+ * holds an old pstate finishes long before (the same argument the watch
+ * makes for the policy itself). A policy generation number, compared on
+ * every thread-cache hit, invalidates every cached decision and answer the
+ * moment a new policy is installed.
+ *
+ * Fork: pthread_atfork handlers take every engine lock before fork() and
+ * release them on both sides, so a child never inherits a lock held by a
+ * thread it does not have. The child keeps the caches (valid data), counts
+ * a new fork epoch, and on its first secure miss frees the parent's
+ * backend instance (pd_dot `free` never writes to an inherited socket)
+ * and makes its own. A pid check would cost a system call per lookup on
+ * glibc 2.36 (getpid is not cached): the epoch is a plain load.
  */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "policy/policy.h"
+#include "resolver/cache.h"
+#include "resolver/clock.h"
+#include "resolver/dot/dot.h"
 #include "resolver/engine.h"
+#include "resolver/log.h"
+#include "resolver/tcache.h"
+#include "resolver/verdict.h"
+
+/* Everything the engine keeps for one loaded policy. */
+struct pstate {
+	struct pstate		*next;		/* E.list, under E.mu */
+	struct pd_policy	*p;
+	uint64_t		 gen;		/* engine generation */
+	struct pd_cache		*cache;
+	struct pd_log		*log;
+	bool			 log_all;
+	pthread_mutex_t		 mu;		/* the backend instance */
+	const struct pd_dot_ops	*ops;
+	struct pd_dot		*dot;
+	uint32_t		 dot_epoch;	/* fork epoch it was made in */
+	_Atomic int		 inflight;	/* refreshes not reported */
+	pthread_mutex_t		 fmu;		/* flights, fcv */
+	pthread_cond_t		 fcv;		/* a flight landed */
+	struct flight		*flights;	/* misses being resolved */
+};
+
+/*
+ * A miss being resolved. Lookups of the same (name, families) that miss
+ * while it is in flight wait for it instead of asking again: a cold
+ * start of 64 threads costs one query per name, not 64.
+ */
+struct flight {
+	struct flight		*next;		/* ps->flights, until landed */
+	unsigned		 refs;		/* under fmu */
+	bool			 done;
+	bool			 cached;	/* res went into the cache */
+	unsigned		 want;
+	size_t			 len;
+	struct pd_cache_times	 t;
+	struct pd_result	 res;
+	char			 dnssec[16];
+	char			 upstream[64];
+	unsigned		 nseen;
+	struct pd_addr		 seen[PD_MAX_ADDRS];
+	char			 detail[256];
+	char			 name[PD_NAME_MAX + 1];
+};
+
+/* A refresh-ahead in flight: what its callback needs. */
+struct refresh {
+	struct pstate		*ps;
+	const struct pd_rule	*r;
+	unsigned		 want;
+	size_t			 len;
+	char			 name[];
+};
+
+/* What a secure miss needs beyond the stack of a small thread. */
+struct work {
+	struct pd_dot_result	facts;
+	struct pd_explain	ex;
+	struct pd_result	stale;
+};
+
+static struct {
+	pthread_mutex_t		 mu;		/* list, cur updates, init */
+	_Atomic bool		 inited;
+	struct pd_watch		*w;
+	struct pstate		*list;
+	_Atomic(struct pstate *) cur;		/* pstate of the policy in force */
+	_Atomic uint64_t	 gen;		/* its generation (or the
+						 * no-policy one) */
+	uint64_t		 gen_counter;	/* under mu */
+	_Atomic uint64_t	 next_poll_ms;
+	_Atomic uint32_t	 fork_epoch;
+	char			*policy_path;
+	char			*pubkey_path;
+	char			*log_spec;	/* override of the policy's */
+	const struct pd_host	*host;
+	struct pd_log		*nolog;		/* log_spec, without a policy */
+	bool			 atfork_done;
+} E = { .mu = PTHREAD_MUTEX_INITIALIZER, .fork_epoch = 1 };
+
+static void retire(struct pd_policy *p, void *arg);
+static void pstate_free(struct pstate *ps);
+
+/* ------------------------------------------------------------ messages */
+
+__attribute__((format(printf, 1, 2))) static void
+say(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pd_log_stderr(msg);
+}
+
+/* "cannot load policy PATH: why", without saying PATH twice. */
+static void
+say_load_error(const char *path, const char *why, const char *then)
+{
+	size_t n = strlen(path);
+
+	if (strncmp(why, path, n) == 0 && why[n] == ':')
+		say("pindns: cannot load policy %s; %s", why, then);
+	else
+		say("pindns: cannot load policy %s: %s; %s", path, why, then);
+}
+
+/* ------------------------------------------------------------ fork */
+
+static void
+fork_prepare(void)
+{
+	struct pstate *ps;
+
+	(void)pthread_mutex_lock(&E.mu);
+	for (ps = E.list; ps != NULL; ps = ps->next) {
+		(void)pthread_mutex_lock(&ps->mu);
+		(void)pthread_mutex_lock(&ps->fmu);
+		pd_cache_lock_all(ps->cache);
+	}
+}
+
+static void
+fork_release(void)
+{
+	struct pstate *ps;
+
+	for (ps = E.list; ps != NULL; ps = ps->next) {
+		pd_cache_unlock_all(ps->cache);
+		(void)pthread_mutex_unlock(&ps->fmu);
+		(void)pthread_mutex_unlock(&ps->mu);
+	}
+	(void)pthread_mutex_unlock(&E.mu);
+}
+
+static void
+fork_child(void)
+{
+	struct pstate *ps;
+	uint32_t e = atomic_load(&E.fork_epoch) + 1;
+
+	atomic_store(&E.fork_epoch, e == 0 ? 1 : e);
+	pd_cache_forked();
+	/*
+	 * The parent's refreshes will never report here, and the threads
+	 * resolving its flights do not exist: forget them (leaked).
+	 */
+	for (ps = E.list; ps != NULL; ps = ps->next) {
+		atomic_store(&ps->inflight, 0);
+		ps->flights = NULL;
+	}
+	fork_release();
+}
+
+/* ------------------------------------------------------------ policy */
+
+/* A pstate for p. Called with E.mu held. NULL when out of memory. */
+static struct pstate *
+pstate_new(struct pd_policy *p)
+{
+	struct pd_cache_cfg cc;
+	struct pstate *ps;
+	char spec[4200], err[512];
+	const char *target;
+
+	if ((ps = calloc(1, sizeof(*ps))) == NULL)
+		return NULL;
+	ps->p = p;
+	ps->gen = ++E.gen_counter;
+	(void)pthread_mutex_init(&ps->mu, NULL);
+	(void)pthread_mutex_init(&ps->fmu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* Waits are measured on the monotonic clock. */
+		(void)pthread_condattr_init(&ca);
+		(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		(void)pthread_cond_init(&ps->fcv, &ca);
+		(void)pthread_condattr_destroy(&ca);
+	}
+	atomic_init(&ps->inflight, 0);
+	cc.max_entries = p->cache_max_entries;
+	cc.min_ttl = p->cache_min_ttl;
+	cc.max_ttl = p->cache_max_ttl;
+	cc.stale_ttl = p->cache_stale_ttl;
+	if (pd_cache_new(&cc, &ps->cache) != PD_OK) {
+		pstate_free(ps);
+		return NULL;
+	}
+	ps->log_all = p->log_level == PD_LOG_LEVEL_ALL;
+	if (E.log_spec != NULL)
+		target = E.log_spec;
+	else if (p->log_target == PD_LOG_SYSLOG)
+		target = "syslog";
+	else if (p->log_target == PD_LOG_FILE && p->log_file != NULL) {
+		(void)snprintf(spec, sizeof(spec), "file:%s", p->log_file);
+		target = spec;
+	} else
+		target = "stderr";
+	if (pd_log_open(target, &ps->log, err, sizeof(err)) != PD_OK) {
+		/* An audit trail on stderr beats none. */
+		say("pindns: %s; audit log goes to stderr", err);
+		if (pd_log_open("stderr", &ps->log, err, sizeof(err)) != PD_OK) {
+			pstate_free(ps);
+			return NULL;
+		}
+	}
+	return ps;
+}
+
+static void
+pstate_free(struct pstate *ps)
+{
+	if (ps == NULL)
+		return;
+	if (ps->dot != NULL && ps->ops != NULL && ps->ops->free != NULL)
+		ps->ops->free(ps->dot);
+	pd_cache_free(ps->cache);
+	pd_log_close(ps->log);
+	(void)pthread_mutex_destroy(&ps->mu);
+	(void)pthread_mutex_destroy(&ps->fmu);
+	(void)pthread_cond_destroy(&ps->fcv);
+	free(ps);
+}
+
+/*
+ * The pstate of the policy in force (NULL: none loaded) and its
+ * generation. Makes the pstate on first sight of a policy.
+ */
+static struct pstate *
+current(uint64_t *genp)
+{
+	struct pd_policy *p = pd_watch_current(E.w);
+	struct pstate *ps = atomic_load_explicit(&E.cur, memory_order_acquire);
+
+	if ((ps == NULL ? NULL : ps->p) == p) {
+		*genp = ps != NULL ? ps->gen :
+		    atomic_load_explicit(&E.gen, memory_order_acquire);
+		return ps;
+	}
+	(void)pthread_mutex_lock(&E.mu);
+	p = pd_watch_current(E.w);
+	for (ps = E.list; ps != NULL && ps->p != p; ps = ps->next)
+		;
+	if (ps == NULL && p != NULL && (ps = pstate_new(p)) != NULL) {
+		ps->next = E.list;
+		E.list = ps;
+	}
+	if (ps != atomic_load(&E.cur)) {
+		atomic_store_explicit(&E.cur, ps, memory_order_release);
+		atomic_store_explicit(&E.gen, ps != NULL ? ps->gen :
+		    ++E.gen_counter, memory_order_release);
+	}
+	*genp = atomic_load(&E.gen);
+	(void)pthread_mutex_unlock(&E.mu);
+	return ps;
+}
+
+/* The watch frees p after its grace period: release what we built on it. */
+static void
+retire(struct pd_policy *p, void *arg)
+{
+	struct pstate **pp, *ps = NULL;
+
+	(void)arg;
+	(void)pthread_mutex_lock(&E.mu);
+	for (pp = &E.list; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->p == p) {
+			ps = *pp;
+			*pp = ps->next;
+			break;
+		}
+	if (ps != NULL && atomic_load(&E.cur) == ps) {
+		atomic_store(&E.cur, NULL);
+		atomic_store(&E.gen, ++E.gen_counter);
+	}
+	(void)pthread_mutex_unlock(&E.mu);
+	/*
+	 * A refresh still unreported after the grace period would report
+	 * into freed memory: keep this pstate rather than risk it.
+	 */
+	if (ps != NULL && atomic_load(&ps->inflight) == 0)
+		pstate_free(ps);
+}
+
+static void
+poll_policy(uint64_t now)
+{
+	struct pd_error err;
+	uint64_t gen;
+	int r;
+
+	atomic_store_explicit(&E.next_poll_ms, now + 1000,
+	    memory_order_relaxed);
+	memset(&err, 0, sizeof(err));
+	r = pd_watch_poll(E.w, now, &err);
+	if (r == 1)
+		(void)current(&gen);
+	else if (r < 0)
+		say_load_error(E.policy_path, err.msg,
+		    pd_watch_current(E.w) != NULL ?
+		    "keeping the policy in force" :
+		    "refusing every name lookup");
+}
+
+/* ------------------------------------------------------------ init */
 
 int
 pd_engine_init(const struct pd_engine_cfg *cfg)
 {
-	return 0;
+	struct pd_watch_opts o;
+	struct pd_error err;
+	const char *s;
+	char msg[512];
+	int rc = -1;
+
+	if (atomic_load_explicit(&E.inited, memory_order_acquire))
+		return 0;
+	(void)pthread_mutex_lock(&E.mu);
+	if (atomic_load(&E.inited)) {
+		rc = 0;
+		goto out;
+	}
+	/* The keyed hash needs libsodium; without it nothing works. */
+	(void)pd_cache_hash("", 0);
+	s = cfg != NULL && cfg->policy_path != NULL ? cfg->policy_path :
+	    secure_getenv("PINDNS_POLICY");
+	if ((E.policy_path = strdup(s != NULL && *s != '\0' ? s :
+	    PD_POLICY_DEFAULT_PATH)) == NULL)
+		goto out;
+	s = cfg != NULL && cfg->pubkey_path != NULL ? cfg->pubkey_path :
+	    pd_policy_pubkey_path();
+	if (s != NULL && (E.pubkey_path = strdup(s)) == NULL)
+		goto out;
+	s = cfg != NULL && cfg->log_target != NULL ? cfg->log_target :
+	    secure_getenv("PINDNS_LOG");
+	if (s != NULL && *s != '\0' && (E.log_spec = strdup(s)) == NULL)
+		goto out;
+	E.host = cfg != NULL ? cfg->host : NULL;
+	if (E.log_spec != NULL &&
+	    pd_log_open(E.log_spec, &E.nolog, msg, sizeof(msg)) != PD_OK) {
+		say("pindns: PINDNS_LOG: %s; audit log goes to stderr", msg);
+		free(E.log_spec);
+		E.log_spec = NULL;
+	}
+	if (!E.atfork_done) {
+		if (pthread_atfork(fork_prepare, fork_release,
+		    fork_child) != 0)
+			goto out;
+		E.atfork_done = true;
+	}
+	memset(&o, 0, sizeof(o));
+	o.path = E.policy_path;
+	o.pubkey = E.pubkey_path;
+	o.retire = retire;
+	memset(&err, 0, sizeof(err));
+	if (pd_watch_new(&o, &E.w, &err) != PD_OK) {
+		say("pindns: cannot start: %s", err.msg);
+		goto out;
+	}
+	if (pd_watch_current(E.w) == NULL)
+		say_load_error(E.policy_path, err.msg,
+		    "refusing every name lookup");
+	/*
+	 * Generations only grow, across shutdown and init too: a thread
+	 * cache may still hold entries of an earlier engine.
+	 */
+	atomic_store(&E.gen, ++E.gen_counter);
+	atomic_store(&E.next_poll_ms, pd_clock_ms() + 1000);
+	atomic_store_explicit(&E.inited, true, memory_order_release);
+	rc = 0;
+out:
+	if (rc != 0 && !atomic_load(&E.inited)) {
+		free(E.policy_path);
+		free(E.pubkey_path);
+		free(E.log_spec);
+		E.policy_path = E.pubkey_path = E.log_spec = NULL;
+		pd_log_close(E.nolog);
+		E.nolog = NULL;
+	}
+	(void)pthread_mutex_unlock(&E.mu);
+	return rc;
+}
+
+void
+pd_engine_shutdown(void)
+{
+	struct pstate *ps;
+
+	(void)pthread_mutex_lock(&E.mu);
+	if (!atomic_load(&E.inited)) {
+		(void)pthread_mutex_unlock(&E.mu);
+		return;
+	}
+	atomic_store(&E.inited, false);
+	(void)pthread_mutex_unlock(&E.mu);
+	/* retire() takes E.mu: free the watch without holding it. */
+	pd_watch_free(E.w);
+	(void)pthread_mutex_lock(&E.mu);
+	E.w = NULL;
+	while ((ps = E.list) != NULL) {
+		E.list = ps->next;
+		pstate_free(ps);
+	}
+	atomic_store(&E.cur, NULL);
+	pd_log_close(E.nolog);
+	E.nolog = NULL;
+	free(E.policy_path);
+	free(E.pubkey_path);
+	free(E.log_spec);
+	E.policy_path = E.pubkey_path = E.log_spec = NULL;
+	(void)pthread_mutex_unlock(&E.mu);
+	pd_tcache_flush();
+}
+
+/* ------------------------------------------------------------ logging */
+
+static const char *
+action_str(enum pd_action a)
+{
+	switch (a) {
+	case PD_ACTION_SYSTEM:	return "system";
+	case PD_ACTION_SECURE:	return "secure";
+	case PD_ACTION_STATIC:	return "static";
+	case PD_ACTION_DENY:	return "deny";
+	}
+	return "?";
+}
+
+static bool
+wants_log(const struct pstate *ps, enum pd_verdict v)
+{
+	if (v == PD_VERDICT_REFUSED || v == PD_VERDICT_FAILED)
+		return true;
+	return ps != NULL && ps->log_all && (v == PD_VERDICT_ACCEPTED ||
+	    v == PD_VERDICT_ABSENT);
+}
+
+static void
+audit(const struct pstate *ps, const char *name, const struct pd_rule *r,
+    const struct pd_result *res, const char *dnssec, const char *upstream,
+    const struct pd_addr *seen, unsigned nseen, double ms)
+{
+	struct pd_log *l = ps != NULL ? ps->log : E.nolog;
+	struct pd_log_rec rec;
+
+	if (l == NULL || !wants_log(ps, res->verdict))
+		return;
+	memset(&rec, 0, sizeof(rec));
+	(void)clock_gettime(CLOCK_REALTIME, &rec.ts);
+	rec.pid = (long)getpid();
+	rec.name = name;
+	rec.rule = r != NULL ? r->name : NULL;
+	rec.verdict = res->verdict;
+	rec.reason = res->reason;
+	rec.dnssec = dnssec;
+	rec.upstream = upstream;
+	rec.seen = seen;
+	rec.nseen = nseen;
+	if (res->verdict == PD_VERDICT_ACCEPTED) {
+		rec.accepted = res->addrs;
+		rec.naccepted = res->naddrs;
+	}
+	rec.ms = ms;
+	pd_log_write(l, &rec);
+}
+
+/* ------------------------------------------------------------ decisions */
+
+static void
+explain_begin(struct pd_explain *ex, const struct pd_rule *r)
+{
+	if (ex == NULL)
+		return;
+	memset(ex, 0, sizeof(*ex));
+	(void)snprintf(ex->rule, sizeof(ex->rule), "%s",
+	    r != NULL ? r->name : "");
+	(void)snprintf(ex->action, sizeof(ex->action), "%s",
+	    r != NULL ? action_str(r->action) : "");
+	(void)snprintf(ex->dnssec, sizeof(ex->dnssec), "off");
+}
+
+/* Keep a decision that depends on the policy only, for this thread. */
+static void
+keep_decision(const char *name, size_t len, unsigned want, uint64_t h,
+    uint64_t gen, const struct pd_rule *r, const struct pd_result *res,
+    bool log)
+{
+	struct pd_tcache_meta m;
+
+	memset(&m, 0, sizeof(m));
+	m.rule = r;
+	m.flags = log ? PD_TC_LOG : 0;
+	m.ttl = res->ttl;
+	(void)snprintf(m.dnssec, sizeof(m.dnssec), "off");
+	pd_tcache_put(name, len, want, h, gen, UINT64_MAX, 0, res, &m);
+}
+
+static bool
+is_localhost(const char *norm, size_t len)
+{
+	/* RFC 6761 §6.3: localhost and names below it are the host's. */
+	return (len == 9 && memcmp(norm, "localhost", 9) == 0) ||
+	    (len > 10 && memcmp(norm + len - 10, ".localhost", 10) == 0);
+}
+
+/* The backend instance of ps, made (again, after fork) when needed. */
+static struct pd_dot *
+get_dot(struct pstate *ps, char *err, size_t errlen)
+{
+	uint32_t epoch = atomic_load(&E.fork_epoch);
+	struct pd_dot *d;
+
+	(void)pthread_mutex_lock(&ps->mu);
+	if (ps->dot != NULL && ps->dot_epoch != epoch) {
+		/* Made in the parent: free (writes nothing), make ours. */
+		ps->ops->free(ps->dot);
+		ps->dot = NULL;
+	}
+	if (ps->dot == NULL) {
+		if (ps->ops == NULL)
+			ps->ops = pd_dot_get(err, errlen);
+		if (ps->ops == NULL)
+			;
+		else if (ps->ops->new == NULL || ps->ops->resolve == NULL)
+			(void)snprintf(err, errlen, "the DNS-over-TLS backend "
+			    "cannot resolve");
+		else if (ps->ops->new(ps->p, E.host, &ps->dot, err,
+		    errlen) == PD_OK)
+			ps->dot_epoch = epoch;
+		else
+			ps->dot = NULL;
+	}
+	d = ps->dot;
+	(void)pthread_mutex_unlock(&ps->mu);
+	return d;
+}
+
+static void
+refresh_done(void *arg, const struct pd_dot_result *f)
+{
+	struct refresh *rf = arg;
+	struct pstate *ps = rf->ps;
+	struct pd_explain *ex = malloc(sizeof(*ex));
+	struct pd_result *res = malloc(sizeof(*res));
+	struct pd_cache_note note;
+
+	if (res == NULL || ex == NULL) {
+		pd_cache_refresh_failed(ps->cache, rf->name, rf->len, rf->want);
+		goto out;
+	}
+	explain_begin(ex, rf->r);
+	pd_verdict_judge(ps->p, rf->r, rf->name, rf->want, f, res, ex);
+	if (res->verdict == PD_VERDICT_FAILED ||
+	    (res->verdict != PD_VERDICT_REFUSED &&
+	    !pd_cache_would_keep(ps->cache, res))) {
+		/*
+		 * Keep serving the entry to its end (stale after that): the
+		 * upstreams failed, or answered with a TTL too short to keep.
+		 */
+		pd_cache_refresh_failed(ps->cache, rf->name, rf->len, rf->want);
+	} else {
+		/*
+		 * A new answer replaces the entry; a refusal (say, bogus
+		 * now) removes it: the next lookup asks and is refused.
+		 */
+		memcpy(note.dnssec, ex->dnssec, sizeof(note.dnssec));
+		memcpy(note.upstream, ex->upstream, sizeof(note.upstream));
+		(void)pd_cache_put(ps->cache, rf->name, rf->len, rf->want,
+		    pd_clock_ms(), res, &note, NULL);
+	}
+	if (res->verdict == PD_VERDICT_REFUSED ||
+	    res->verdict == PD_VERDICT_FAILED)
+		/* Nobody waits for a refresh, but a refusal is news. */
+		audit(ps, rf->name, rf->r, res, ex->dnssec, ex->upstream,
+		    ex->seen, ex->nseen, 0.0);
+out:
+	free(res);
+	free(ex);
+	atomic_fetch_sub(&ps->inflight, 1);
+	free(rf);
+}
+
+static void
+start_refresh(struct pstate *ps, const struct pd_rule *r, const char *norm,
+    size_t len, unsigned want)
+{
+	struct refresh *rf;
+	struct pd_dot *d;
+	char err[256];
+
+	if ((d = get_dot(ps, err, sizeof(err))) == NULL ||
+	    ps->ops->resolve_async == NULL ||
+	    (rf = malloc(sizeof(*rf) + len + 1)) == NULL) {
+		pd_cache_refresh_failed(ps->cache, norm, len, want);
+		return;
+	}
+	rf->ps = ps;
+	rf->r = r;
+	rf->want = want;
+	rf->len = len;
+	memcpy(rf->name, norm, len + 1);
+	atomic_fetch_add(&ps->inflight, 1);
+	if (ps->ops->resolve_async(d, rf->name, want, r->dnssec, refresh_done,
+	    rf) != PD_OK) {
+		atomic_fetch_sub(&ps->inflight, 1);
+		free(rf);
+		pd_cache_refresh_failed(ps->cache, norm, len, want);
+	}
+}
+
+static void
+fill_cached_explain(struct pd_explain *ex, const struct pd_result *res,
+    const struct pd_cache_note *note, const char *norm)
+{
+	unsigned i;
+
+	if (ex == NULL)
+		return;
+	ex->from_cache = true;
+	(void)snprintf(ex->dnssec, sizeof(ex->dnssec), "%s", note->dnssec);
+	(void)snprintf(ex->upstream, sizeof(ex->upstream), "%s",
+	    note->upstream);
+	ex->nseen = res->naddrs;
+	memcpy(ex->seen, res->addrs, res->naddrs * sizeof(res->addrs[0]));
+	for (i = 0; i < res->naddrs; i++)
+		ex->seen_ok[i] = true;
+	ex->nchain = 1;
+	(void)snprintf(ex->chain[0], sizeof(ex->chain[0]), "%s", norm);
+	if (res->verdict == PD_VERDICT_ACCEPTED &&
+	    strcmp(res->canon, norm) != 0) {
+		(void)snprintf(ex->chain[1], sizeof(ex->chain[1]), "%s",
+		    res->canon);
+		ex->nchain = 2;
+	}
+	(void)snprintf(ex->detail, sizeof(ex->detail), "from the cache");
+}
+
+/* Turn res into the stale answer old (old may be res itself). */
+static void
+serve_stale(struct pd_result *res, const struct pd_result *old)
+{
+	if (old != res) {
+		res->naddrs = old->naddrs;
+		memcpy(res->addrs, old->addrs,
+		    old->naddrs * sizeof(old->addrs[0]));
+		memcpy(res->canon, old->canon, sizeof(res->canon));
+	}
+	res->verdict = PD_VERDICT_ACCEPTED;
+	res->reason = PD_REASON_STALE;
+	res->ttl = 0;
+}
+
+/* ------------------------------------------------------------ flights */
+
+/*
+ * Join the flight of (norm, want), or start one (*leader true). NULL when
+ * out of memory: the caller then resolves on its own.
+ */
+static struct flight *
+flight_join(struct pstate *ps, const char *norm, size_t len, unsigned want,
+    bool *leader)
+{
+	struct flight *f;
+
+	(void)pthread_mutex_lock(&ps->fmu);
+	for (f = ps->flights; f != NULL; f = f->next)
+		if (f->want == want && f->len == len &&
+		    memcmp(f->name, norm, len) == 0) {
+			f->refs++;
+			*leader = false;
+			goto out;
+		}
+	if ((f = calloc(1, sizeof(*f))) != NULL) {
+		f->refs = 1;
+		f->want = want;
+		f->len = len;
+		memcpy(f->name, norm, len + 1);
+		f->next = ps->flights;
+		ps->flights = f;
+		*leader = true;
+	}
+out:
+	(void)pthread_mutex_unlock(&ps->fmu);
+	return f;
+}
+
+/* Drop one reference; the last frees. Called with fmu held. */
+static void
+flight_drop_locked(struct flight *f)
+{
+	if (--f->refs == 0)
+		free(f);
+}
+
+/* The leader's outcome: publish it, wake the followers, leave. */
+static void
+flight_land(struct pstate *ps, struct flight *f, const struct pd_result *res,
+    const struct pd_explain *x, bool cached, const struct pd_cache_times *t)
+{
+	struct flight **pp;
+
+	(void)pthread_mutex_lock(&ps->fmu);
+	f->res = *res;
+	f->cached = cached;
+	if (cached)
+		f->t = *t;
+	memcpy(f->dnssec, x->dnssec, sizeof(f->dnssec));
+	memcpy(f->upstream, x->upstream, sizeof(f->upstream));
+	f->nseen = x->nseen;
+	memcpy(f->seen, x->seen, x->nseen * sizeof(x->seen[0]));
+	memcpy(f->detail, x->detail, sizeof(f->detail));
+	f->done = true;
+	for (pp = &ps->flights; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	(void)pthread_cond_broadcast(&ps->fcv);
+	flight_drop_locked(f);
+	(void)pthread_mutex_unlock(&ps->fmu);
+}
+
+/*
+ * A follower: wait up to wait_ms for the leader, then take its outcome
+ * into res and x. False when the leader did not land in time.
+ */
+static bool
+flight_wait(struct pstate *ps, struct flight *f, uint64_t wait_ms,
+    struct pd_result *res, struct pd_explain *x, bool *cached,
+    struct pd_cache_times *t)
+{
+	struct timespec dl;
+	bool done;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += (time_t)(wait_ms / 1000);
+	dl.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	(void)pthread_mutex_lock(&ps->fmu);
+	while (!f->done)
+		if (pthread_cond_timedwait(&ps->fcv, &ps->fmu, &dl) != 0 &&
+		    !f->done)
+			break;
+	if ((done = f->done)) {
+		*res = f->res;
+		*cached = f->cached;
+		*t = f->t;
+		memcpy(x->dnssec, f->dnssec, sizeof(x->dnssec));
+		memcpy(x->upstream, f->upstream, sizeof(x->upstream));
+		x->nseen = f->nseen;
+		memcpy(x->seen, f->seen, f->nseen * sizeof(f->seen[0]));
+		for (unsigned i = 0; i < f->nseen; i++)
+			x->seen_ok[i] = false;
+		for (unsigned i = 0; i < f->nseen; i++)
+			for (unsigned k = 0; k < res->naddrs; k++)
+				if (memcmp(&f->seen[i], &res->addrs[k],
+				    sizeof(res->addrs[k])) == 0)
+					x->seen_ok[i] = true;
+		(void)snprintf(x->detail, sizeof(x->detail), "%.200s%s",
+		    f->detail, f->detail[0] != '\0' ?
+		    " (joined a lookup in flight)" :
+		    "joined a lookup in flight");
+	}
+	flight_drop_locked(f);
+	(void)pthread_mutex_unlock(&ps->fmu);
+	return done;
+}
+
+static void
+secure_lookup(struct pstate *ps, const struct pd_rule *r, const char *name,
+    size_t rawlen, uint64_t h, uint64_t gen, const char *norm, size_t len,
+    unsigned want, uint64_t now, uint64_t t0, struct pd_result *res,
+    struct pd_explain *ex)
+{
+	struct pd_cache_note note;
+	struct pd_cache_times t;
+	struct pd_tcache_meta m;
+	struct work *w = NULL;
+	struct pd_explain *x;
+	struct flight *f;
+	enum pd_cache_hit hit;
+	struct pd_dot *d;
+	bool leader = false, stored = false;
+	char err[256];
+
+	memset(&note, 0, sizeof(note));
+	hit = pd_cache_get(ps->cache, norm, len, want, now, res, &note, &t);
+	if (hit == PD_CACHE_FRESH || hit == PD_CACHE_REFRESH) {
+		if (hit == PD_CACHE_REFRESH)
+			start_refresh(ps, r, norm, len, want);
+		memset(&m, 0, sizeof(m));
+		m.rule = r;
+		m.flags = wants_log(ps, res->verdict) ? PD_TC_LOG : 0;
+		memcpy(m.dnssec, note.dnssec, sizeof(m.dnssec));
+		if (rawlen <= PD_TCACHE_NAME_MAX)
+			pd_tcache_put(name, rawlen, want, h, gen,
+			    t.reuse_until_ms, t.expire_ms, res, &m);
+		fill_cached_explain(ex, res, &note, norm);
+		audit(ps, name, r, res, note.dnssec, NULL, res->addrs,
+		    res->naddrs, (pd_clock_ns() - t0) / 1e6);
+		return;
+	}
+	if (hit == PD_CACHE_STALE_HOLD) {
+		serve_stale(res, res);
+		fill_cached_explain(ex, res, &note, norm);
+		if (ex != NULL)
+			(void)snprintf(ex->detail, sizeof(ex->detail),
+			    "every upstream failed recently: served stale");
+		audit(ps, name, r, res, note.dnssec, NULL, res->addrs,
+		    res->naddrs, (pd_clock_ns() - t0) / 1e6);
+		return;
+	}
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		/* No memory: a temporary failure, like glibc's EAI_MEMORY. */
+		memset(res, 0, sizeof(*res));
+		res->verdict = PD_VERDICT_FAILED;
+		res->reason = PD_REASON_UNREACHABLE;
+		return;
+	}
+	x = ex != NULL ? ex : &w->ex;
+	if (ex == NULL)
+		explain_begin(x, r);
+	if (hit == PD_CACHE_STALE)
+		w->stale = *res;
+
+	f = flight_join(ps, norm, len, want, &leader);
+	if (f != NULL && !leader) {
+		/* The leader waits at most timeout_ms; allow it some slack. */
+		if (!flight_wait(ps, f, (uint64_t)ps->p->timeout_ms * 2 + 1000,
+		    res, x, &stored, &t)) {
+			memset(res, 0, sizeof(*res));
+			res->verdict = PD_VERDICT_FAILED;
+			res->reason = PD_REASON_TIMEOUT;
+			(void)snprintf(x->detail, sizeof(x->detail), "the lookup "
+			    "in flight for this name did not finish in time");
+			stored = false;
+		}
+		goto done;
+	}
+
+	err[0] = '\0';
+	if ((d = get_dot(ps, err, sizeof(err))) == NULL) {
+		w->facts.status = PD_DOT_ERROR;
+		/* Cut to fit: the detail of a dlopen error can be long. */
+		(void)snprintf(w->facts.detail, sizeof(w->facts.detail),
+		    "%.*s", (int)sizeof(w->facts.detail) - 1, err);
+	} else if (ps->ops->resolve(d, norm, want, r->dnssec, &w->facts) !=
+	    PD_OK) {
+		w->facts.status = PD_DOT_ERROR;
+		(void)snprintf(w->facts.detail, sizeof(w->facts.detail),
+		    "the backend could not start the lookup");
+	}
+	pd_verdict_judge(ps->p, r, norm, want, &w->facts, res, x);
+	if (res->verdict == PD_VERDICT_FAILED && hit == PD_CACHE_STALE) {
+		/* RFC 8767: every upstream failed, the old answer stands. */
+		pd_cache_hold(ps->cache, norm, len, want, now);
+		serve_stale(res, &w->stale);
+		(void)snprintf(x->detail, sizeof(x->detail), "every upstream "
+		    "failed (%s): served stale", w->facts.detail);
+	} else if (res->verdict == PD_VERDICT_ACCEPTED ||
+	    res->verdict == PD_VERDICT_ABSENT) {
+		memcpy(note.dnssec, x->dnssec, sizeof(note.dnssec));
+		memcpy(note.upstream, x->upstream, sizeof(note.upstream));
+		stored = pd_cache_put(ps->cache, norm, len, want, now, res,
+		    &note, &t);
+	} else if (hit == PD_CACHE_STALE)
+		/* A refusal ends the stale answer too. */
+		(void)pd_cache_put(ps->cache, norm, len, want, now, res, NULL,
+		    NULL);
+	if (f != NULL)
+		flight_land(ps, f, res, x, stored, &t);
+done:
+	if (stored && rawlen <= PD_TCACHE_NAME_MAX) {
+		memset(&m, 0, sizeof(m));
+		m.rule = r;
+		m.flags = wants_log(ps, res->verdict) ? PD_TC_LOG : 0;
+		memcpy(m.dnssec, x->dnssec, sizeof(m.dnssec));
+		pd_tcache_put(name, rawlen, want, h, gen, t.reuse_until_ms,
+		    t.expire_ms, res, &m);
+	}
+	audit(ps, name, r, res, x->dnssec, x->upstream, x->seen, x->nseen,
+	    (pd_clock_ns() - t0) / 1e6);
+	free(w);
+}
+
+/* Everything that the thread cache did not answer. */
+static void
+slow_lookup(const char *name, size_t rawlen, unsigned want, uint64_t h,
+    uint64_t now, struct pd_result *res, struct pd_explain *ex)
+{
+	char norm[PD_NAME_MAX + 1];
+	const struct pd_rule *r;
+	struct pstate *ps;
+	uint64_t gen, t0 = pd_clock_ns();
+	int len;
+
+	ps = current(&gen);
+	if (ps == NULL) {
+		/* Fail closed (SPEC §3); numeric hosts never get here. */
+		explain_begin(ex, NULL);
+		memset(res, 0, sizeof(*res));
+		res->verdict = PD_VERDICT_REFUSED;
+		res->reason = PD_REASON_POLICY_UNLOADABLE;
+		if (ex != NULL)
+			(void)snprintf(ex->detail, sizeof(ex->detail),
+			    "no policy could be loaded from %s",
+			    E.policy_path);
+		audit(NULL, name, NULL, res, "off", NULL, NULL, 0,
+		    (pd_clock_ns() - t0) / 1e6);
+		keep_decision(name, rawlen, want, h, gen, NULL, res,
+		    E.nolog != NULL);
+		goto out;
+	}
+	len = pd_name_normalize(name, norm);
+	if (len < 0) {
+		r = &ps->p->default_rule;
+		explain_begin(ex, r);
+		memset(res, 0, sizeof(*res));
+		if (r->action == PD_ACTION_SYSTEM) {
+			/* glibc rejects it itself, the way it always has. */
+			res->verdict = PD_VERDICT_SYSTEM;
+			keep_decision(name, rawlen, want, h, gen, r, res,
+			    false);
+		} else {
+			res->verdict = PD_VERDICT_REFUSED;
+			res->reason = PD_REASON_DENY_RULE;
+			if (ex != NULL)
+				(void)snprintf(ex->detail, sizeof(ex->detail),
+				    "not a valid DNS name, and the default "
+				    "is %s", action_str(r->action));
+			audit(ps, name, r, res, "off", NULL, NULL, 0,
+			    (pd_clock_ns() - t0) / 1e6);
+			keep_decision(name, rawlen, want, h, gen, r, res, true);
+		}
+		goto out;
+	}
+	r = pd_policy_match(ps->p, norm, (size_t)len);
+	explain_begin(ex, r);
+	if (r == &ps->p->default_rule && is_localhost(norm, (size_t)len)) {
+		memset(res, 0, sizeof(*res));
+		res->verdict = PD_VERDICT_SYSTEM;
+		if (ex != NULL) {
+			(void)snprintf(ex->action, sizeof(ex->action),
+			    "system");
+			(void)snprintf(ex->detail, sizeof(ex->detail),
+			    "RFC 6761 localhost name: passed to libc");
+		}
+		keep_decision(name, rawlen, want, h, gen, r, res, false);
+		goto out;
+	}
+	switch (r->action) {
+	case PD_ACTION_SYSTEM:
+		memset(res, 0, sizeof(*res));
+		res->verdict = r->pins != NULL ? PD_VERDICT_SYSTEM_PINNED :
+		    PD_VERDICT_SYSTEM;
+		keep_decision(name, rawlen, want, h, gen, r, res, false);
+		break;
+	case PD_ACTION_DENY:
+		memset(res, 0, sizeof(*res));
+		res->verdict = PD_VERDICT_REFUSED;
+		res->reason = PD_REASON_DENY_RULE;
+		if (ex != NULL)
+			(void)snprintf(ex->detail, sizeof(ex->detail),
+			    "rule '%s' denies this name", r->name);
+		audit(ps, name, r, res, "off", NULL, NULL, 0,
+		    (pd_clock_ns() - t0) / 1e6);
+		keep_decision(name, rawlen, want, h, gen, r, res, true);
+		break;
+	case PD_ACTION_STATIC:
+		pd_verdict_static(r, norm, want, res, ex);
+		audit(ps, name, r, res, "off", NULL, res->addrs, res->naddrs,
+		    (pd_clock_ns() - t0) / 1e6);
+		keep_decision(name, rawlen, want, h, gen, r, res,
+		    wants_log(ps, res->verdict));
+		break;
+	case PD_ACTION_SECURE:
+		secure_lookup(ps, r, name, rawlen, h, gen, norm, (size_t)len,
+		    want, now, t0, res, ex);
+		break;
+	}
+out:
+	if (ex != NULL)
+		ex->ms = (pd_clock_ns() - t0) / 1e6;
+}
+
+/* ------------------------------------------------------------ entry */
+
+/* A thread-cache hit that must be logged (level all, or a refusal). */
+static void
+audit_hit(const char *name, const struct pd_result *res,
+    const struct pd_tcache_meta *m)
+{
+	struct pstate *ps = atomic_load_explicit(&E.cur,
+	    memory_order_acquire);
+
+	/* No upstream was asked for a cached answer: upstream null. */
+	audit(ps, name, m->rule, res, m->dnssec, NULL, res->addrs,
+	    res->naddrs, 0.0);
 }
 
 void
 pd_engine_lookup(const char *name, unsigned want, struct pd_result *res,
     struct pd_explain *ex)
 {
-	memset(res, 0, sizeof(*res));
-	res->verdict = PD_VERDICT_SYSTEM;
+	struct pd_tcache_meta m;
+	uint64_t now, h;
+	size_t len;
+
+	if (!atomic_load_explicit(&E.inited, memory_order_acquire) &&
+	    pd_engine_init(NULL) != 0) {
+		memset(res, 0, sizeof(*res));
+		res->verdict = PD_VERDICT_REFUSED;
+		res->reason = PD_REASON_POLICY_UNLOADABLE;
+		return;
+	}
+	now = pd_clock_ms();
+	if (now >= atomic_load_explicit(&E.next_poll_ms, memory_order_relaxed))
+		poll_policy(now);
+	want &= PD_WANT_A | PD_WANT_AAAA;
+	if (want == 0)
+		want = PD_WANT_A | PD_WANT_AAAA;
+	len = strnlen(name, PD_TCACHE_NAME_MAX + 1);
+	h = pd_cache_hash(name, len);
+	if (ex == NULL && pd_tcache_get(name, len, want, h,
+	    atomic_load_explicit(&E.gen, memory_order_acquire), now, res, &m)) {
+		if (m.flags & PD_TC_LOG)
+			audit_hit(name, res, &m);
+		return;
+	}
+	slow_lookup(name, len, want, h, now, res, ex);
 }
 
 void
 pd_engine_filter(const char *name, const struct pd_addr *addrs, unsigned n,
     uint8_t *keep, struct pd_result *res)
 {
-	memset(keep, 1, n);
-	memset(res, 0, sizeof(*res));
-	res->verdict = PD_VERDICT_ACCEPTED;
-}
+	char norm[PD_NAME_MAX + 1];
+	const struct pd_rule *r;
+	struct pstate *ps;
+	uint64_t gen, now, t0 = pd_clock_ns();
+	int len;
 
-void
-pd_engine_shutdown(void)
-{
+	if (!atomic_load_explicit(&E.inited, memory_order_acquire))
+		(void)pd_engine_init(NULL);
+	now = pd_clock_ms();
+	if (atomic_load(&E.inited) &&
+	    now >= atomic_load_explicit(&E.next_poll_ms, memory_order_relaxed))
+		poll_policy(now);
+	ps = atomic_load(&E.inited) ? current(&gen) : NULL;
+	if (ps == NULL) {
+		memset(keep, 0, n);
+		memset(res, 0, sizeof(*res));
+		res->verdict = PD_VERDICT_REFUSED;
+		res->reason = PD_REASON_POLICY_UNLOADABLE;
+		return;
+	}
+	if ((len = pd_name_normalize(name, norm)) < 0)
+		r = &ps->p->default_rule;
+	else
+		r = pd_policy_match(ps->p, norm, (size_t)len);
+	if (r->action == PD_ACTION_DENY) {
+		/* The policy changed since the lookup: it now denies. */
+		memset(keep, 0, n);
+		memset(res, 0, sizeof(*res));
+		res->verdict = PD_VERDICT_REFUSED;
+		res->reason = PD_REASON_DENY_RULE;
+		audit(ps, name, r, res, "off", NULL, addrs, n,
+		    (pd_clock_ns() - t0) / 1e6);
+		return;
+	}
+	pd_verdict_pins(r, addrs, n, keep, res, NULL);
+	audit(ps, name, r, res, "off", NULL, addrs,
+	    n < PD_MAX_ADDRS ? n : PD_MAX_ADDRS, (pd_clock_ns() - t0) / 1e6);
 }
 
 static void

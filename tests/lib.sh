@@ -12,6 +12,11 @@ case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
 export TOP BUILD
 PINDNS_SAN=${PINDNS_SAN:-}
 PD_FAILED=0
+# TSan: its symbolizer must not inherit a TSan-built LD_PRELOAD object, and
+# races inside glibc's own locking are suppressed (tests/tsan/).
+if [ "$PINDNS_SAN" = tsan ] && [ -z "${TSAN_OPTIONS:-}" ]; then
+	export TSAN_OPTIONS="external_symbolizer_path=$BUILD/tools/tsan/llvm-symbolizer suppressions=$TOP/tests/tsan/suppressions"
+fi
 PD_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pindns-test.XXXXXX")
 
 _pd_cleanups=()
@@ -132,4 +137,20 @@ wait_for() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# pd_private_etc DIR CMD... : run CMD in a private mount namespace where
+# each of DIR/hosts, resolv.conf, gai.conf, nsswitch.conf, host.conf and
+# services that exists is bind-mounted over the same file in /etc. Nothing
+# under /etc is edited; the mounts vanish with the namespace.
+pd_private_etc() {
+	local dir=$1
+	shift
+	unshare -m --propagation private -- /bin/sh -c '
+		d=$1; shift
+		for f in hosts resolv.conf gai.conf nsswitch.conf host.conf services; do
+			[ -e "$d/$f" ] || continue
+			mount --bind "$d/$f" "/etc/$f" || exit 97
+		done
+		exec "$@"' sh "$dir" "$@"
 }

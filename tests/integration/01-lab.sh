@@ -110,7 +110,7 @@ check_match "the lab policy pins 127.0.10.0/24 and anchors on LAB_TA_DS" \
 # Every server is a live process started by the lab, and the unbound
 # ones run with the TCP_NODELAY shim loaded.
 st=$("$LAB" status "$LAB_STATE" 2>&1)
-check_eq "lab status: all 11 servers up" "11" "$(grep -c ' pid ' <<<"$st")"
+check_eq "lab status: all 12 servers up" "12" "$(grep -c ' pid ' <<<"$st")"
 pid=$(awk '$1 == "good" { print $4 }' <<<"$st")
 check_match "good's unbound has nodelay.so loaded" 'nodelay\.so' \
 	"$(cat "/proc/${pid:-0}/maps" 2>/dev/null)"

@@ -1,0 +1,188 @@
+/*
+ * pindns preload: loading the engine, the re-entrancy guard, fail closed.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "preload/eng.h"
+
+__thread int pd_eng_guard __attribute__((tls_model("initial-exec")));
+
+static const struct pd_engine_ops *eng_ops;
+static pthread_once_t eng_once = PTHREAD_ONCE_INIT;
+
+/* Called by the engine at the start of each thread it creates. */
+static void
+eng_thread(void)
+{
+	pd_eng_guard = 1;
+}
+
+static const struct pd_host eng_host = {
+	.engine_thread = eng_thread,
+};
+
+/*
+ * One line on stderr, written with write(2): no stdio buffer or lock of
+ * the host process is touched. Called once per process (eng_once).
+ */
+static void
+eng_say(const char *what, const char *detail)
+{
+	char line[1024];
+	int len;
+	ssize_t w;
+	size_t off;
+
+	len = snprintf(line, sizeof(line),
+	    "pindns: %s%s%s; every name lookup is refused\n", what,
+	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
+	if (len < 0)
+		return;
+	if ((size_t)len >= sizeof(line))
+		len = sizeof(line) - 1;
+	for (off = 0; off < (size_t)len; off += (size_t)w) {
+		w = write(STDERR_FILENO, line + off, (size_t)len - off);
+		if (w < 0 && errno == EINTR) {
+			w = 0;
+			continue;
+		}
+		if (w <= 0)
+			return;
+	}
+}
+
+/*
+ * Path of the engine: beside the object this code is in. dladdr() names
+ * the preload as the dynamic loader found it; with no directory in it
+ * (LD_PRELOAD=libpindns.so found on the library path) the bare soname lets
+ * dlopen search the same path.
+ */
+static int
+eng_path(char *path, size_t len)
+{
+	Dl_info info;
+	const char *slash;
+	int n;
+
+	if (dladdr((void *)eng_path, &info) == 0 || info.dli_fname == NULL)
+		return -1;
+	slash = strrchr(info.dli_fname, '/');
+	if (slash == NULL)
+		n = snprintf(path, len, "%s", PD_ENGINE_SONAME);
+	else
+		n = snprintf(path, len, "%.*s/%s",
+		    (int)(slash - info.dli_fname), info.dli_fname,
+		    PD_ENGINE_SONAME);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	return 0;
+}
+
+static void
+eng_load(void)
+{
+	char path[4096];
+	struct pd_engine_cfg cfg;
+	const struct pd_engine_ops *ops;
+	const char *err;
+	void *h;
+
+	if (eng_path(path, sizeof(path)) != 0) {
+		eng_say("cannot locate libpindns.so's own directory", NULL);
+		return;
+	}
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		err = dlerror();
+		eng_say("cannot load the engine", err != NULL ? err : path);
+		return;
+	}
+	ops = dlsym(h, PD_ENGINE_SYMBOL);
+	if (ops == NULL || ops->abi != PD_ENGINE_ABI || ops->init == NULL ||
+	    ops->lookup == NULL || ops->filter == NULL) {
+		/* Keep h mapped: unloading a half-used engine is never safe. */
+		eng_say("the engine has no usable " PD_ENGINE_SYMBOL
+		    " table (ABI mismatch)", path);
+		return;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.host = &eng_host;
+	if (ops->init(&cfg) != 0) {
+		eng_say("the engine failed to start", "out of memory");
+		return;
+	}
+	eng_ops = ops;
+}
+
+/*
+ * Everything under the once runs guarded: the engine's constructors or
+ * init may resolve (numeric upstream addresses) and must reach libc.
+ */
+static void
+eng_load_guarded(void)
+{
+	int herr = h_errno;
+
+	pd_eng_guard++;
+	eng_load();
+	pd_eng_guard--;
+	h_errno = herr;
+}
+
+static const struct pd_engine_ops *
+eng_get(void)
+{
+	(void)pthread_once(&eng_once, eng_load_guarded);
+	return eng_ops;
+}
+
+static void
+eng_refuse(struct pd_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->verdict = PD_VERDICT_REFUSED;
+	res->reason = PD_REASON_POLICY_UNLOADABLE;
+}
+
+void
+pd_eng_lookup(const char *name, unsigned want, struct pd_result *res)
+{
+	const struct pd_engine_ops *ops = eng_get();
+	int herr;
+
+	if (ops == NULL) {
+		eng_refuse(res);
+		return;
+	}
+	/* libc calls inside the engine must not leak into h_errno. */
+	herr = h_errno;
+	pd_eng_guard++;
+	ops->lookup(name, want, res);
+	pd_eng_guard--;
+	h_errno = herr;
+}
+
+void
+pd_eng_filter(const char *name, const struct pd_addr *addrs, unsigned n,
+    uint8_t *keep, struct pd_result *res)
+{
+	const struct pd_engine_ops *ops = eng_get();
+	int herr;
+
+	if (ops == NULL) {
+		memset(keep, 0, n);
+		eng_refuse(res);
+		return;
+	}
+	herr = h_errno;
+	pd_eng_guard++;
+	ops->filter(name, addrs, n, keep, res);
+	pd_eng_guard--;
+	h_errno = herr;
+}

@@ -1,0 +1,52 @@
+/*
+ * pindns preload: the engine as the hooks see it.
+ *
+ * libpindns-engine.so is dlopened from the preload's own directory on the
+ * first lookup of a non-numeric name (never in a constructor), its table
+ * `pindns_engine_v1` checked for PD_ENGINE_ABI and init() called once.
+ * When any of that fails, every lookup is refused (fail closed) and one
+ * line on stderr says why, once per process.
+ *
+ * The re-entrancy guard lives here too: getdns, libunbound and OpenSSL
+ * import getaddrinfo and friends, so a hook entered while this thread is
+ * inside the engine, or on a thread the engine created, must go straight
+ * to libc.
+ */
+#ifndef PD_PRELOAD_ENG_H
+#define PD_PRELOAD_ENG_H
+
+#include <stdint.h>
+
+#include "resolver/engine.h"
+
+/*
+ * Nonzero while this thread is inside the engine; set for good on threads
+ * the engine made (engine.h struct pd_host). Static TLS: the preload is
+ * loaded at start-up, so initial-exec costs one load per check.
+ */
+extern __thread int pd_eng_guard __attribute__((tls_model("initial-exec")));
+
+/* True when a hook must hand its call to libc untouched. */
+static inline int
+pd_eng_guarded(void)
+{
+	return pd_eng_guard != 0;
+}
+
+/*
+ * The engine's decision for name (non-NULL, not numeric) and want
+ * (PD_WANT_A and/or PD_WANT_AAAA). Loads the engine on first use. When the
+ * engine is unavailable, *res is REFUSED with POLICY_UNLOADABLE. Always
+ * fills *res; may change errno (callers restore it).
+ */
+void	pd_eng_lookup(const char *name, unsigned want, struct pd_result *res);
+
+/*
+ * SYSTEM_PINNED: hold libc's addrs[0..n-1] for name against the rule's
+ * pins; keep[i] is set to 1 (hand out) or 0 (drop) and *res gets ACCEPTED
+ * or REFUSED. When the engine is unavailable: REFUSED, keep all zero.
+ */
+void	pd_eng_filter(const char *name, const struct pd_addr *addrs,
+	    unsigned n, uint8_t *keep, struct pd_result *res);
+
+#endif /* PD_PRELOAD_ENG_H */

@@ -1,0 +1,164 @@
+/* pindns DoT backend: policy upstream -> getdns context (context.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "resolver/dot/context.h"
+
+/*
+ * getdns's upstream log, at ERR level: a TLS verification failure reads
+ * "<addr> : Verify failed : TLS - *Failure* - (62) "hostname mismatch"",
+ * a missing name and pin "... Verify fail: *CONFIG ERROR* ...". Each
+ * context has one upstream, so the message is about that one.
+ */
+static void
+ctx_log(void *arg, uint64_t system, getdns_loglevel_type level,
+    const char *fmt, va_list ap)
+{
+	struct pd_up *up = arg;
+	char msg[256];
+	const char *p;
+
+	(void)system;
+	if (level > GETDNS_LOG_ERR)
+		return;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	if ((p = strstr(msg, "Verify fail")) == NULL)
+		return;
+	/* Keep what follows "*Failure* - ": the OpenSSL verify result. */
+	if (strstr(p, "*Failure* - ") != NULL)
+		p = strstr(p, "*Failure* - ") + strlen("*Failure* - ");
+	while (*p == ' ')
+		p++;
+	snprintf(up->verify_err, sizeof(up->verify_err), "%.*s",
+	    (int)strcspn(p, "\n"), p);
+	up->verify_seq++;
+}
+
+static bool
+upstream_dict(const struct pd_upstream *u, getdns_dict **dp)
+{
+	getdns_dict *d = NULL, *pin = NULL;
+	getdns_list *pins = NULL;
+	getdns_bindata addr, val;
+	size_t i;
+	bool ok = false;
+
+	addr.data = (uint8_t *)u->addr.addr;
+	addr.size = u->addr.family == AF_INET6 ? 16 : 4;
+	if ((d = getdns_dict_create()) == NULL ||
+	    getdns_dict_util_set_string(d, "address_type",
+	    u->addr.family == AF_INET6 ? "IPv6" : "IPv4") != 0 ||
+	    getdns_dict_set_bindata(d, "address_data", &addr) != 0 ||
+	    getdns_dict_set_int(d, "tls_port", u->tls_port) != 0)
+		goto out;
+	if (u->tls_auth_name != NULL && getdns_dict_util_set_string(d,
+	    "tls_auth_name", u->tls_auth_name) != 0)
+		goto out;
+	if (u->npins > 0) {
+		if ((pins = getdns_list_create()) == NULL)
+			goto out;
+		for (i = 0; i < u->npins; i++) {
+			val.data = (uint8_t *)u->pins[i].sha256;
+			val.size = sizeof(u->pins[i].sha256);
+			if ((pin = getdns_dict_create()) == NULL ||
+			    getdns_dict_util_set_string(pin, "digest",
+			    "sha256") != 0 ||
+			    getdns_dict_set_bindata(pin, "value", &val) != 0 ||
+			    getdns_list_set_dict(pins, i, pin) != 0)
+				goto out;
+			getdns_dict_destroy(pin);
+			pin = NULL;
+		}
+		if (getdns_dict_set_list(d, "tls_pubkey_pinset", pins) != 0)
+			goto out;
+	}
+	*dp = d;
+	d = NULL;
+	ok = true;
+out:
+	getdns_dict_destroy(pin);
+	getdns_list_destroy(pins);
+	getdns_dict_destroy(d);
+	return ok;
+}
+
+#define SET(call, what) do {						\
+	if ((rc = (call)) != GETDNS_RETURN_GOOD) {			\
+		snprintf(err, errlen, "%s: getdns refused %s (%d)",	\
+		    u->label, (what), (int)rc);				\
+		goto out;						\
+	}								\
+} while (0)
+
+enum pd_err
+pd_ctx_new(const struct pd_policy *p, const struct pd_upstream *u,
+    const getdns_list *anchors, getdns_eventloop *loop, struct pd_up *up,
+    char *err, size_t errlen)
+{
+	getdns_context *ctx = NULL;
+	getdns_list *ups = NULL;
+	getdns_dict *ud = NULL;
+	getdns_namespace_t ns = GETDNS_NAMESPACE_DNS;
+	getdns_transport_list_t tls = GETDNS_TRANSPORT_TLS;
+	getdns_return_t rc;
+	enum pd_err r = PD_EINTERNAL;
+
+	memset(up, 0, sizeof(*up));
+	up->cfg = u;
+	/* set_from_os = 0: no resolv.conf, no /etc/hosts. */
+	SET(getdns_context_create(&ctx, 0), "context creation");
+	SET(getdns_context_set_logfunc(ctx, up, GETDNS_LOG_UPSTREAM_STATS,
+	    GETDNS_LOG_ERR, ctx_log), "logfunc");
+	SET(getdns_context_set_eventloop(ctx, loop), "eventloop");
+	SET(getdns_context_set_resolution_type(ctx, GETDNS_RESOLUTION_STUB),
+	    "stub resolution");
+	SET(getdns_context_set_namespaces(ctx, 1, &ns), "namespaces");
+	SET(getdns_context_set_dns_transport_list(ctx, 1, &tls),
+	    "TLS-only transport");
+	SET(getdns_context_set_tls_authentication(ctx,
+	    GETDNS_AUTHENTICATION_REQUIRED), "tls_authentication");
+	SET(getdns_context_set_append_name(ctx, GETDNS_APPEND_NAME_NEVER),
+	    "append_name");
+	SET(getdns_context_set_trust_anchors_verify_CA(ctx, ""),
+	    "trust_anchors_verify_CA");
+	SET(getdns_context_set_trust_anchors_verify_email(ctx, ""),
+	    "trust_anchors_verify_email");
+	if (p->tls_ca_file != NULL)
+		SET(getdns_context_set_tls_ca_file(ctx, p->tls_ca_file),
+		    "tls_ca_file");
+	if (anchors != NULL)
+		SET(getdns_context_set_dnssec_trust_anchors(ctx,
+		    (getdns_list *)anchors), "dnssec_trust_anchors");
+	SET(getdns_context_set_timeout(ctx, p->timeout_ms ? p->timeout_ms :
+	    2000), "timeout");
+	if (!upstream_dict(u, &ud) || (ups = getdns_list_create()) == NULL ||
+	    getdns_list_set_dict(ups, 0, ud) != 0) {
+		snprintf(err, errlen, "%s: out of memory", u->label);
+		r = PD_ENOMEM;
+		goto out;
+	}
+	SET(getdns_context_set_upstream_recursive_servers(ctx, ups),
+	    "the upstream (address, port, name or pins)");
+	/* After the upstreams: before them 1.6.0 dereferences NULL. */
+	SET(getdns_context_set_idle_timeout(ctx, p->idle_timeout_ms),
+	    "idle_timeout");
+	up->ctx = ctx;
+	ctx = NULL;
+	r = PD_OK;
+out:
+	getdns_dict_destroy(ud);
+	getdns_list_destroy(ups);
+	if (ctx != NULL)
+		getdns_context_destroy(ctx);
+	return r;
+}
+
+void
+pd_ctx_free(struct pd_up *up)
+{
+	if (up->ctx != NULL)
+		getdns_context_destroy(up->ctx);
+	up->ctx = NULL;
+}

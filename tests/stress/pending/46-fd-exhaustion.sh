@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Descriptor exhaustion: the process has used up its descriptors (all
+# but FREE of RLIMIT_NOFILE taken) when it makes its first protected
+# lookup, so the engine cannot open its policy, its log, or a socket.
+# Every lookup ends cleanly (an answer, or EAI_AGAIN / EAI_FAIL /
+# EAI_SYSTEM / EAI_MEMORY), never a crash, never a hang, never a forged
+# or wrong address; once descriptors are free again the same process
+# recovers. Also under `ulimit -n` of a few descriptors from the start.
+# tags: lab
+# timeout: 120
+. "${TOP:?run me through tests/run or tests/stress/run}/tests/lib.sh"
+. "$TOP/tests/stress/lib.sh"
+G=$BUILD/tools/hd_gai
+require "$G" "$BUILD/libpindns.so"
+lab_env
+N=dynamodb.us-east-1.amazonaws.com
+hd_policy "$PD_TMP/p.yaml"
+ALLOWED='rc=(0 .* addrs=127\.0\.10\.1|EAI_AGAIN|EAI_FAIL|EAI_SYSTEM|EAI_MEMORY) '
+
+for free in 0 1 2 3 4 6 8; do
+	out=$(printf '%s\n' "$N" dynamodb-fips.us-east-1.amazonaws.com \
+		'!close-spare' streams.dynamodb.us-east-1.amazonaws.com |
+		hd_run "$PD_TMP/p.yaml" "$G" -F "$free" 2>"$PD_TMP/err"; echo "exit=$?")
+	l1=$(grep "^$N " <<<"$out")
+	check_match "$free descriptors free: a clean result" \
+		"^$N $ALLOWED" "$l1"
+	ms=$(hd_field "$l1" ms)
+	[ "${ms%.*}" -le 2500 ] 2>/dev/null && ok "$free free: within timeout_ms ($ms ms)" ||
+		not_ok "$free free: within timeout_ms" "got: $l1"
+	check_match "$free free: the process survived" '^exit=0$' "$out"
+	check_match "$free free: descriptors back, the same process recovers" \
+		'^streams\.dynamodb\.us-east-1\.amazonaws\.com rc=0 .* addrs=127\.0\.10\.3$' "$out"
+	check_nomatch "$free free: no sanitizer report" \
+		'AddressSanitizer|runtime error' "$(cat "$PD_TMP/err")"
+done
+for lim in 6 8 10 12 16; do
+	out=$(hd_run "$PD_TMP/p.yaml" sh -c "ulimit -n $lim && exec \"$G\" $N" \
+		2>&1; echo "exit=$?")
+	check_match "ulimit -n $lim: a clean result" "^$N $ALLOWED" "$out"
+	check_match "ulimit -n $lim: no crash" '^exit=0$' "$out"
+done
