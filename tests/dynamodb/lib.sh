@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # pindns: helpers for the seed-scenario tests (issue 6). Source after
 # tests/lib.sh and lab_env:
 #     . "$TOP/tests/dynamodb/lib.sh"
@@ -79,7 +80,7 @@ seed_servers_up() {
 	local try p out
 	STANDIN_LOG="$SEED_DIR/standin.jsonl"
 	ATTACKER_LOG="$SEED_DIR/attacker.jsonl"
-	for try in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		p=$((20000 + RANDOM % 30000))
 		: >"$STANDIN_LOG"
 		: >"$ATTACKER_LOG"

@@ -159,7 +159,7 @@ check_eq "installed layout without the pindns tool: exit 125" 125 "$rc"
 check_eq "installed layout without the pindns tool: it is an error, not a pass" \
 	"pindns-exec: cannot check the policy: $P/bin/pindns not found or not executable" \
 	"$out"
-rm -r "$P/lib"
+rm -r "${P:?}/lib"
 out=$(env "${SEED_SAN_ENV[@]}" "$P/bin/pindns-exec" -p "$T/policy.yaml" -- true 2>&1)
 rc=$?
 check_eq "no library anywhere: exit 125" 125 "$rc"

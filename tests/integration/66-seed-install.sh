@@ -73,20 +73,20 @@ DROPIN="$TOP/examples/systemd/pindns.conf"
 "$R/bin/pindns" sign -k "$SEED_DIR/sd.key" "$POL" >/dev/null 2>&1
 map() { sed -e "s|/usr/local/|$R/|g" -e "s|/etc/pindns/policy\.yaml|$POL|g" \
 	-e "s|/etc/pindns/policy\.pub|$SEED_DIR/sd.pub|g"; }
-envs=() pre=""
+envs=() startpre=""
 while IFS= read -r l; do
 	case "$l" in
 	Environment=*) envs+=("$(map <<<"${l#Environment=}")") ;;
-	ExecStartPre=*) pre=$(map <<<"${l#ExecStartPre=}") ;;
+	ExecStartPre=*) startpre=$(map <<<"${l#ExecStartPre=}") ;;
 	esac
 done <"$DROPIN"
-[ -n "$pre" ] || pre=false	# no ExecStartPre: every check below fails
+[ -n "$startpre" ] || startpre=false	# no ExecStartPre: every check below fails
 check_eq "drop-in: LD_PRELOAD, PINDNS_POLICY, PINDNS_PUBKEY and a check" \
 	"LD_PRELOAD PINDNS_POLICY PINDNS_PUBKEY $R/bin/pindns" \
-	"$(printf '%s\n' "${envs[@]}" | cut -d= -f1 | tr '\n' ' ')${pre%% *}"
+	"$(printf '%s\n' "${envs[@]}" | cut -d= -f1 | tr '\n' ' ')${startpre%% *}"
 # ExecStartPre runs with the unit's environment (the preload included).
 # shellcheck disable=SC2086
-out=$(env "${SEED_SAN_ENV[@]}" "${envs[@]}" $pre 2>&1)
+out=$(env "${SEED_SAN_ENV[@]}" "${envs[@]}" $startpre 2>&1)
 check_eq "drop-in: ExecStartPre passes on the signed policy" 0 "$?"
 for i in "${!envs[@]}"; do	# the sanitizer runtime first, as systemd would not know
 	case "${envs[$i]}" in
@@ -107,7 +107,7 @@ check_eq "drop-in environment: the attacker received nothing" "" \
 pd_stop "$APP_PID" 1
 sed -i 's|127\.0\.10\.0/24|127.0.66.0/24|' "$POL"
 # shellcheck disable=SC2086
-out=$(env "${SEED_SAN_ENV[@]}" "${envs[@]}" $pre 2>&1)
+out=$(env "${SEED_SAN_ENV[@]}" "${envs[@]}" $startpre 2>&1)
 rc=$?
 if [ "$rc" -ne 0 ]; then
 	ok "drop-in: ExecStartPre fails on a tampered policy ($rc)"
