@@ -843,7 +843,10 @@ load_top(struct ld *L, const struct pd_ynode *root)
 	    SLOT("cache"), SLOT("log"), SLOT("default"), SLOT("rules"),
 	    SLOT(NULL) };
 	static const char *const defaults[] = {
-		"system", "secure", NULL, "deny", NULL
+		"system", "secure", "deny", NULL
+	};
+	static const enum pd_action default_action[] = {
+		PD_ACTION_SYSTEM, PD_ACTION_SECURE, PD_ACTION_DENY
 	};
 	struct pd_policy *p = L->p;
 	const struct pd_ynode *v;
@@ -906,7 +909,7 @@ load_top(struct ld *L, const struct pd_ynode *root)
 			    "(expected system | secure | deny)");
 		if ((res = get_enum(L, v, "default", defaults, &e)) != PD_OK)
 			return res;
-		p->default_rule.action = (enum pd_action)e;
+		p->default_rule.action = default_action[e];
 		p->default_rule.line = v->line;
 		L->default_val = v;
 	}

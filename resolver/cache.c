@@ -24,11 +24,11 @@ struct ent {
 	struct ent		*next;		/* bucket chain */
 	TAILQ_ENTRY(ent)	 lru;		/* head: most recently used */
 	uint64_t		 h;
-	uint64_t		 refresh_ms;	/* last tenth of the TTL starts */
+	uint64_t		 refresh_ms;	/* the TTL's last tenth starts */
 	uint64_t		 expire_ms;
 	uint64_t		 stale_ms;	/* end of the stale window */
 	uint64_t		 hold_ms;	/* STALE_HOLD until */
-	uint32_t		 refresh_epoch;	/* == epoch: refresh in flight */
+	uint32_t		 refresh_epoch;	/* == epoch: refresh running */
 	bool			 refresh_done;	/* failed once: no more */
 	enum pd_verdict		 verdict;
 	enum pd_reason		 reason;
@@ -57,7 +57,7 @@ struct stripe {
 struct pd_cache {
 	struct pd_cache_cfg	 cfg;
 	unsigned		 nstripes;	/* power of two */
-	unsigned		 shift;		/* h >> shift picks the stripe */
+	unsigned		 shift;		/* h >> shift: the stripe */
 	struct stripe		*s;
 };
 

@@ -70,7 +70,8 @@ enum pd_cache_hit {
 	PD_CACHE_REFRESH,	/* as FRESH, and the entry is in the last
 				 * tenth of its TTL: the caller owns its one
 				 * refresh and must end it with
-				 * pd_cache_put() or pd_cache_refresh_failed() */
+				 * pd_cache_put() or
+				 * pd_cache_refresh_failed() */
 	PD_CACHE_STALE,		/* expired, inside stale_ttl: res holds the
 				 * old answer; resolve, and serve res only if
 				 * every upstream fails */

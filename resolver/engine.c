@@ -26,10 +26,10 @@
  * Fork: pthread_atfork handlers take every engine lock before fork() and
  * release them on both sides, so a child never inherits a lock held by a
  * thread it does not have. The child keeps the caches (valid data), counts
- * a new fork epoch, and on its first secure miss frees the parent's
- * backend instance (pd_dot `free` never writes to an inherited socket)
- * and makes its own. A pid check would cost a system call per lookup on
- * glibc 2.36 (getpid is not cached): the epoch is a plain load.
+ * a new fork epoch, and on its first secure miss leaves the parent's
+ * backend instance alone (never touched again, never freed: see
+ * get_dot()) and makes its own. A pid check would cost a system call per
+ * lookup on glibc 2.36 (getpid is not cached): the epoch is a plain load.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -110,7 +110,7 @@ static struct {
 	_Atomic bool		 inited;
 	struct pd_watch		*w;
 	struct pstate		*list;
-	_Atomic(struct pstate *) cur;		/* pstate of the policy in force */
+	_Atomic(struct pstate *) cur;		/* of the policy in force */
 	_Atomic uint64_t	 gen;		/* its generation (or the
 						 * no-policy one) */
 	uint64_t		 gen_counter;	/* under mu */
@@ -248,7 +248,8 @@ pstate_new(struct pd_policy *p)
 	if (pd_log_open(target, &ps->log, err, sizeof(err)) != PD_OK) {
 		/* An audit trail on stderr beats none. */
 		say("pindns: %s; audit log goes to stderr", err);
-		if (pd_log_open("stderr", &ps->log, err, sizeof(err)) != PD_OK) {
+		if (pd_log_open("stderr", &ps->log, err, sizeof(err)) !=
+		    PD_OK) {
 			pstate_free(ps);
 			return NULL;
 		}
@@ -261,7 +262,9 @@ pstate_free(struct pstate *ps)
 {
 	if (ps == NULL)
 		return;
-	if (ps->dot != NULL && ps->ops != NULL && ps->ops->free != NULL)
+	/* A parent's instance is never freed in a child (see get_dot()). */
+	if (ps->dot != NULL && ps->ops != NULL && ps->ops->free != NULL &&
+	    ps->dot_epoch == atomic_load(&E.fork_epoch))
 		ps->ops->free(ps->dot);
 	pd_cache_free(ps->cache);
 	pd_log_close(ps->log);
@@ -552,35 +555,59 @@ is_localhost(const char *norm, size_t len)
 	    (len > 10 && memcmp(norm + len - 10, ".localhost", 10) == 0);
 }
 
-/* The backend instance of ps, made (again, after fork) when needed. */
+/*
+ * The backend instance of ps, made (again, after fork) when needed. The
+ * backend is loaded and made without holding ps->mu: dlopen and
+ * pd_dot_new take locks of their own (the loader's, glibc's atfork list,
+ * the backend's registry) that a fork() in another thread holds while our
+ * prepare handler waits for ps->mu. Two threads may race to make one;
+ * the loser frees its own (in its own process: nothing inherited).
+ */
 static struct pd_dot *
 get_dot(struct pstate *ps, char *err, size_t errlen)
 {
 	uint32_t epoch = atomic_load(&E.fork_epoch);
-	struct pd_dot *d;
+	const struct pd_dot_ops *ops;
+	struct pd_dot *d, *mine = NULL;
 
 	(void)pthread_mutex_lock(&ps->mu);
 	if (ps->dot != NULL && ps->dot_epoch != epoch) {
-		/* Made in the parent: free (writes nothing), make ours. */
-		ps->ops->free(ps->dot);
+		/*
+		 * Made in the parent. Leak it rather than free it: destroying
+		 * a getdns context writes a TLS close_notify on the parent's
+		 * connection (GETDNS-NOTES, "fork()"), and the backend's
+		 * child-safe free missed idle connections when this was
+		 * written (tests/integration/62-engine-fork.sh). The memory
+		 * stays shared copy-on-write with the parent; the inherited
+		 * sockets are close-on-exec.
+		 */
 		ps->dot = NULL;
-	}
-	if (ps->dot == NULL) {
-		if (ps->ops == NULL)
-			ps->ops = pd_dot_get(err, errlen);
-		if (ps->ops == NULL)
-			;
-		else if (ps->ops->new == NULL || ps->ops->resolve == NULL)
-			(void)snprintf(err, errlen, "the DNS-over-TLS backend "
-			    "cannot resolve");
-		else if (ps->ops->new(ps->p, E.host, &ps->dot, err,
-		    errlen) == PD_OK)
-			ps->dot_epoch = epoch;
-		else
-			ps->dot = NULL;
 	}
 	d = ps->dot;
 	(void)pthread_mutex_unlock(&ps->mu);
+	if (d != NULL)
+		return d;
+
+	if ((ops = pd_dot_get(err, errlen)) == NULL)
+		return NULL;
+	if (ops->new == NULL || ops->resolve == NULL) {
+		(void)snprintf(err, errlen, "the DNS-over-TLS backend cannot "
+		    "resolve");
+		return NULL;
+	}
+	if (ops->new(ps->p, E.host, &mine, err, errlen) != PD_OK)
+		return NULL;
+	(void)pthread_mutex_lock(&ps->mu);
+	if (ps->dot == NULL) {
+		ps->ops = ops;
+		ps->dot = mine;
+		ps->dot_epoch = epoch;
+		mine = NULL;
+	}
+	d = ps->dot;
+	(void)pthread_mutex_unlock(&ps->mu);
+	if (mine != NULL && ops->free != NULL)
+		ops->free(mine);
 	return d;
 }
 
@@ -884,8 +911,9 @@ secure_lookup(struct pstate *ps, const struct pd_rule *r, const char *name,
 			memset(res, 0, sizeof(*res));
 			res->verdict = PD_VERDICT_FAILED;
 			res->reason = PD_REASON_TIMEOUT;
-			(void)snprintf(x->detail, sizeof(x->detail), "the lookup "
-			    "in flight for this name did not finish in time");
+			(void)snprintf(x->detail, sizeof(x->detail),
+			    "the lookup in flight for this name did not "
+			    "finish in time");
 			stored = false;
 		}
 		goto done;

@@ -147,12 +147,14 @@ pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
 		return;
 	default:
 		/*
-		 * The backend could not do its work (memory, anchors). Fail
-		 * closed as a refusal, and call it insecure: nothing about
-		 * the answer could be established. Not failed: retrying
-		 * would not help, and EAI_AGAIN invites tight retry loops.
+		 * The backend could not do its work (not loadable, trust
+		 * anchors unusable, memory): the policy cannot be enforced.
+		 * Fail closed as a refusal, reported as policy-unloadable so
+		 * an operator reading the audit log looks at the set-up, not
+		 * at the zone. Not failed: retrying would not help, and
+		 * EAI_AGAIN invites tight retry loops.
 		 */
-		set_out(res, PD_VERDICT_REFUSED, PD_REASON_INSECURE);
+		set_out(res, PD_VERDICT_REFUSED, PD_REASON_POLICY_UNLOADABLE);
 		detail(ex, "resolver error: %s", f->detail);
 		return;
 	}
@@ -198,8 +200,8 @@ pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
 				set_out(res, PD_VERDICT_REFUSED,
 				    PD_REASON_INSECURE);
 				explain_chain(ex, sets[i], qname);
-				detail(ex, "dnssec: required, and the %s answer "
-				    "is %s", sets[i] == &f->a ? "A" : "AAAA",
+				detail(ex, "dnssec: required, and the %s "
+				    "answer is %s", sets[i] == &f->a ? "A" : "AAAA",
 				    pd_sec_str(sets[i]->sec));
 				return;
 			}
@@ -229,8 +231,8 @@ pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
 				set_out(res, PD_VERDICT_REFUSED,
 				    PD_REASON_CNAME_ESCAPE);
 				explain_chain(ex, s, qname);
-				detail(ex, "CNAME chain leaves the rule's names "
-				    "at %s", s->chain[hops]);
+				detail(ex, "CNAME chain leaves the rule's "
+				    "names at %s", s->chain[hops]);
 				return;
 			}
 	}
@@ -356,7 +358,8 @@ pd_verdict_static(const struct pd_rule *r, const char *qname, unsigned want,
 		(void)snprintf(ex->dnssec, sizeof(ex->dnssec), "off");
 		ex->upstream[0] = '\0';
 		ex->nseen = res->naddrs;
-		memcpy(ex->seen, res->addrs, res->naddrs * sizeof(res->addrs[0]));
+		memcpy(ex->seen, res->addrs,
+		    res->naddrs * sizeof(res->addrs[0]));
 		for (i = 0; i < res->naddrs; i++)
 			ex->seen_ok[i] = true;
 		explain_chain(ex, NULL, qname);

@@ -292,9 +292,48 @@ test_files(void)
 	T_OK(p == NULL, "nothing set on failure");
 }
 
+/* Each `default` value SPEC §3 allows, and `static`, which it does not. */
+static void
+test_default_values(void)
+{
+	static const struct {
+		const char	*word;
+		int		 action;
+	} t[] = {
+		{ "system", PD_ACTION_SYSTEM },
+		{ "secure", PD_ACTION_SECURE },
+		{ "deny", PD_ACTION_DENY },
+	};
+	struct pd_policy *p;
+	struct pd_error e;
+	char text[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		p = NULL;
+		snprintf(text, sizeof(text), "version: 1\n"
+		    "upstream_recursive_servers:\n"
+		    "  - {address_data: 192.0.2.53, tls_auth_name: x.test}\n"
+		    "dnssec_trust_anchors: [anchors/root.ds]\n"
+		    "default: %s\n", t[i].word);
+		if (pd_policy_parse("tests/data/policy/x.yaml",
+		    (const uint8_t *)text, strlen(text), &p, &e) != PD_OK) {
+			T_OK(0, "default: %s loads: %s", t[i].word, e.msg);
+			continue;
+		}
+		T_EQ_INT(p->default_rule.action, t[i].action, "default: %s",
+		    t[i].word);
+		pd_policy_free(p);
+	}
+	snprintf(text, sizeof(text), "version: 1\ndefault: static\n");
+	T_OK(pd_policy_parse("x.yaml", (const uint8_t *)text, strlen(text),
+	    &p, &e) == PD_EPARSE, "default: static is refused");
+}
+
 int
 main(void)
 {
+	test_default_values();
 	test_bad();
 	test_good();
 	test_spec_example();

@@ -152,7 +152,8 @@ rows_transport(void)
 	VERDICT(PD_VERDICT_FAILED, PD_REASON_UNREACHABLE, "unreachable");
 	facts(&f, PD_DOT_ERROR);
 	judge("ddb", q, 3, &f);
-	VERDICT(PD_VERDICT_REFUSED, PD_REASON_INSECURE, "backend error");
+	VERDICT(PD_VERDICT_REFUSED, PD_REASON_POLICY_UNLOADABLE,
+	    "backend error");
 	T_OK(strstr(ex.detail, "detail") != NULL,
 	    "backend error detail carried: %s", ex.detail);
 

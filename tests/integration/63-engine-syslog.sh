@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The audit log on syslog: in a private mount namespace with its own /dev
-# (the real one has no /dev/log here, and tests never touch the host's),
-# a datagram listener on /dev/log receives one RFC 3164 message per
-# audited lookup: "<PRI>pindns[PID]: {json}", facility auth, warning for
-# refusals and info for acceptances; the program's own syslog identity is
-# not touched (no openlog).
+# The audit log on syslog, and PINDNS_LOG. In a private mount namespace
+# with its own /dev (the real one has no /dev/log here, and tests never
+# touch the host's), a datagram listener on /dev/log receives one
+# RFC 3164 message per audited lookup: "<PRI>pindns[PID]: {json}",
+# facility auth, warning for refusals and info for acceptances; the
+# program's own syslog identity is not touched (no openlog). PINDNS_LOG
+# overrides the policy's target; a bad value is said on stderr.
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 require unshare mount /usr/bin/python3
@@ -67,3 +68,14 @@ check_match "acceptance: <38> (auth.info), tag, JSON" \
 check_match "refusal: <36> (auth.warning)" \
 	'^<36>pindns\[[0-9]+\]: \{.*"name":"blocked\.test","rule":"blocked","verdict":"refused","reason":"deny-rule"' "$log"
 check_nomatch "no newline kept inside a message" '\}\\n' "$log"
+
+# PINDNS_LOG overrides the policy's target (here: syslog -> a file).
+PINDNS_LOG="file:$PD_TMP/override.log" "$PROBE" "$ENGINE" "$PD_TMP/p.yaml" \
+	blocked.test >/dev/null 2>&1
+check_match "PINDNS_LOG=file:... gets the line instead of syslog" \
+	'^\{"ts":"[^"]+","pid":[0-9]+,"name":"blocked\.test","rule":"blocked","verdict":"refused","reason":"deny-rule"' \
+	"$(cat "$PD_TMP/override.log" 2>/dev/null)"
+PINDNS_LOG="journal" "$PROBE" "$ENGINE" "$PD_TMP/p.yaml" blocked.test \
+	>"$PD_TMP/bad.out" 2>&1
+check_match "a bad PINDNS_LOG is said on stderr" \
+	"PINDNS_LOG: bad log target 'journal'" "$(cat "$PD_TMP/bad.out")"
