@@ -216,7 +216,11 @@ pinned(const char *node, struct addrinfo *list, struct addrinfo **res)
 	if (r.verdict != PD_VERDICT_ACCEPTED)
 		goto out;
 
-	/* Unlink dropped nodes; the canonical name stays on the first. */
+	/*
+	 * Unlink dropped nodes; the canonical name stays on the first. From
+	 * here on the nodes are freed one by one, so list must not be.
+	 */
+	list = NULL;
 	canon = head->ai_canonname;
 	head->ai_canonname = NULL;
 	for (link = &head, ai = head, k = 0; ai != NULL; ai = next, k++) {
@@ -235,7 +239,6 @@ pinned(const char *node, struct addrinfo *list, struct addrinfo **res)
 	}
 	head->ai_canonname = canon;
 	*res = head;
-	list = NULL;
 	rc = 0;
 out:
 	if (list != NULL)

@@ -99,9 +99,18 @@ check_match "python3 gethostbyname: a CNAME escape is refused (NO_RECOVERY)" \
 check_nomatch "python3: never the poisoner's or the escape's address" \
 	'127\.0\.66\.6' "$out"
 
-out=$(poisoned_pre -- curl -sv --connect-timeout 2 "http://$N:1/" 2>&1)
-check_match "curl connects to the lab's address" "Trying 127\.0\.10\.1:1" "$out"
-check_nomatch "curl never tries the poisoner's" '127\.0\.66\.6' "$out"
+if [ "$PINDNS_SAN" = asan ]; then
+	# Not a missing prerequisite: with libasan.so preloaded (which an
+	# ASan-built preload needs) curl never starts here, `curl --version`
+	# included, with or without pindns. getent and python3 cover it.
+	echo "# curl not run under ASan: it hangs at start with libasan.so preloaded"
+else
+	out=$(poisoned_pre -- timeout 30 curl -sv --connect-timeout 2 \
+		"http://$N:1/" 2>&1)
+	check_match "curl connects to the lab's address" \
+		"Trying 127\.0\.10\.1:1" "$out"
+	check_nomatch "curl never tries the poisoner's" '127\.0\.66\.6' "$out"
+fi
 
 # Unclaimed names: the same through real clients with and without.
 for cmd in "getent ahosts www.plain.lab.test" "getent ahosts s3.us-east-1.amazonaws.com"; do
