@@ -53,6 +53,10 @@ SEED_APP_ENV=DYNAMODB_RESOLVE_AT_START=1 \
 	"${SEED_CMD[@]}" || exit 1
 
 MASTER=$(pgrep -P "$APP_PID" | head -n 1)
+# The app answers as soon as one worker is up; under load the others may
+# still be forking: give them time to all be there before listing them.
+four_workers() { [ "$(pgrep -P "${MASTER:-0}" | wc -l)" -ge 4 ]; }
+wait_for 30 four_workers
 WORKERS=$(pgrep -P "${MASTER:-0}" | sort -n | tr '\n' ' ' | sed 's/ $//')
 check_eq "gunicorn --preload: 4 workers under the master ($MASTER)" 4 \
 	"$(wc -w <<<"$WORKERS")"

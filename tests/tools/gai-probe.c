@@ -23,6 +23,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <locale.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -317,6 +318,8 @@ main(int argc, char **argv)
 	char *line = NULL;
 	size_t cap = 0;
 
+	/* The environment's locale, as a real program: AI_IDN depends on it. */
+	(void)setlocale(LC_ALL, "");
 	if (argc > 1) {
 		size_t len = 0;
 		int i;
