@@ -140,7 +140,7 @@ int
 main(int argc, char **argv)
 {
 	struct sample b, w;
-	char **base_env, **with_env, *add = NULL, *eq;
+	char **base_env, **with_env, *add = NULL, *eq = NULL;
 	double *bus, *wus, *bkb, *wkb, *ratio, *delta;
 	long pairs = 100, warm = 5, i;
 	int c;

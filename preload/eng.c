@@ -5,16 +5,30 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "preload/clock.h"
 #include "preload/eng.h"
 
 __thread int pd_eng_guard __attribute__((tls_model("initial-exec")));
 
-static const struct pd_engine_ops *eng_ops;
-static pthread_once_t eng_once = PTHREAD_ONCE_INIT;
+/* Between two attempts to load the engine after a failure that may pass. */
+#define ENG_RETRY_MS	1000
+
+/*
+ * The engine once loaded. Until then eng_mu serialises the attempts (the
+ * threads of a cold start wait for the first), and eng_retry_ms says when
+ * the next may be made: 0 at once, UINT64_MAX never. A load that fails
+ * for want of descriptors or memory (dlopen's EMFILE, init's ENOMEM) must
+ * not refuse every lookup for the rest of a long-lived worker's life.
+ */
+static _Atomic(const struct pd_engine_ops *) eng_ops;
+static pthread_mutex_t eng_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t eng_retry_ms;
+static int eng_said;		/* under eng_mu */
 
 /* Called by the engine at the start of each thread it creates. */
 static void
@@ -29,7 +43,7 @@ static const struct pd_host eng_host = {
 
 /*
  * One line on stderr, written with write(2): no stdio buffer or lock of
- * the host process is touched. Called once per process (eng_once).
+ * the host process is touched. Once per process (under eng_mu).
  */
 static void
 eng_say(const char *what, const char *detail)
@@ -38,6 +52,10 @@ eng_say(const char *what, const char *detail)
 	int len;
 	ssize_t w;
 	size_t off;
+
+	if (eng_said)
+		return;
+	eng_said = 1;
 
 	len = snprintf(line, sizeof(line),
 	    "pindns: %s%s%s; every name lookup is refused\n", what,
@@ -84,8 +102,12 @@ eng_path(char *path, size_t len)
 	return 0;
 }
 
-static void
-eng_load(void)
+/*
+ * One attempt, under eng_mu. Returns the table, or NULL with
+ * *permanent set when trying again cannot help (the object is not ours).
+ */
+static const struct pd_engine_ops *
+eng_load(int *permanent)
 {
 	char path[4096];
 	struct pd_engine_cfg cfg;
@@ -93,15 +115,18 @@ eng_load(void)
 	const char *err;
 	void *h;
 
+	*permanent = 0;
 	if (eng_path(path, sizeof(path)) != 0) {
 		eng_say("cannot locate libpindns.so's own directory", NULL);
-		return;
+		*permanent = 1;
+		return NULL;
 	}
+	/* Fails for good (no such file) or for now (EMFILE, ENOMEM). */
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
 		err = dlerror();
 		eng_say("cannot load the engine", err != NULL ? err : path);
-		return;
+		return NULL;
 	}
 	ops = dlsym(h, PD_ENGINE_SYMBOL);
 	if (ops == NULL || ops->abi != PD_ENGINE_ABI || ops->init == NULL ||
@@ -109,37 +134,56 @@ eng_load(void)
 		/* Keep h mapped: unloading a half-used engine is never safe. */
 		eng_say("the engine has no usable " PD_ENGINE_SYMBOL
 		    " table (ABI mismatch)", path);
-		return;
+		*permanent = 1;
+		return NULL;
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.host = &eng_host;
+	/* init is idempotent: a retry after out of memory is safe. */
 	if (ops->init(&cfg) != 0) {
 		eng_say("the engine failed to start", "out of memory");
-		return;
+		return NULL;
 	}
-	eng_ops = ops;
+	return ops;
 }
 
 /*
- * Everything under the once runs guarded: the engine's constructors or
- * init may resolve (numeric upstream addresses) and must reach libc.
+ * The engine, loading it on first use; NULL while it cannot be loaded.
+ * The load runs guarded: the engine's constructors or init may resolve
+ * (numeric upstream addresses) and must reach libc.
  */
-static void
-eng_load_guarded(void)
-{
-	int herr = h_errno;
-
-	pd_eng_guard++;
-	eng_load();
-	pd_eng_guard--;
-	h_errno = herr;
-}
-
 static const struct pd_engine_ops *
 eng_get(void)
 {
-	(void)pthread_once(&eng_once, eng_load_guarded);
-	return eng_ops;
+	const struct pd_engine_ops *ops;
+	uint64_t due;
+	int herr, permanent;
+
+	ops = atomic_load_explicit(&eng_ops, memory_order_acquire);
+	if (ops != NULL)
+		return ops;
+	due = atomic_load_explicit(&eng_retry_ms, memory_order_relaxed);
+	if (due != 0 && pd_clock_ms() < due)
+		return NULL;
+	(void)pthread_mutex_lock(&eng_mu);
+	ops = atomic_load_explicit(&eng_ops, memory_order_acquire);
+	due = atomic_load_explicit(&eng_retry_ms, memory_order_relaxed);
+	if (ops == NULL && (due == 0 || pd_clock_ms() >= due)) {
+		herr = h_errno;
+		pd_eng_guard++;
+		ops = eng_load(&permanent);
+		pd_eng_guard--;
+		h_errno = herr;
+		if (ops != NULL)
+			atomic_store_explicit(&eng_ops, ops,
+			    memory_order_release);
+		else
+			atomic_store_explicit(&eng_retry_ms, permanent ?
+			    UINT64_MAX : pd_clock_ms() + ENG_RETRY_MS,
+			    memory_order_relaxed);
+	}
+	(void)pthread_mutex_unlock(&eng_mu);
+	return ops;
 }
 
 static void
@@ -166,6 +210,10 @@ pd_eng_lookup(const char *name, unsigned want, struct pd_result *res)
 	ops->lookup(name, want, res);
 	pd_eng_guard--;
 	h_errno = herr;
+	/* The builders index addrs[] and print canon: hold them in bounds. */
+	if (res->naddrs > PD_MAX_ADDRS)
+		res->naddrs = PD_MAX_ADDRS;
+	res->canon[PD_CANON_MAX] = '\0';
 }
 
 void

@@ -5,7 +5,9 @@
  * first lookup of a non-numeric name (never in a constructor), its table
  * `pindns_engine_v1` checked for PD_ENGINE_ABI and init() called once.
  * When any of that fails, every lookup is refused (fail closed) and one
- * line on stderr says why, once per process.
+ * line on stderr says why, once per process. A failure that may pass
+ * (dlopen or init short of descriptors or memory) is retried on a lookup
+ * at most once a second; a table that is not ours is final.
  *
  * The re-entrancy guard lives here too: getdns, libunbound and OpenSSL
  * import getaddrinfo and friends, so a hook entered while this thread is

@@ -6,15 +6,29 @@
  */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "resolver/clock.h"
 #include "resolver/dot/dot.h"
 
-static const struct pd_dot_ops *dot_ops;
-static char dot_err[4400];
-static pthread_once_t dot_once = PTHREAD_ONCE_INIT;
+/* Between two attempts after a dlopen failure that may pass. */
+#define DOT_RETRY_MS	1000
 
+/*
+ * The table once loaded. A dlopen that fails for want of descriptors or
+ * memory is tried again on a later lookup, at most once a second, so a
+ * moment of EMFILE does not refuse every secure lookup for the rest of
+ * the process's life; dot_retry_ms is UINT64_MAX after a failure that
+ * cannot pass (no usable table in the object).
+ */
+static _Atomic(const struct pd_dot_ops *) dot_ops;
+static pthread_mutex_t dot_mu = PTHREAD_MUTEX_INITIALIZER;
+static char dot_err[4400];		/* under dot_mu */
+static uint64_t dot_retry_ms;		/* under dot_mu; 0: now */
+
+/* One attempt, under dot_mu: sets dot_ops, or dot_err and dot_retry_ms. */
 static void
 dot_load(void)
 {
@@ -24,6 +38,7 @@ dot_load(void)
 	void *h;
 	const struct pd_dot_ops *ops;
 
+	dot_retry_ms = UINT64_MAX;
 	if (dladdr((void *)dot_load, &info) == 0 || info.dli_fname == NULL) {
 		snprintf(dot_err, sizeof(dot_err),
 		    "cannot locate the engine's own directory");
@@ -41,6 +56,7 @@ dot_load(void)
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
 		snprintf(dot_err, sizeof(dot_err), "%s", dlerror());
+		dot_retry_ms = pd_clock_ms() + DOT_RETRY_MS;
 		return;
 	}
 	ops = dlsym(h, PD_DOT_SYMBOL);
@@ -49,14 +65,25 @@ dot_load(void)
 		    PD_DOT_SYMBOL, PD_DOT_ABI);
 		return;	/* keep h mapped: unloading getdns is never safe */
 	}
-	dot_ops = ops;
+	atomic_store_explicit(&dot_ops, ops, memory_order_release);
 }
 
 const struct pd_dot_ops *
 pd_dot_get(char *err, size_t errlen)
 {
-	(void)pthread_once(&dot_once, dot_load);
-	if (dot_ops == NULL && err != NULL)
+	const struct pd_dot_ops *ops;
+
+	ops = atomic_load_explicit(&dot_ops, memory_order_acquire);
+	if (ops != NULL)
+		return ops;
+	(void)pthread_mutex_lock(&dot_mu);
+	ops = atomic_load_explicit(&dot_ops, memory_order_acquire);
+	if (ops == NULL && pd_clock_ms() >= dot_retry_ms) {
+		dot_load();
+		ops = atomic_load_explicit(&dot_ops, memory_order_acquire);
+	}
+	if (ops == NULL && err != NULL)
 		snprintf(err, errlen, "%s", dot_err);
-	return dot_ops;
+	(void)pthread_mutex_unlock(&dot_mu);
+	return ops;
 }

@@ -114,7 +114,7 @@ pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
 	enum pd_sec worst = PD_SEC_OFF;
 	unsigned nsets = 0, i, k, n = 0, nok = 0;
 	uint32_t ttl = UINT32_MAX, negttl = UINT32_MAX;
-	bool nx = false;
+	bool nx = false, unseen = false;
 	int hops;
 
 	memset(res, 0, sizeof(*res));
@@ -247,11 +247,15 @@ pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
 			continue;
 		}
 		k = 0;
+		if (s->truncated)
+			unseen = true;
 		for (unsigned j = 0; j < s->naddrs && j < PD_MAX_ADDRS; j++) {
 			if (s->addrs[j].family != family_of(s, f))
 				continue;	/* not what was asked */
 			if (n < PD_MAX_ADDRS)
 				all[n++] = s->addrs[j];
+			else
+				unseen = true;
 			k++;
 		}
 		if (k == 0) {
@@ -286,9 +290,22 @@ pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
 		memcpy(ex->seen, all, n * sizeof(all[0]));
 		for (i = 0; i < n; i++)
 			ex->seen_ok[i] = ok[i] &&
-			    (r->pin_mode != PD_PIN_STRICT || nok == n);
+			    (r->pin_mode != PD_PIN_STRICT ||
+			    (nok == n && !unseen));
 	}
 	explain_chain(ex, gave, qname);
+	/*
+	 * strict promises that one address outside the pins fails the
+	 * lookup; addresses beyond PD_MAX_ADDRS were never looked at, so
+	 * such an answer cannot be shown to keep that promise.
+	 */
+	if (r->pin_mode == PD_PIN_STRICT && unseen && nok == n) {
+		set_out(res, PD_VERDICT_REFUSED, PD_REASON_OUTSIDE_PIN);
+		detail(ex, "more than %d addresses: the ones not carried "
+		    "cannot be held against the pins (pin_mode strict)",
+		    PD_MAX_ADDRS);
+		return;
+	}
 	if (nok == 0 || (r->pin_mode == PD_PIN_STRICT && nok != n)) {
 		set_out(res, PD_VERDICT_REFUSED, PD_REASON_OUTSIDE_PIN);
 		detail(ex, "%u of %u addresses outside the pins (pin_mode %s)",

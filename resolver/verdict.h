@@ -34,7 +34,8 @@
  * (cname-escape); no address left makes the name absent (nxdomain when
  * the upstream said so, else nodata); pins drop (filter) or refuse
  * (strict) addresses outside them, and refuse when none is left
- * (outside-pin); what remains is accepted.
+ * (outside-pin); strict also refuses an answer with more addresses than
+ * PD_MAX_ADDRS (those were never checked); what remains is accepted.
  */
 void pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
     const char *qname, unsigned want, const struct pd_dot_result *f,

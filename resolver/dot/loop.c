@@ -39,7 +39,7 @@ struct pollmap {
 };
 
 struct pd_loop {
-	getdns_eventloop	 base;		/* first: getdns hands it back */
+	getdns_eventloop	 base;		/* first: the getdns view */
 	getdns_eventloop_vmt	 vmt;
 	struct slot		*slots;
 	size_t			 nslots;	/* high-water mark in use */
@@ -305,6 +305,7 @@ pd_loop_run_once(struct pd_loop *l, int timeout_ms, pthread_mutex_t *drop)
 {
 	uint64_t now, earliest = LOOP_FOREVER, wait;
 	getdns_eventloop_event *ev;
+	struct pollfd wake1, *pfds = &wake1;
 	size_t i, k, n;
 	short re;
 	int rc, pto;
@@ -321,41 +322,45 @@ pd_loop_run_once(struct pd_loop *l, int timeout_ms, pthread_mutex_t *drop)
 		    (earliest - now < wait ? earliest - now : wait);
 	pto = wait == LOOP_FOREVER ? -1 : (wait > 60000 ? 60000 : (int)wait);
 
-	/* Without memory for the poll set, wait on the wake-up alone. */
+	/*
+	 * Without memory for the poll set, wait on the wake-up alone (on
+	 * the stack: l->pfds may never have been allocated).
+	 */
 	n = 1;
 	if (grow_poll(l, l->nslots + 1)) {
+		pfds = l->pfds;
 		for (i = 0; i < l->nslots; i++) {
 			if (l->slots[i].ev == NULL || l->slots[i].fd < 0)
 				continue;
 			ev = l->slots[i].ev;
-			l->pfds[n].fd = l->slots[i].fd;
-			l->pfds[n].events = (short)((ev->read_cb ? POLLIN : 0) |
+			pfds[n].fd = l->slots[i].fd;
+			pfds[n].events = (short)((ev->read_cb ? POLLIN : 0) |
 			    (ev->write_cb ? POLLOUT : 0));
-			l->pfds[n].revents = 0;
+			pfds[n].revents = 0;
 			l->map[n].idx = i;
 			l->map[n].gen = l->slots[i].gen;
 			n++;
 		}
 	} else if (pto < 0 || pto > 10)
 		pto = 10;
-	l->pfds[0].fd = l->wakefd;
-	l->pfds[0].events = POLLIN;
-	l->pfds[0].revents = 0;
+	pfds[0].fd = l->wakefd;
+	pfds[0].events = POLLIN;
+	pfds[0].revents = 0;
 
 	if (drop != NULL)
 		(void)pthread_mutex_unlock(drop);
-	rc = poll(l->pfds, n, pto);
+	rc = poll(pfds, n, pto);
 	if (drop != NULL)
 		(void)pthread_mutex_lock(drop);
 	if (rc < 0)
 		rc = 0;	/* EINTR: only timeouts may be due */
 
-	if (rc > 0 && (l->pfds[0].revents & POLLIN)) {
+	if (rc > 0 && (pfds[0].revents & POLLIN)) {
 		r = read(l->wakefd, &junk, sizeof(junk));
 		(void)r;
 	}
 	for (k = 1; rc > 0 && k < n; k++) {
-		re = l->pfds[k].revents;
+		re = pfds[k].revents;
 		if (re == 0 || !still(l, l->map[k].idx, l->map[k].gen))
 			continue;
 		ev = l->slots[l->map[k].idx].ev;

@@ -10,10 +10,11 @@
 #   MINTTL MAXTTL ENTRIES          cache keys (0, 300, 10000)
 #   LOG     audit log file ($PD_TMP/audit.log), level all
 #   RULES   extra YAML rule items appended after the dynamodb rule
+#   PINS    the dynamodb rule's pins, space-separated ($LAB_PINS)
 hd_policy() {
 	local out=$1 UP="$LAB_GOOD_PORT/$LAB_GOOD_PIN" DNSSEC=validate \
 		TIMEOUT=1000 STALE=0 MINTTL=0 MAXTTL=300 ENTRIES=10000 \
-		LOG="$PD_TMP/audit.log" RULES="" kv u port pin
+		LOG="$PD_TMP/audit.log" RULES="" PINS="$LAB_PINS" kv u port pin
 	shift
 	for kv in "$@"; do local "$kv"; done
 	{
@@ -57,7 +58,9 @@ hd_policy() {
 		    action: secure
 		    dnssec: $DNSSEC
 		    pin:
-		      - $LAB_PINS
+		YAML
+		for u in $PINS; do echo "      - \"$u\""; done
+		cat <<-YAML
 		    cname:
 		      - "**.amazonaws.com"
 		YAML

@@ -17,8 +17,9 @@
  * prints "rss_kb N fds N"; "!bench NAME COUNT" resolves NAME COUNT times
  * and prints "bench NAME median_us X p99_us Y wrong W" (W: results that
  * differ from the first).
- * -F FREE: before the lookups, open /dev/null until only FREE descriptors
- * remain below RLIMIT_NOFILE (descriptor exhaustion).
+ * -F FREE: before the lookups, lower RLIMIT_NOFILE to 512 if it is
+ * higher, then open /dev/null until only FREE descriptors remain below
+ * it (descriptor exhaustion).
  * -r REPEAT: resolve each name REPEAT times, printing only the first
  * result and a "repeat N wrong W" summary (W: results differing from
  * the first) per name: a lookup loop for valgrind.
@@ -36,6 +37,8 @@
 #include <unistd.h>
 
 #define MAXSPARE	4096
+/* -F lowers RLIMIT_NOFILE to this when it is higher. */
+#define SPARE_LIMIT	512
 
 static int spare[MAXSPARE];
 static int nspare;
@@ -229,6 +232,14 @@ main(int argc, char **argv)
 		}
 	}
 	if (freefd >= 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		/* A soft limit above what we can hold is lowered first. */
+		if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > SPARE_LIMIT) {
+			rl.rlim_cur = SPARE_LIMIT;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+				perror("hd_gai: setrlimit");
+				return 1;
+			}
+		}
 		while (nspare < MAXSPARE &&
 		    (fd = open("/dev/null", O_RDONLY)) >= 0) {
 			spare[nspare++] = fd;

@@ -31,16 +31,16 @@ gai() {
 	printf '%s\nexit=%d\n' "$out" "$rc"
 }
 
-# within LINE DESC: the lookup took at most T + SLACK ms.
+# within LINE DESC [T]: the lookup took at most T (timeout_ms) + SLACK ms.
 within() {
-	local ms
+	local ms t=${3:-$T}
 	ms=$(hd_field "$1" ms)
 	ms=${ms%.*}
-	if [ -n "$ms" ] && [ "$ms" -le $((T + SLACK)) ]; then
-		ok "$2: answered within timeout_ms ($ms ms <= $T + $SLACK)"
+	if [ -n "$ms" ] && [ "$ms" -le $((t + SLACK)) ]; then
+		ok "$2: answered within timeout_ms ($ms ms <= $t + $SLACK)"
 	else
 		not_ok "$2: answered within timeout_ms" \
-			"expected: <= $((T + SLACK)) ms" "got: $1"
+			"expected: <= $((t + SLACK)) ms" "got: $1"
 	fi
 }
 
@@ -60,6 +60,11 @@ check_match "honest upstream, dnssec validate: unsigned under the anchor is refu
 # Modes that never deliver an answer: EAI_AGAIN (a temporary failure)
 # within the budget. Modes that deliver something broken or forged:
 # never accepted; EAI_FAIL or EAI_AGAIN are both defensible outcomes.
+# foreign (the question right, the only A record owned by another name)
+# is refused in both modes: the backend refuses a reply that carries an
+# answer record off the chain from the query name (README, "DNS over TLS
+# and DNSSEC"): a resolver that adds records for other names is forging,
+# so the whole lookup is refused rather than read as NODATA.
 for m in stall-tcp slow-hs stall-tls trickle half-record short-frame \
 	wrong-id close reset garbage garbage-dns truncated wrong-name \
 	foreign; do
@@ -68,8 +73,10 @@ for m in stall-tcp slow-hs stall-tls trickle half-record short-frame \
 			UP="$(hport "$m")/$LAB_HOSTILE_PIN" DNSSEC=$d
 		out=$(gai "$PD_TMP/$m.yaml" "$N")
 		line=$(grep "^$N " <<<"$out")
+		want='EAI_(AGAIN|FAIL)'
+		[ "$m" = foreign ] && want=EAI_FAIL
 		check_match "$m (dnssec $d): refused or failed, never accepted" \
-			"^$N rc=EAI_(AGAIN|FAIL) " "$line"
+			"^$N rc=$want " "$line"
 		check_nomatch "$m (dnssec $d): the forged $H never reaches the caller" \
 			"$H" "$line"
 		within "$line" "$m (dnssec $d)"
@@ -85,9 +92,13 @@ done
 
 # Floods: 500 and ~4,000 A records. With dnssec off and the pin filter
 # only pinned addresses may come through (at most PD_MAX_ADDRS); under
-# validate the unsigned flood is refused.
+# validate the unsigned flood is refused. A timeout of 4 s here: the
+# hostile server (Python) takes a few hundred ms to render the 64 KiB
+# answer the first time, and the point is what pindns makes of it.
+TF=4000
 for m in many big; do
-	hd_policy "$PD_TMP/$m.yaml" UP="$(hport "$m")/$LAB_HOSTILE_PIN" DNSSEC=off
+	hd_policy "$PD_TMP/$m.yaml" UP="$(hport "$m")/$LAB_HOSTILE_PIN" \
+		DNSSEC=off TIMEOUT=$TF
 	out=$(gai "$PD_TMP/$m.yaml" "$N")
 	line=$(grep "^$N " <<<"$out")
 	rc=$(hd_field "$line" rc)
@@ -103,11 +114,13 @@ for m in many big; do
 	else
 		check_match "$m (dnssec off): refused or failed" '^EAI_(FAIL|AGAIN)$' "$rc"
 	fi
-	within "$line" "$m (dnssec off)"
+	within "$line" "$m (dnssec off)" $TF
 	check_match "$m (dnssec off): the process survived" '^exit=0$' "$out"
-	hd_policy "$PD_TMP/$m-v.yaml" UP="$(hport "$m")/$LAB_HOSTILE_PIN"
+	hd_policy "$PD_TMP/$m-v.yaml" UP="$(hport "$m")/$LAB_HOSTILE_PIN" \
+		TIMEOUT=$TF
 	out=$(gai "$PD_TMP/$m-v.yaml" "$N")
 	check_match "$m (dnssec validate): refused" "^$N rc=EAI_FAIL " "$out"
+	within "$(grep "^$N " <<<"$out")" "$m (dnssec validate)" $TF
 done
 
 # ------------------------------------------------------------ kill, restart

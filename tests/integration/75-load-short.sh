@@ -15,7 +15,8 @@
 L=$BUILD/tools/hd_load
 require "$L" "$BUILD/libpindns.so" wrk curl /usr/bin/gunicorn
 lab_env
-hd_policy "$PD_TMP/p.yaml"
+# The AAAA of eu-west-1 is pinned too: a dual-stack answer under load.
+hd_policy "$PD_TMP/p.yaml" PINS="$LAB_PINS 2001:db8:10::/48"
 out=$(hd_run "$PD_TMP/p.yaml" "$L" -t 64 -d "${HD_LOAD_SECS:-6}" -w 2 \
 	-l 5000 -m "$(hd_rss_bound "${HD_LOAD_RSS_KB:-8192}")" \
 	dynamodb.us-east-1.amazonaws.com=ok:127.0.10.1 \

@@ -16,7 +16,7 @@ lab_env
 N=dynamodb.us-east-1.amazonaws.com
 # Every hostile name falls under **.hd.amazonaws.com, which the lab zone
 # does not hold: the upstream answers NXDOMAIN, cached negatively.
-hd_policy "$PD_TMP/p.yaml" ENTRIES=100 RULES='  - name: hostile
+hd_policy "$PD_TMP/p.yaml" ENTRIES=100 LOG="$PD_TMP/h.log" RULES='  - name: hostile
     match: ["**.hd.amazonaws.com"]
     action: secure
     dnssec: validate
@@ -75,6 +75,7 @@ check_eq "1000 distinct hostile names generated" 1000 \
 	cat "$PD_TMP/names"
 	printf '%s\0' "!rss" "!bench $N 3000" "$N"
 } >"$PD_TMP/input"
+np0=$(grep -c 'hd\.amazonaws\.com' "$LAB_POISON_LOG")
 t0=$(date +%s)
 hd_run "$PD_TMP/p.yaml" "$G" -0 <"$PD_TMP/input" >"$PD_TMP/out" 2>"$PD_TMP/err"
 rc=$?
@@ -90,6 +91,19 @@ check_eq "no hostile name was answered with an address" "" "$acc"
 codes=$(grep -a ' rc=' "$PD_TMP/out" | sed 's/.* rc=\([A-Z_0-9]*\) .*/\1/' |
 	sort | uniq -c | tr -s ' \n' ' ')
 ok "result codes: $codes"
+# Names the policy's normaliser takes (the LDH ones) are the rule's and
+# reach the cache and the upstream; a name it cannot normalise goes to
+# the default rule (system), where glibc refuses it without sending a
+# query. Either way no hostile name may leave over plain DNS.
+ne=$(grep -c '"rule":"hostile"' "$PD_TMP/h.log")
+if [ "$ne" -ge 500 ]; then
+	ok "$ne of the names went through the rule and its cache (>= 500)"
+else
+	not_ok "the LDH names went through the rule and its cache" \
+		"expected: >= 500 audit lines for rule hostile" "got: $ne"
+fi
+check_eq "no hostile name was asked over plain DNS (poisoner's log)" \
+	"$np0" "$(grep -c 'hd\.amazonaws\.com' "$LAB_POISON_LOG")"
 check_nomatch "no sanitizer report" 'AddressSanitizer|runtime error' \
 	"$(cat "$PD_TMP/err")"
 

@@ -37,7 +37,9 @@ rm -f "$PD_TMP/report"
 out=$(sweep 0)
 check_match "no failure injected: $N accepted" "^$N rc=0 .* addrs=127\.0\.10\.1\$" "$out"
 check_match "no failure injected: $R refused" "^$R rc=EAI_FAIL " "$out"
-K=$(sed -n 's/^counted \([0-9]*\) .*/\1/p' "$PD_TMP/report" | tail -n 1)
+# Every process under the shim appends a line (timeout, env, hd_gai):
+# the run is the one that counted most.
+K=$(sed -n 's/^counted \([0-9]*\) .*/\1/p' "$PD_TMP/report" | sort -n | tail -n 1)
 if [ "${K:-0}" -gt 10 ]; then
 	ok "the engine made $K allocations in that run"
 else
