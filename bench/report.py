@@ -5,9 +5,10 @@
 
 Reads OUTDIR/meta.txt, results.txt (one line of key=value per workload
 run), passthrough.txt, startup.txt, memory.txt, refresh.txt,
-callgrind*.txt and micro.txt, any of which may be missing. Medians are over the repetitions; every ratio is computed within
-one repetition (the two runs it compares ran minutes apart at most, on
-the same machine state) and the median of those ratios is printed. Runs
+callgrind*.txt and micro.txt, any of which may be missing. Medians are
+over the repetitions; every ratio is computed within one repetition (the
+two runs it compares ran minutes apart at most, on the same machine
+state) and the median of those ratios is printed. Runs
 that failed (non-zero exit or any failed lookup) are left out of every
 figure and counted in the "ok" column. Nothing is judged here but the
 issue's targets, which are reported as met, missed or not measured.
@@ -18,8 +19,8 @@ import sys
 
 PATH_ORDER = [
     "hosts", "unbound", "unbound-miss", "stubby", "stubby+dnssec",
-    "pindns", "pindns-batched", "preload-only", "pindns-miss", "pindns-miss-dnssec",
-    "pindns-first",
+    "pindns", "pindns-batched", "preload-only", "pindns-miss",
+    "pindns-miss-dnssec", "pindns-first",
     "pindns-rtt10", "pindns-rtt10-dnssec", "stubby-rtt10",
     "stubby+dnssec-rtt10",
 ]
@@ -222,7 +223,8 @@ def main():
             firsts = [x for x in firsts if x is not None]
             if firsts:
                 summary[("pindns-first", 1)] = {"p50": med(firsts)}
-                p("| pindns-first | {} | 1 | – | {} | max {} | – | – | {} |"
+                p("| pindns-first | {} | 1 | – | {} | max {} | – | – "
+                  "| {} |"
                   .format(HOW[path], fmt_us(med(firsts)),
                           fmt_us(max(firsts)), len(firsts)))
             continue
@@ -406,7 +408,8 @@ def main():
           "send it at most {} A queries for the name:".format(
               refresh_secs, upq_bound))
         p()
-        p("| run | ops | p50 µs | p99 µs | p99.9 µs | p99.99 µs | max µs | "
+        p("| run | ops | p50 µs | p99 µs | p99.9 µs | p99.99 µs | "
+          "max µs | "
           "samples > 100 µs | upstream A queries | failed |")
         p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
           "---: |")

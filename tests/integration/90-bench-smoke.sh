@@ -13,9 +13,9 @@ require unshare unbound stubby kdig hyperfine /usr/bin/python3 \
 
 out=$PD_TMP/bench
 log=$PD_TMP/bench.log
-PATHS="hosts unbound unbound-miss stubby stubby+dnssec pindns pindns-batched preload-only
-pindns-miss pindns-miss-dnssec pindns-rtt10 pindns-rtt10-dnssec stubby-rtt10
-stubby+dnssec-rtt10"
+PATHS="hosts unbound unbound-miss stubby stubby+dnssec pindns pindns-batched
+preload-only pindns-miss pindns-miss-dnssec pindns-rtt10 pindns-rtt10-dnssec
+stubby-rtt10 stubby+dnssec-rtt10"
 
 BENCH_THREADS="1 64" "$TOP/bench/run" --quick --out "$out" >"$log" 2>&1
 rc=$?
@@ -48,7 +48,8 @@ done
 st=$(cat "$out/startup.txt" 2>/dev/null)
 for c in true python; do
 	check_match "start-up of $c measured by plain_spawn" \
-		"cmd=$c tool=plain_spawn pairs=[0-9]+ base_us=[0-9.]+ with_us=[0-9.]+ ratio=[0-9.]+ base_kb=[0-9]+ with_kb=[0-9]+" "$st"
+		"cmd=$c tool=plain_spawn pairs=[0-9]+ base_us=[0-9.]+ \
+with_us=[0-9.]+ ratio=[0-9.]+ base_kb=[0-9]+ with_kb=[0-9]+" "$st"
 	for side in base with; do
 		check_match "start-up of $c ($side) cross-checked by hyperfine" \
 			"cmd=$c tool=hyperfine side=$side median_us=[0-9.]+" "$st"
