@@ -182,7 +182,8 @@ loop_cleanup(getdns_eventloop *base)
 static void
 loop_run_once_vmt(getdns_eventloop *base, int blocking)
 {
-	pd_loop_run_once((struct pd_loop *)base, blocking ? -1 : 0, NULL);
+	(void)pd_loop_run_once((struct pd_loop *)base, blocking ? -1 : 0,
+	    NULL);
 }
 
 static void
@@ -191,7 +192,7 @@ loop_run(getdns_eventloop *base)
 	struct pd_loop *l = (struct pd_loop *)base;
 
 	while (l->live > 0)
-		pd_loop_run_once(l, -1, NULL);
+		(void)pd_loop_run_once(l, -1, NULL);
 }
 
 enum pd_err
@@ -300,7 +301,7 @@ still(struct pd_loop *l, size_t idx, uint32_t gen)
 	    l->slots[idx].gen == gen;
 }
 
-void
+unsigned
 pd_loop_run_once(struct pd_loop *l, int timeout_ms, pthread_mutex_t *drop)
 {
 	uint64_t now, earliest = LOOP_FOREVER, wait;
@@ -309,6 +310,7 @@ pd_loop_run_once(struct pd_loop *l, int timeout_ms, pthread_mutex_t *drop)
 	size_t i, k, n;
 	short re;
 	int rc, pto;
+	unsigned fired = 0;
 	uint64_t junk;
 	ssize_t r;
 
@@ -354,6 +356,7 @@ pd_loop_run_once(struct pd_loop *l, int timeout_ms, pthread_mutex_t *drop)
 		(void)pthread_mutex_lock(drop);
 	if (rc < 0)
 		rc = 0;	/* EINTR: only timeouts may be due */
+	fired = (unsigned)rc;
 
 	if (rc > 0 && (pfds[0].revents & POLLIN)) {
 		r = read(l->wakefd, &junk, sizeof(junk));
@@ -378,7 +381,10 @@ pd_loop_run_once(struct pd_loop *l, int timeout_ms, pthread_mutex_t *drop)
 	for (i = 0; i < l->nslots; i++) {
 		ev = l->slots[i].ev;
 		if (ev != NULL && l->slots[i].deadline <= now &&
-		    ev->timeout_cb != NULL)
+		    ev->timeout_cb != NULL) {
 			ev->timeout_cb(ev->userarg);
+			fired++;
+		}
 	}
+	return fired;
 }

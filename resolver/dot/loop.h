@@ -50,9 +50,12 @@ getdns_eventloop *pd_loop_getdns(struct pd_loop *l);
  * wake-up, then fire the callbacks that are due. When drop is not NULL
  * it is unlocked for the time spent in poll() and locked again before any
  * callback runs, so that a fork() can never observe the loop (and getdns)
- * in the middle of a callback.
+ * in the middle of a callback. Returns how many descriptors were ready
+ * plus how many timeouts fired (0: nothing happened), so that a caller
+ * can poll with timeout 0 first and do deferred work only when the loop
+ * would otherwise sleep.
  */
-void		pd_loop_run_once(struct pd_loop *l, int timeout_ms,
+unsigned	pd_loop_run_once(struct pd_loop *l, int timeout_ms,
 		    pthread_mutex_t *drop);
 
 /* Wake the loop's thread from poll(). Thread-safe, async-signal-safe. */

@@ -40,6 +40,10 @@ enum flavour { FL_PLAIN = 0, FL_DO, FL_CHAIN, FL_N };
 #define MAX_HELPERS	4
 #define MAX_ASYNC	4096
 #define MAX_CHILD_FDS	64
+/* Response dicts the backend thread frees when it would sleep anyway. */
+#define MAX_JUNK	64
+/* With no query out, chores wait for this long a quiet loop. */
+#define CHORES_QUIET_MS	20
 
 struct pd_batch;
 
@@ -65,12 +69,17 @@ struct pd_q {
 	unsigned		 verify_seq;
 	getdns_transaction_t	 tid;
 	uint64_t		 att_deadline;
-	/* outcome, read by the caller once the batch is complete */
+	/* outcome, read by the caller once done is set */
 	getdns_dict		*resp;
 	enum pd_dot_status	 st;
 	int			 rank;		/* of st, see record() */
 	char			 upstream[64];
 	char			 detail[160];
+	bool			 done;		/* d->mu: network part over */
+	bool			 taken;		/* d->mu: being handled */
+	bool			 handled;	/* d->mu: out is final */
+	bool			 processed;	/* out holds the outcome */
+	struct pd_reply_out	 out;
 };
 
 TAILQ_HEAD(qhead, pd_q);
@@ -80,8 +89,18 @@ struct pd_batch {
 	struct pd_dot	*d;
 	unsigned	 pending;	/* d->mu */
 	bool		 abandoned;	/* d->mu: the caller gave up */
+	bool		 wake_each;	/* wake the caller per query, not per
+					 * batch: it validates each reply as
+					 * soon as it is there */
+	bool		 busy;		/* d->mu: the caller is handling a
+					 * query of the batch */
+	unsigned	 at_side;	/* d->mu: queries a validator thread
+					 * is handling */
 	pthread_cond_t	 cv;
 	unsigned	 rr;		/* first upstream to try */
+	enum pd_dnssec_mode mode;
+	char		 qname[PD_NAME_MAX + 1];	/* normalised */
+	struct pd_batch	*next_dead;	/* d->mu: on d->dead */
 	unsigned	 nq;
 	struct pd_q	 q[2];
 };
@@ -99,24 +118,19 @@ struct areq {
 TAILQ_HEAD(ahead, areq);
 
 /*
- * A validator thread: while the caller validates one reply of an
- * address lookup, it validates the other (each costs getdns one or two
- * ECDSA verifications, 0.15 to 0.3 ms here), halving the latency of a
- * validated A+AAAA miss. Used only when idle; otherwise the caller
- * validates both itself.
+ * A validator thread. When the second reply of a validated address lookup
+ * arrives while the caller is still validating the first (each costs
+ * getdns an ECDSA verification and more, 0.1 to 0.2 ms here), an idle
+ * validator takes it, so that both run at once when a core is free.
+ * Everything about it is under d->mu.
  */
 struct pd_side {
 	struct pd_dot		*d;
 	pthread_t		 t;
-	bool			 started;	/* d->mu */
-	bool			 taken;		/* d->mu */
-	pthread_mutex_t		 mu;
+	bool			 started;
 	pthread_cond_t		 cv;
-	int			 state;		/* 0 idle, 1 job, 2 done */
-	bool			 stop;
-	const getdns_dict	*resp;
-	const struct pd_reply_in *in;
-	struct pd_reply_out	*out;
+	struct pd_batch		*b;		/* the job, or NULL: idle */
+	struct pd_q		*q;
 };
 
 #define NSIDES	2
@@ -149,7 +163,16 @@ struct pd_dot {
 	unsigned		 idle;
 	pthread_t		 helpers[MAX_HELPERS];
 
+	/* Freed by the backend thread when it would sleep anyway, so that
+	 * no caller waits for it: batches callers are done with (d->mu),
+	 * and responses processed on the backend thread (its own). */
 	struct pd_side		 sides[NSIDES];
+	bool			 side_stop;
+
+	struct pd_batch		*dead;
+	struct pd_batch		*dead_local;	/* backend thread only */
+	getdns_dict		*junk[MAX_JUNK];
+	size_t			 njunk;
 
 	bool			 child;		/* inherited over fork() */
 	bool			 registered;
@@ -294,8 +317,10 @@ engine_thread(struct pd_dot *d)
 
 /* ------------------------------------------------------------ queries */
 
+/* Free b and the responses it holds. In a forked child its condition
+ * variable is left alone (see destroy()). */
 static void
-batch_free(struct pd_batch *b)
+batch_free(struct pd_batch *b, bool child)
 {
 	unsigned i;
 
@@ -303,8 +328,72 @@ batch_free(struct pd_batch *b)
 		return;
 	for (i = 0; i < b->nq; i++)
 		getdns_dict_destroy(b->q[i].resp);
-	(void)pthread_cond_destroy(&b->cv);
+	if (!child)
+		(void)pthread_cond_destroy(&b->cv);
 	free(b);
+}
+
+/*
+ * Work the backend thread does only when it would sleep anyway (poll
+ * with nothing ready): freeing the batches callers are done with and the
+ * responses processed here, so that freeing a response (as costly as
+ * building it) is never on a caller's path, and draining SIGPIPE. A
+ * SIGPIPE stays pending, harmlessly, while it is blocked, so once per
+ * idle moment is enough.
+ */
+static bool
+chores_due(const struct pd_dot *d)
+{
+	return d->njunk > 0 || d->dead_local != NULL;
+}
+
+static void drain_sigpipe(struct pd_dot *d);
+
+static void
+chores(struct pd_dot *d)
+{
+	struct pd_batch *b;
+
+	while ((b = d->dead_local) != NULL) {
+		d->dead_local = b->next_dead;
+		batch_free(b, false);
+	}
+	while (d->njunk > 0)
+		getdns_dict_destroy(d->junk[--d->njunk]);
+	drain_sigpipe(d);
+}
+
+/* A response processed on the backend thread, to free later. */
+static void
+junk_add(struct pd_dot *d, getdns_dict *resp)
+{
+	if (d->njunk == MAX_JUNK)
+		getdns_dict_destroy(resp);
+	else
+		d->junk[d->njunk++] = resp;
+}
+
+/*
+ * The reply to a query that is not validated (dnssec off) is processed
+ * right here on the backend thread as soon as it comes (a few
+ * microseconds: no validation): the first reply of an address lookup is
+ * then done while the upstream still works on the second, and the caller,
+ * once woken, only reads the outcome.
+ */
+static void
+local(struct pd_dot *d, struct pd_q *q, getdns_dict *resp)
+{
+	struct pd_reply_in in;
+
+	memset(&in, 0, sizeof(in));
+	in.qname = q->b->qname;
+	in.qtype = q->type;
+	in.mode = q->b->mode;
+	in.chain = d->chain;
+	in.now = time(NULL);
+	pd_reply_response(resp, &in, &q->out);
+	q->processed = true;
+	junk_add(d, resp);
 }
 
 /*
@@ -331,26 +420,46 @@ record(struct pd_q *q, enum pd_dot_status st, const char *fmt, ...)
 }
 
 /* The query is done: hand it back (backend thread). */
+/* A started validator thread without a job (d->mu held), or NULL. */
+static struct pd_side *
+side_idle(struct pd_dot *d)
+{
+	unsigned i;
+
+	for (i = 0; i < NSIDES; i++)
+		if (d->sides[i].started && d->sides[i].q == NULL)
+			return &d->sides[i];
+	return NULL;
+}
+
 static void
 finish(struct pd_dot *d, struct pd_q *q)
 {
 	struct pd_batch *b = q->b, *dead = NULL;
+	struct pd_side *sd;
 
 	if (q->active) {
 		TAILQ_REMOVE(&d->active, q, link);
 		q->active = false;
 	}
-	if (q->resp == NULL && q->st == PD_DOT_OK)
+	if (q->resp == NULL && !q->processed && q->st == PD_DOT_OK)
 		record(q, PD_DOT_ERROR, "no response");
 	(void)pthread_mutex_lock(&d->mu);
-	if (--b->pending == 0) {
-		if (b->abandoned)
+	q->done = true;
+	--b->pending;
+	if (b->abandoned) {
+		if (b->pending == 0)
 			dead = b;
-		else
-			(void)pthread_cond_signal(&b->cv);
-	}
+	} else if (b->wake_each && b->busy && (sd = side_idle(d)) != NULL) {
+		q->taken = true;
+		b->at_side++;
+		sd->b = b;
+		sd->q = q;
+		(void)pthread_cond_signal(&sd->cv);
+	} else if (b->pending == 0 || b->wake_each)
+		(void)pthread_cond_signal(&b->cv);
 	(void)pthread_mutex_unlock(&d->mu);
-	batch_free(dead);
+	batch_free(dead, false);
 }
 
 /* Next upstream for q: untried, healthy ones first, in policy order from
@@ -509,11 +618,14 @@ on_reply(getdns_context *ctx, getdns_callback_type_t type, getdns_dict *resp,
 	now = pd_loop_now_ms();
 	switch (type) {
 	case GETDNS_CALLBACK_COMPLETE:
-		q->resp = resp;
 		q->st = PD_DOT_OK;
 		up->answers++;
 		up->auth_failed = false;
 		up->down_until_ms = 0;
+		if (q->b->mode == PD_DNSSEC_OFF)
+			local(d, q, resp);
+		else
+			q->resp = resp;
 		finish(d, q);
 		return;
 	case GETDNS_CALLBACK_TIMEOUT:
@@ -562,13 +674,24 @@ attempt_timeout(struct pd_dot *d, struct pd_q *q)
 	attempt(d, q);
 }
 
+static void
+loop_stats(struct pd_dot *d)
+{
+	struct pd_loop_stats ls;
+
+	pd_loop_stats(d->loop, &ls);
+	atomic_store_explicit(&d->n_sockets, ls.sockets, memory_order_relaxed);
+	atomic_store_explicit(&d->n_nodelay_fail, ls.nodelay_fail,
+	    memory_order_relaxed);
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct pd_dot *d = arg;
 	struct qhead fresh;
+	struct pd_batch *dead, *nb;
 	struct pd_q *q;
-	struct pd_loop_stats ls;
 	uint64_t now, next;
 	bool stop, again;
 	int wait;
@@ -579,8 +702,15 @@ worker_main(void *arg)
 		TAILQ_INIT(&fresh);
 		(void)pthread_mutex_lock(&d->mu);
 		TAILQ_CONCAT(&fresh, &d->submitq, link);
+		dead = d->dead;
+		d->dead = NULL;
 		stop = d->stop;
 		(void)pthread_mutex_unlock(&d->mu);
+		for (; dead != NULL; dead = nb) {
+			nb = dead->next_dead;
+			dead->next_dead = d->dead_local;
+			d->dead_local = dead;
+		}
 		while ((q = TAILQ_FIRST(&fresh)) != NULL) {
 			TAILQ_REMOVE(&fresh, q, link);
 			TAILQ_INSERT_TAIL(&d->active, q, link);
@@ -589,8 +719,17 @@ worker_main(void *arg)
 				record(q, PD_DOT_ERROR, "backend shutting "
 				    "down");
 				finish(d, q);
-			} else
-				attempt(d, q);
+				continue;
+			}
+			attempt(d, q);
+			/*
+			 * Let getdns write this query before it is handed
+			 * the next one (preparing a query costs getdns about
+			 * as much as writing it): the upstream starts on the
+			 * A query while the AAAA one is being prepared.
+			 */
+			if (!TAILQ_EMPTY(&fresh))
+				(void)pd_loop_run_once(d->loop, 0, &d->run_mu);
 		}
 		if (stop)
 			break;
@@ -614,11 +753,28 @@ worker_main(void *arg)
 		now = pd_loop_now_ms();
 		wait = next == UINT64_MAX ? -1 : next <= now ? 0 :
 		    (int)(next - now);
-		pd_loop_run_once(d->loop, wait, &d->run_mu);
-		drain_sigpipe(d);
-		pd_loop_stats(d->loop, &ls);
-		atomic_store(&d->n_sockets, ls.sockets);
-		atomic_store(&d->n_nodelay_fail, ls.nodelay_fail);
+		/*
+		 * Chores only when nothing is ready (never before a write or
+		 * a reply that is waiting), and best while queries are out:
+		 * with nothing out, a caller was just woken and needs the CPU
+		 * more (on a busy machine the two compete for one core), so
+		 * then they wait for a quiet moment, or for the next lookup's
+		 * round trip.
+		 */
+		if (wait != 0 && chores_due(d)) {
+			int quiet = TAILQ_EMPTY(&d->active) ? CHORES_QUIET_MS :
+			    0;
+
+			if (wait > 0 && wait < quiet)
+				quiet = wait;
+			if (pd_loop_run_once(d->loop, quiet, &d->run_mu) > 0) {
+				loop_stats(d);
+				continue;
+			}
+			chores(d);
+		}
+		(void)pd_loop_run_once(d->loop, wait, &d->run_mu);
+		loop_stats(d);
 	}
 	while ((q = TAILQ_FIRST(&d->active)) != NULL) {
 		if (q->inflight) {
@@ -629,7 +785,7 @@ worker_main(void *arg)
 		record(q, PD_DOT_ERROR, "backend shutting down");
 		finish(d, q);
 	}
-	drain_sigpipe(d);
+	chores(d);
 	(void)pthread_mutex_unlock(&d->run_mu);
 	return NULL;
 }
@@ -691,12 +847,22 @@ out:
 static void
 destroy(struct pd_dot *d, bool child)
 {
+	struct pd_batch *b;
 	size_t i;
 
-	for (i = 0; i < NSIDES && !child; i++) {
-		(void)pthread_cond_destroy(&d->sides[i].cv);
-		(void)pthread_mutex_destroy(&d->sides[i].mu);
+	/* Batches callers were done with, not freed yet. */
+	while ((b = d->dead) != NULL) {
+		d->dead = b->next_dead;
+		batch_free(b, child);
 	}
+	while ((b = d->dead_local) != NULL) {
+		d->dead_local = b->next_dead;
+		batch_free(b, child);
+	}
+	while (d->njunk > 0)
+		getdns_dict_destroy(d->junk[--d->njunk]);
+	for (i = 0; i < NSIDES && !child; i++)
+		(void)pthread_cond_destroy(&d->sides[i].cv);
 	for (i = 0; d->ups != NULL && i < d->nup; i++)
 		pd_ctx_free(&d->ups[i]);
 	free(d->ups);
@@ -759,7 +925,6 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	TAILQ_INIT(&d->asyncq);
 	for (i = 0; i < NSIDES; i++) {
 		d->sides[i].d = d;
-		(void)pthread_mutex_init(&d->sides[i].mu, NULL);
 		(void)pthread_cond_init(&d->sides[i].cv, NULL);
 	}
 	(void)pthread_mutex_init(&d->mu, NULL);
@@ -914,22 +1079,110 @@ pd_dot_free(struct pd_dot *d)
 /* ------------------------------------------------------------ resolve */
 
 /*
- * Queue nq queries and wait for them until deadline (plus a little: the
- * backend thread enforces the deadline itself). Returns the batch, or
- * NULL when it had to be abandoned (the backend thread frees it later).
+ * The outcome of query q of b, into q->out: processed on the backend
+ * thread already (dnssec off), or processed and validated here, in the
+ * caller's thread, as soon as the query is done (the other query of the
+ * batch may still be on its way: validating the first reply of an address
+ * lookup overlaps with the round trip of the second).
  */
-static struct pd_batch *
+static void
+handle(struct pd_dot *d, struct pd_batch *b, struct pd_q *q)
+{
+	struct pd_reply_in in;
+
+	if (q->processed || q->st != PD_DOT_OK || q->resp == NULL)
+		return;
+	memset(&in, 0, sizeof(in));
+	in.qname = b->qname;
+	in.qtype = q->type;
+	in.mode = b->mode;
+	in.chain = d->chain;
+	in.now = time(NULL);
+	pd_reply_response(q->resp, &in, &q->out);
+	q->processed = true;
+}
+
+static void *
+side_main(void *arg)
+{
+	struct pd_side *sd = arg;
+	struct pd_dot *d = sd->d;
+	struct pd_batch *b;
+	struct pd_q *q;
+
+	engine_thread(d);
+	(void)pthread_mutex_lock(&d->mu);
+	for (;;) {
+		while (sd->q == NULL && !d->side_stop)
+			(void)pthread_cond_wait(&sd->cv, &d->mu);
+		if (sd->q == NULL)
+			break;
+		b = sd->b;
+		q = sd->q;
+		(void)pthread_mutex_unlock(&d->mu);
+		handle(d, b, q);
+		(void)pthread_mutex_lock(&d->mu);
+		q->handled = true;
+		b->at_side--;
+		sd->b = NULL;
+		sd->q = NULL;
+		(void)pthread_cond_signal(&b->cv);
+	}
+	(void)pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
+/* Start the validator threads on first need (d->mu held). */
+static void
+sides_start(struct pd_dot *d)
+{
+	unsigned i;
+
+	for (i = 0; i < NSIDES && !d->side_stop; i++) {
+		if (d->sides[i].started)
+			continue;
+		if (spawn(&d->sides[i].t, side_main, &d->sides[i]) != 0)
+			return;
+		d->sides[i].started = true;
+	}
+}
+
+static void
+sides_stop(struct pd_dot *d)
+{
+	unsigned i;
+
+	(void)pthread_mutex_lock(&d->mu);
+	d->side_stop = true;
+	for (i = 0; i < NSIDES; i++)
+		(void)pthread_cond_signal(&d->sides[i].cv);
+	(void)pthread_mutex_unlock(&d->mu);
+	for (i = 0; i < NSIDES; i++)
+		if (d->sides[i].started)
+			(void)pthread_join(d->sides[i].t, NULL);
+}
+
+/*
+ * Queue b's queries and handle each as soon as it is done (or let a
+ * validator thread take one, see finish()), until all are handled or
+ * until deadline (plus a little: the backend thread enforces the deadline
+ * itself). false when b had to be abandoned (the backend thread frees it
+ * later).
+ */
+static bool
 run_batch(struct pd_dot *d, struct pd_batch *b, uint64_t deadline)
 {
 	struct timespec ts;
 	uint64_t until;
-	unsigned i;
+	unsigned i, left;
 	int rc = 0;
 
 	until = deadline + 20 + d->timeout_ms / 50;
 	ts.tv_sec = (time_t)(until / 1000);
 	ts.tv_nsec = (long)(until % 1000) * 1000000L;
 	(void)pthread_mutex_lock(&d->mu);
+	if (b->wake_each)
+		sides_start(d);
 	b->pending = b->nq;
 	b->rr = d->p->round_robin ? d->rr_next++ % (unsigned)d->nup : 0;
 	for (i = 0; i < b->nq; i++)
@@ -937,14 +1190,52 @@ run_batch(struct pd_dot *d, struct pd_batch *b, uint64_t deadline)
 	(void)pthread_mutex_unlock(&d->mu);
 	pd_loop_wake(d->loop);
 	(void)pthread_mutex_lock(&d->mu);
-	while (b->pending > 0 && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&b->cv, &d->mu, &ts);
-	if (b->pending > 0) {
-		b->abandoned = true;
-		b = NULL;
+	for (;;) {
+		left = 0;
+		for (i = 0; i < b->nq; i++)
+			left += !b->q[i].handled;
+		if (left == 0)
+			break;
+		for (i = 0; i < b->nq; i++)
+			if (b->q[i].done && !b->q[i].taken)
+				break;
+		/* Past the deadline with a query still out, the batch is
+		 * abandoned anyway: handle nothing more. */
+		if (i < b->nq && (b->pending == 0 || rc != ETIMEDOUT)) {
+			b->q[i].taken = true;
+			b->busy = true;
+			(void)pthread_mutex_unlock(&d->mu);
+			handle(d, b, &b->q[i]);
+			(void)pthread_mutex_lock(&d->mu);
+			b->q[i].handled = true;
+			b->busy = false;
+			continue;
+		}
+		/* A validator thread still uses b: wait for it (validation
+		 * takes a bounded time) before b may be abandoned. */
+		if (rc == ETIMEDOUT && b->at_side == 0) {
+			b->abandoned = true;
+			(void)pthread_mutex_unlock(&d->mu);
+			return false;
+		}
+		if (rc == ETIMEDOUT)
+			(void)pthread_cond_wait(&b->cv, &d->mu);
+		else
+			rc = pthread_cond_timedwait(&b->cv, &d->mu, &ts);
 	}
 	(void)pthread_mutex_unlock(&d->mu);
-	return b;
+	return true;
+}
+
+/* The caller is done with b: the backend thread frees it (and the
+ * responses in it) when it would sleep anyway. */
+static void
+graveyard(struct pd_dot *d, struct pd_batch *b)
+{
+	(void)pthread_mutex_lock(&d->mu);
+	b->next_dead = d->dead;
+	d->dead = b;
+	(void)pthread_mutex_unlock(&d->mu);
 }
 
 static struct pd_batch *
@@ -991,104 +1282,18 @@ set_status(struct pd_dot_result *res, enum pd_dot_status st,
 	snprintf(res->detail, sizeof(res->detail), "%s", detail);
 }
 
-static void *
-side_main(void *arg)
-{
-	struct pd_side *sd = arg;
-
-	engine_thread(sd->d);
-	(void)pthread_mutex_lock(&sd->mu);
-	for (;;) {
-		while (sd->state != 1 && !sd->stop)
-			(void)pthread_cond_wait(&sd->cv, &sd->mu);
-		if (sd->stop)
-			break;
-		(void)pthread_mutex_unlock(&sd->mu);
-		pd_reply_response(sd->resp, sd->in, sd->out);
-		(void)pthread_mutex_lock(&sd->mu);
-		sd->state = 2;
-		(void)pthread_cond_broadcast(&sd->cv);
-	}
-	(void)pthread_mutex_unlock(&sd->mu);
-	return NULL;
-}
-
-/* An idle validator thread (started on first need), or NULL. */
-static struct pd_side *
-side_take(struct pd_dot *d)
-{
-	struct pd_side *sd = NULL;
-	unsigned i;
-
-	(void)pthread_mutex_lock(&d->mu);
-	for (i = 0; i < NSIDES && sd == NULL; i++) {
-		if (d->sides[i].taken)
-			continue;
-		if (!d->sides[i].started) {
-			if (d->astop || spawn(&d->sides[i].t, side_main,
-			    &d->sides[i]) != 0)
-				break;
-			d->sides[i].started = true;
-		}
-		sd = &d->sides[i];
-		sd->taken = true;
-	}
-	(void)pthread_mutex_unlock(&d->mu);
-	return sd;
-}
-
-static void
-side_run(struct pd_side *sd, const getdns_dict *resp,
-    const struct pd_reply_in *in, struct pd_reply_out *out)
-{
-	(void)pthread_mutex_lock(&sd->mu);
-	sd->resp = resp;
-	sd->in = in;
-	sd->out = out;
-	sd->state = 1;
-	(void)pthread_cond_broadcast(&sd->cv);
-	(void)pthread_mutex_unlock(&sd->mu);
-}
-
-static void
-side_wait(struct pd_dot *d, struct pd_side *sd)
-{
-	(void)pthread_mutex_lock(&sd->mu);
-	while (sd->state != 2)
-		(void)pthread_cond_wait(&sd->cv, &sd->mu);
-	sd->state = 0;
-	(void)pthread_mutex_unlock(&sd->mu);
-	(void)pthread_mutex_lock(&d->mu);
-	sd->taken = false;
-	(void)pthread_mutex_unlock(&d->mu);
-}
-
-static void
-sides_stop(struct pd_dot *d)
-{
-	unsigned i;
-
-	for (i = 0; i < NSIDES; i++) {
-		if (!d->sides[i].started)
-			continue;
-		(void)pthread_mutex_lock(&d->sides[i].mu);
-		d->sides[i].stop = true;
-		(void)pthread_cond_broadcast(&d->sides[i].cv);
-		(void)pthread_mutex_unlock(&d->sides[i].mu);
-		(void)pthread_join(d->sides[i].t, NULL);
-		d->sides[i].started = false;
-	}
-}
-
+/*
+ * No getpid() here: d->child, set by the pthread_atfork child handler, is
+ * what tells an inherited backend (getpid is a system call on every
+ * lookup since glibc 2.25).
+ */
 enum pd_err
 pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
     enum pd_dnssec_mode mode, struct pd_dot_result *res)
 {
 	uint16_t types[2];
 	struct pd_dot_rrset *outs[2];
-	struct pd_reply_out ro, ros[2];
-	struct pd_reply_in in, ins[2];
-	struct pd_side *sd;
+	const struct pd_reply_out *ro;
 	struct pd_batch *b;
 	char esc[4 * PD_NAME_MAX + 2];
 	bool need[2] = { false, false }, done[2] = { false, false };
@@ -1099,7 +1304,7 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 	if (d == NULL || qname == NULL || res == NULL || want == 0 ||
 	    (want & ~(PD_WANT_A | PD_WANT_AAAA)) != 0)
 		return PD_EINVAL;
-	if (d->child || getpid() != d->pid)
+	if (d->child)
 		return PD_EINVAL;
 	if (strlen(qname) > PD_NAME_MAX ||
 	    !pd_dname_escape(qname, esc, sizeof(esc)))
@@ -1115,10 +1320,6 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 		types[nt++] = GETDNS_RRTYPE_AAAA;
 	}
 
-	memset(&in, 0, sizeof(in));
-	in.qname = qname;
-	in.mode = mode;
-	in.chain = d->chain;
 	if (mode == PD_DNSSEC_OFF || pd_chain_nanchors(d->chain) == 0)
 		fl = FL_PLAIN;
 	else
@@ -1132,6 +1333,8 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 	for (round = 0; round < 2; round++) {
 		if ((b = batch_new(d)) == NULL)
 			return PD_ENOMEM;
+		b->mode = mode;
+		snprintf(b->qname, sizeof(b->qname), "%s", qname);
 		for (i = 0; i < nt; i++) {
 			struct pd_q *q;
 
@@ -1145,56 +1348,38 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 			q->b = b;
 			q->up = -1;
 		}
-		if ((b = run_batch(d, b, deadline)) == NULL) {
+		b->wake_each = mode != PD_DNSSEC_OFF && b->nq > 1;
+		if (!run_batch(d, b, deadline)) {
 			set_status(res, PD_DOT_TIMEOUT, "", "no answer "
 			    "within the lookup budget");
 			return PD_OK;
 		}
-		/* Validate the replies, two at once when a validator
-		 * thread is free. */
-		sd = NULL;
-		for (i = 0; i < b->nq; i++) {
-			ins[i] = in;
-			ins[i].qtype = b->q[i].type;
-			ins[i].now = time(NULL);
-		}
-		if (b->nq == 2 && b->q[0].resp != NULL && b->q[1].resp !=
-		    NULL && b->q[0].st == PD_DOT_OK &&
-		    b->q[1].st == PD_DOT_OK && (sd = side_take(d)) != NULL)
-			side_run(sd, b->q[1].resp, &ins[1], &ros[1]);
-		for (i = 0; i < b->nq; i++)
-			if ((sd == NULL || i == 0) && b->q[i].st == PD_DOT_OK &&
-			    b->q[i].resp != NULL)
-				pd_reply_response(b->q[i].resp, &ins[i],
-				    &ros[i]);
-		if (sd != NULL)
-			side_wait(d, sd);
 		for (i = 0; i < b->nq; i++) {
 			struct pd_q *q = &b->q[i];
 			unsigned t = q->type == types[0] ? 0 : 1;
 
 			need[t] = false;
-			if (q->st != PD_DOT_OK || q->resp == NULL) {
+			if (q->st != PD_DOT_OK || !q->processed) {
 				set_status(res, q->st == PD_DOT_OK ?
 				    PD_DOT_ERROR : q->st, q->upstream,
 				    q->detail);
 				continue;
 			}
-			ro = ros[i];
-			*outs[t] = ro.rr;
+			ro = &q->out;
+			*outs[t] = ro->rr;
 			done[t] = true;
 			if (res->status == PD_DOT_OK) {
 				snprintf(res->upstream, sizeof(res->upstream),
 				    "%s", q->upstream);
-				if (ro.detail[0] != '\0')
+				if (ro->detail[0] != '\0')
 					snprintf(res->detail,
 					    sizeof(res->detail), "%s",
-					    ro.detail);
+					    ro->detail);
 			}
-			if (ro.need_chain && q->fl != FL_CHAIN)
+			if (ro->need_chain && q->fl != FL_CHAIN)
 				need[t] = true;
 		}
-		batch_free(b);
+		graveyard(d, b);
 		if (res->status != PD_DOT_OK || (!need[0] && !need[1]))
 			break;
 	}
@@ -1250,7 +1435,7 @@ pd_dot_resolve_async(struct pd_dot *d, const char *qname, unsigned want,
 	if (d == NULL || qname == NULL || cb == NULL || want == 0 ||
 	    (want & ~(PD_WANT_A | PD_WANT_AAAA)) != 0)
 		return PD_EINVAL;
-	if (d->child || getpid() != d->pid)
+	if (d->child)
 		return PD_EINVAL;
 	if (strlen(qname) > PD_NAME_MAX)
 		return PD_ENAME;
