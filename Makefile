@@ -255,6 +255,11 @@ build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC) $(FUZZ_HDR)
 	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIBSRC) \
 		$(YAML_LIBS) $(DOT_LIBS) -ldl -lpthread
 
+# The preload's builders are compiled into their fuzzer from source (the
+# preload exports nothing but the hooks).
+build-fuzz/fuzz_build: FUZZ_LIBSRC := preload/build.c preload/numeric.c
+build-fuzz/fuzz_build: preload/build.c preload/numeric.c $(wildcard preload/*.h)
+
 fuzz-build: $(FUZZ_BIN)
 
 fuzz: deps fuzz-build
