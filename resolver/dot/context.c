@@ -12,7 +12,7 @@
  * a missing name and pin "... Verify fail: *CONFIG ERROR* ...". Each
  * context has one upstream, so the message is about that one.
  */
-static void
+__attribute__((format(printf, 4, 0))) static void
 ctx_log(void *arg, uint64_t system, getdns_loglevel_type level,
     const char *fmt, va_list ap)
 {

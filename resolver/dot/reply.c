@@ -100,7 +100,7 @@ sect_load(const getdns_dict *reply, const char *key, struct sect *s)
 	return true;
 }
 
-static void
+__attribute__((format(printf, 2, 3))) static void
 bad(struct pd_reply_out *out, const char *fmt, ...)
 {
 	va_list ap;
