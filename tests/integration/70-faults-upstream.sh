@@ -6,7 +6,7 @@
 # restarted is recovered without restarting the process and without a
 # SIGPIPE death; every upstream down is EAI_AGAIN within timeout_ms; with
 # stale_ttl the expired answer is served and logged as stale.
-# tags: lab
+# tags: lab threads
 # timeout: 240
 . "${TOP:?run me through tests/run or tests/stress/run}/tests/lib.sh"
 . "$TOP/tests/stress/lib.sh"
