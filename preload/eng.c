@@ -210,6 +210,10 @@ pd_eng_lookup(const char *name, unsigned want, struct pd_result *res)
 	ops->lookup(name, want, res);
 	pd_eng_guard--;
 	h_errno = herr;
+	/* The builders index addrs[] and print canon: hold them in bounds. */
+	if (res->naddrs > PD_MAX_ADDRS)
+		res->naddrs = PD_MAX_ADDRS;
+	res->canon[PD_CANON_MAX] = '\0';
 }
 
 void

@@ -17,6 +17,7 @@
 
 #include "preload/build.h"
 #include "preload/eng.h"
+#include "preload/idn.h"
 #include "preload/numeric.h"
 #include "preload/real.h"
 #include "preload/sort.h"
@@ -31,7 +32,8 @@
 #define GAI_FLAGS_DEFAULT	(AI_V4MAPPED | AI_ADDRCONFIG)
 
 struct gai_req {
-	const char		*node;
+	const char		*node;		/* the name decided on */
+	const char		*libc_node;	/* the name libc is given */
 	const char		*service;
 	const struct addrinfo	*hints;		/* as the caller gave it */
 	int			 flags;		/* effective hints */
@@ -216,7 +218,11 @@ pinned(const char *node, struct addrinfo *list, struct addrinfo **res)
 	if (r.verdict != PD_VERDICT_ACCEPTED)
 		goto out;
 
-	/* Unlink dropped nodes; the canonical name stays on the first. */
+	/*
+	 * Unlink dropped nodes; the canonical name stays on the first. From
+	 * here on the nodes are freed one by one, so list must not be.
+	 */
+	list = NULL;
 	canon = head->ai_canonname;
 	head->ai_canonname = NULL;
 	for (link = &head, ai = head, k = 0; ai != NULL; ai = next, k++) {
@@ -235,7 +241,6 @@ pinned(const char *node, struct addrinfo *list, struct addrinfo **res)
 	}
 	head->ai_canonname = canon;
 	*res = head;
-	list = NULL;
 	rc = 0;
 out:
 	if (list != NULL)
@@ -256,9 +261,10 @@ to_libc(struct gai_req *q, struct addrinfo **res, int pins)
 	q->errno_final = 1;
 	errno = q->saved_errno;
 	if (!pins)
-		return pd_real()->getaddrinfo(q->node, q->service, q->hints,
-		    res);
-	rc = pd_real()->getaddrinfo(q->node, q->service, q->hints, &list);
+		return pd_real()->getaddrinfo(q->libc_node, q->service,
+		    q->hints, res);
+	rc = pd_real()->getaddrinfo(q->libc_node, q->service, q->hints,
+	    &list);
 	if (rc != 0)
 		return rc;
 	e = errno;
@@ -359,12 +365,13 @@ gai(const char *node, const char *service, const struct addrinfo *hints,
 	struct pd_netinfo local_ni;
 	struct addrinfo sh;
 	struct gai_req q;
+	char *idn = NULL;
 	int saved_errno = errno, rc;
 
 	memset(&q, 0, sizeof(q));
 	memset(&local_ni, 0, sizeof(local_ni));
 	q.saved_errno = saved_errno;
-	q.node = node;
+	q.node = q.libc_node = node;
 	q.service = service;
 	q.hints = hints;
 	q.flags = hints != NULL ? hints->ai_flags : GAI_FLAGS_DEFAULT;
@@ -406,11 +413,19 @@ gai(const char *node, const char *service, const struct addrinfo *hints,
 		goto out;
 	}
 	q.pre_errno = errno;
+	/*
+	 * AI_IDN: decide on the A-label name glibc will query (preload/idn.h);
+	 * libc still gets the name as given, and converts it the same way.
+	 */
+	if ((q.flags & AI_IDN) && pd_idn_to_ascii(node, &idn) == 0)
+		q.node = idn;
+	errno = q.pre_errno;
 
 	rc = lookup(&q, res);
 	if (q.errno_final)
 		saved_errno = errno;
 out:
+	free(idn);
 	pd_netinfo_clear(&local_ni);
 	errno = saved_errno;
 	return rc;

@@ -56,3 +56,81 @@ pd_etc_run() {
 	*) pd_private_etc "$etc" env LD_PRELOAD="$pre" "$@" ;;
 	esac
 }
+
+# pd_protected_queries TABLE : probe queries for the names of TABLE for
+# which a hosts-file answer is what DNS would give (the name has addresses
+# of the family asked, or AI_V4MAPPED maps them): every family, socket
+# type, protocol and a list of flag sets, four services, and the
+# gethostbyname family with ample and short buffers.
+pd_protected_queries() {
+	local n addrs a has4 has6 s fam st p f
+	local services="@null 80 https nonsense"
+	local flags="0 1 2 8 0x10 0x18 0x20 0x28 0x38 0x1a 0x400 0x40 0x80 0x3a 0x800"
+	set -f
+	while read -r n addrs; do
+		case "$n" in ''|'#'*) continue ;; esac
+		has4=0 has6=0
+		for a in $addrs; do
+			case $a in *:*) has6=1 ;; *) has4=1 ;; esac
+		done
+		for s in $services; do
+			echo "gai $n $s -"
+			for fam in 0 2 10 1; do for st in 0 1 2 3; do
+			for p in 0 6 17; do for f in $flags; do
+				[ $fam = 2 ] && [ $has4 = 0 ] && continue
+				[ $fam = 10 ] && [ $has6 = 0 ] &&
+					[ $((f & 8)) = 0 ] && continue
+				echo "gai $n $s $fam,$st,$p,$f"
+			done; done; done; done
+		done
+		echo "ghbn2 $n 1"
+		if [ $has4 = 1 ]; then
+			echo "ghbn $n"; echo "ghbn2 $n 2"
+			echo "ghbnr $n 4096"; echo "ghbnr $n 16"
+			echo "ghbn2r $n 2 4096"
+		fi
+		if [ $has6 = 1 ]; then
+			echo "ghbn2 $n 10"; echo "ghbn2r $n 10 4096"
+			echo "ghbn2r $n 10 30"
+		fi
+	done <"$1"
+	set +f
+}
+
+# pd_dnsify FILE : glibc's output for names answered from /etc/hosts,
+# rewritten to what glibc leaves for the same answer from DNS behind
+# "hosts: files dns" (the preload's contract for protected names): after
+# a success getaddrinfo leaves errno 0 (files: untouched, or ERANGE when
+# its buffer grew) unless the sort's connect() set it, and
+# gethostbyname_r's *h_errnop is NETDB_SUCCESS (files: HOST_NOT_FOUND)
+# with the global h_errno HOST_NOT_FOUND (files: untouched).
+pd_dnsify() {
+	sed -e 's/^  = 0 errno=\(untouched\|0\|ERANGE\)$/  = 0 errno=0/' \
+	    -e 's/^\(  = rc=0 result=ret\) h_errnop=HOST_NOT_FOUND h_errno=untouched /\1 h_errnop=NETDB_SUCCESS h_errno=HOST_NOT_FOUND /' \
+	    "$1"
+}
+
+# pd_static_policy TABLE FILE AUDITLOG [ADDRS-FOR-p-v4.test] : write FILE, a
+# policy answering each name of TABLE from a `static` rule with the same
+# addresses (p-v4.test's replaced by ADDRS when given), p-deny.test denied,
+# every other name to libc, refusals logged to AUDITLOG. Written to a
+# temporary file and renamed, so a reader never sees half of it.
+pd_static_policy() {
+	local table=$1 file=$2 audit=$3 alt=${4:-} n a i=0
+	{
+		echo "version: 1"
+		echo "log: {target: \"file:$audit\", level: deny}"
+		echo "default: system"
+		echo "rules:"
+		echo "  - {name: denied, match: [p-deny.test], action: deny}"
+		while read -r n a; do
+			case "$n" in ''|'#'*) continue ;; esac
+			[ "$n" = p-v4.test ] && [ -n "$alt" ] && a=$alt
+			echo "  - name: r$((i++))"
+			echo "    match: [$n]"
+			echo "    action: static"
+			echo "    addresses: [$(echo $a | sed 's/ /, /g;
+				s/\([0-9a-f:]*:[0-9a-f:.]*\)/"\1"/g')]"
+		done <"$table"
+	} >"$file.tmp" && mv "$file.tmp" "$file"
+}

@@ -69,6 +69,15 @@ enum pd_sec {
  * the RRset validated with the status in sec. sec is computed per RRset
  * (each CNAME and the final RRset or denial proof on its own), so a signed
  * CNAME into an unsigned zone is not SECURE.
+ *
+ * Also (backend behaviour the front relies on): addresses are reported
+ * whatever sec says, so that a refusal can log what came (the front
+ * refuses BOGUS); an rcode other than NOERROR/NXDOMAIN comes with no
+ * address and sec INDETERMINATE (nothing validated); a reply that fails
+ * a structural check (question, owner names, chain, class, rdata size)
+ * is reported as rcode 2, sec PD_SEC_BOGUS whatever the mode, no address,
+ * and pd_dot_result.detail says what was wrong. A negative TTL is also
+ * capped by the validated NSEC/NSEC3 TTLs (RFC 9077).
  */
 struct pd_dot_rrset {
 	bool		asked;
@@ -110,14 +119,19 @@ struct pd_dot_ops {
 			    const struct pd_host *host, struct pd_dot **dp,
 			    char *err, size_t errlen);
 
-	/* Free; safe in a forked child (see above). NULL is a no-op. */
+	/*
+	 * Free; safe in a forked child (see above). NULL is a no-op. Async
+	 * requests still queued get their callback with PD_DOT_ERROR.
+	 */
 	void		(*free)(struct pd_dot *d);
 
 	/*
 	 * Resolve qname (normalised) for want (PD_WANT_A | PD_WANT_AAAA)
 	 * with DNSSEC per mode, waiting at most the policy's timeout_ms.
 	 * Returns PD_OK with *res filled (res->status says how it went), or
-	 * an error when nothing could even be tried.
+	 * an error when nothing could even be tried: PD_ENAME for a name
+	 * that is not a valid DNS name, PD_EINVAL for a bad argument or on a
+	 * pd_dot inherited over fork(), PD_ENOMEM.
 	 */
 	enum pd_err	(*resolve)(struct pd_dot *d, const char *qname,
 			    unsigned want, enum pd_dnssec_mode mode,
@@ -126,6 +140,7 @@ struct pd_dot_ops {
 	/*
 	 * The same without waiting (refresh-ahead): cb(arg, res) runs once,
 	 * on a backend thread, when done. res is valid during the call only.
+	 * PD_ENOMEM when 4096 requests are already queued.
 	 */
 	enum pd_err	(*resolve_async)(struct pd_dot *d, const char *qname,
 			    unsigned want, enum pd_dnssec_mode mode,

@@ -2,22 +2,28 @@
  * pindns DoT backend: its exported table, and pd_dot_get() for programs
  * that link the backend statically (CLI, tests).
  */
+#include <pthread.h>
 #include <stdio.h>
 
 #include <getdns/getdns_extra.h>
 
 #include "resolver/dot/worker.h"
 
+static char version[80];
+static pthread_once_t version_once = PTHREAD_ONCE_INIT;
+
+static void
+version_init(void)
+{
+	snprintf(version, sizeof(version), "getdns %s (API %s)",
+	    getdns_get_version(), getdns_get_api_version());
+}
+
 static const char *
 dot_version(void)
 {
-	static char v[80];
-
-	/* Written once with the same bytes whichever thread gets here. */
-	if (v[0] == '\0')
-		snprintf(v, sizeof(v), "getdns %s (API %s)",
-		    getdns_get_version(), getdns_get_api_version());
-	return v;
+	(void)pthread_once(&version_once, version_init);
+	return version;
 }
 
 __attribute__((visibility("default"))) const struct pd_dot_ops

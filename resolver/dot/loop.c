@@ -39,7 +39,7 @@ struct pollmap {
 };
 
 struct pd_loop {
-	getdns_eventloop	 base;		/* first: getdns hands it back */
+	getdns_eventloop	 base;		/* first: the getdns view */
 	getdns_eventloop_vmt	 vmt;
 	struct slot		*slots;
 	size_t			 nslots;	/* high-water mark in use */

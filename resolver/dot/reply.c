@@ -459,6 +459,32 @@ pd_reply_process(const getdns_dict *reply, const struct pd_reply_in *in,
 		nchain++;
 	}
 
+	/*
+	 * Every record of the answer section belongs to the chain: an owner
+	 * on it, or a DNAME that synthesised one of its links. An honest
+	 * server sends nothing else; anything else (a foreign owner, another
+	 * class) is a forgery, not something to skip.
+	 */
+	for (i = 0; i < an.n; i++) {
+		const struct rec *r = &an.v[i];
+
+		if (r->cls != GETDNS_RRCLASS_IN) {
+			bad(out, "answer holds a record of class %u", r->cls);
+			goto fail;
+		}
+		for (k = 0; r->owner != NULL && k < nchain; k++)
+			if (strcmp(r->owner, chain[k].name) == 0 ||
+			    (chain[k].via_dname &&
+			    strcmp(r->owner, chain[k].dname_owner) == 0))
+				break;
+		if (r->owner == NULL || k == nchain) {
+			bad(out, "answer holds a record for %.100s, outside "
+			    "the CNAME chain",
+			    r->owner ? r->owner : "(bad name)");
+			goto fail;
+		}
+	}
+
 	if (final_found && rcode == GETDNS_RCODE_NXDOMAIN) {
 		bad(out, "NXDOMAIN with an answer");
 		goto fail;
@@ -486,8 +512,9 @@ pd_reply_process(const getdns_dict *reply, const struct pd_reply_in *in,
 			if (r->owner == NULL || r->cls != GETDNS_RRCLASS_IN ||
 			    r->type != want || strcmp(r->owner, cur) != 0)
 				continue;
-			if (r->rdata == NULL || getdns_dict_get_bindata(r->rdata,
-			    "rdata_raw", &b) != 0 || b->size != alen) {
+			if (r->rdata == NULL ||
+			    getdns_dict_get_bindata(r->rdata, "rdata_raw",
+			    &b) != 0 || b->size != alen) {
 				bad(out, "address record of %.100s is not %zu "
 				    "octets", cur, alen);
 				goto fail;
@@ -497,12 +524,13 @@ pd_reply_process(const getdns_dict *reply, const struct pd_reply_in *in,
 				continue;
 			}
 			a = &out->rr.addrs[out->rr.naddrs++];
-			a->family = want == GETDNS_RRTYPE_A ? AF_INET : AF_INET6;
+			a->family = want == GETDNS_RRTYPE_A ? AF_INET :
+			    AF_INET6;
 			memset(a->addr, 0, sizeof(a->addr));
 			memcpy(a->addr, b->data, alen);
 		}
 	} else {
-		/* RFC 2308 section 5: the SOA of the zone, min(TTL, MINIMUM). */
+		/* RFC 2308 section 5: the zone's SOA, min(TTL, MINIMUM). */
 		for (i = 0; i < ns.n; i++) {
 			const struct rec *r = &ns.v[i];
 

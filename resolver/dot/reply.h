@@ -11,9 +11,9 @@
  *    the question is exactly the name, type and class asked;
  *  - follows the CNAME chain (or DNAME-synthesised CNAMEs) from the query
  *    name through the answer section, refusing loops, forks and chains
- *    longer than PD_DOT_MAX_CHAIN, and uses only class IN records whose
- *    owner is the current chain name: anything else in the answer is
- *    ignored, never reported;
+ *    longer than PD_DOT_MAX_CHAIN, and refuses an answer section holding
+ *    any record that is not on that chain (a foreign owner, another
+ *    class);
  *  - takes addresses from the wire form of the records (rdata_raw, 4 or
  *    16 octets), which is what validation covers;
  *  - validates every part on its own (each CNAME link, the final RRset,

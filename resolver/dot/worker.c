@@ -58,6 +58,10 @@ struct pd_q {
 	bool			 cancelling;
 	bool			 retried;
 	bool			 active;
+	bool			 submitting;	/* inside getdns_general() */
+	bool			 early;		/* its callback came then */
+	getdns_callback_type_t	 early_type;
+	getdns_dict		*early_resp;
 	unsigned		 verify_seq;
 	getdns_transaction_t	 tid;
 	uint64_t		 att_deadline;
@@ -94,6 +98,29 @@ struct areq {
 
 TAILQ_HEAD(ahead, areq);
 
+/*
+ * A validator thread: while the caller validates one reply of an
+ * address lookup, it validates the other (each costs getdns one or two
+ * ECDSA verifications, 0.15 to 0.3 ms here), halving the latency of a
+ * validated A+AAAA miss. Used only when idle; otherwise the caller
+ * validates both itself.
+ */
+struct pd_side {
+	struct pd_dot		*d;
+	pthread_t		 t;
+	bool			 started;	/* d->mu */
+	bool			 taken;		/* d->mu */
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	int			 state;		/* 0 idle, 1 job, 2 done */
+	bool			 stop;
+	const getdns_dict	*resp;
+	const struct pd_reply_in *in;
+	struct pd_reply_out	*out;
+};
+
+#define NSIDES	2
+
 struct pd_dot {
 	const struct pd_policy	*p;
 	const struct pd_host	*host;
@@ -121,6 +148,8 @@ struct pd_dot {
 	unsigned		 nhelpers;
 	unsigned		 idle;
 	pthread_t		 helpers[MAX_HELPERS];
+
+	struct pd_side		 sides[NSIDES];
 
 	bool			 child;		/* inherited over fork() */
 	bool			 registered;
@@ -166,7 +195,7 @@ at_parent(void)
 
 /* The child has one thread: the backend threads are gone, and any lock a
  * vanished thread held would stay held. Mark the objects as inherited;
- * only pd_dot_free() may touch them. */
+ * only pd_dot_free() may touch them, and it takes none of their locks. */
 static void
 at_child(void)
 {
@@ -175,8 +204,6 @@ at_child(void)
 	for (d = reg_head; d != NULL; d = d->reg_next) {
 		d->child = true;
 		(void)pthread_mutex_unlock(&d->run_mu);
-		(void)pthread_mutex_init(&d->mu, NULL);
-		(void)pthread_cond_init(&d->acv, NULL);
 	}
 	(void)pthread_mutex_unlock(&reg_mu);
 }
@@ -352,6 +379,7 @@ pick(struct pd_dot *d, struct pd_q *q, uint64_t now, unsigned *left)
 	return -1;
 }
 
+static void sides_stop(struct pd_dot *d);
 static void on_reply(getdns_context *ctx, getdns_callback_type_t type,
     getdns_dict *resp, void *arg, getdns_transaction_t tid);
 
@@ -418,11 +446,23 @@ attempt(struct pd_dot *d, struct pd_q *q)
 		atomic_fetch_add(&d->n_queries, 1);
 		if (q->fl == FL_CHAIN)
 			atomic_fetch_add(&d->n_chain, 1);
+		q->submitting = true;
+		q->early = false;
 		rc = getdns_general(up->ctx, q->name, q->type, d->ext[q->fl],
 		    q, &q->tid, on_reply);
+		q->submitting = false;
 		if (rc == GETDNS_RETURN_GOOD) {
 			q->inflight = true;
+			/* A callback from inside getdns_general() was held
+			 * back so that q did not finish under our feet. */
+			if (q->early)
+				on_reply(up->ctx, q->early_type, q->early_resp,
+				    q, q->tid);
 			return;
+		}
+		if (q->early) {
+			getdns_dict_destroy(q->early_resp);
+			q->early = false;
 		}
 		if (rc != GETDNS_RETURN_NO_UPSTREAM_AVAILABLE &&
 		    rc != GETDNS_RETURN_GENERIC_ERROR) {
@@ -457,6 +497,13 @@ on_reply(getdns_context *ctx, getdns_callback_type_t type, getdns_dict *resp,
 		getdns_dict_destroy(resp);
 		return;
 	}
+	if (q->submitting) {
+		q->early = true;
+		q->early_type = type;
+		q->early_resp = resp;
+		return;
+	}
+	q->early = false;
 	q->inflight = false;
 	up = &d->ups[q->up];
 	now = pd_loop_now_ms();
@@ -635,11 +682,21 @@ out:
 	return ok;
 }
 
+/*
+ * Free d. In a forked child (child true) the locks and condition
+ * variables are left alone: threads of the parent were waiting on some,
+ * and glibc's pthread_cond_destroy waits for waiters that will never
+ * come back.
+ */
 static void
-destroy(struct pd_dot *d)
+destroy(struct pd_dot *d, bool child)
 {
 	size_t i;
 
+	for (i = 0; i < NSIDES && !child; i++) {
+		(void)pthread_cond_destroy(&d->sides[i].cv);
+		(void)pthread_mutex_destroy(&d->sides[i].mu);
+	}
 	for (i = 0; d->ups != NULL && i < d->nup; i++)
 		pd_ctx_free(&d->ups[i]);
 	free(d->ups);
@@ -647,9 +704,11 @@ destroy(struct pd_dot *d)
 		getdns_dict_destroy(d->ext[i]);
 	pd_loop_free(d->loop);
 	pd_chain_free(d->chain);
-	(void)pthread_cond_destroy(&d->acv);
-	(void)pthread_mutex_destroy(&d->mu);
-	(void)pthread_mutex_destroy(&d->run_mu);
+	if (!child) {
+		(void)pthread_cond_destroy(&d->acv);
+		(void)pthread_mutex_destroy(&d->mu);
+		(void)pthread_mutex_destroy(&d->run_mu);
+	}
 	free(d);
 }
 
@@ -698,6 +757,11 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	TAILQ_INIT(&d->submitq);
 	TAILQ_INIT(&d->active);
 	TAILQ_INIT(&d->asyncq);
+	for (i = 0; i < NSIDES; i++) {
+		d->sides[i].d = d;
+		(void)pthread_mutex_init(&d->sides[i].mu, NULL);
+		(void)pthread_cond_init(&d->sides[i].cv, NULL);
+	}
 	(void)pthread_mutex_init(&d->mu, NULL);
 	(void)pthread_mutex_init(&d->run_mu, NULL);
 	(void)pthread_cond_init(&d->acv, NULL);
@@ -737,7 +801,7 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	return PD_OK;
 fail:
 	reg_del(d);
-	destroy(d);
+	destroy(d, false);
 	return r;
 }
 
@@ -801,7 +865,7 @@ free_child(struct pd_dot *d)
 		}
 	(void)close(devnull);
 	reg_del(d);
-	destroy(d);
+	destroy(d, true);
 }
 
 void
@@ -825,6 +889,7 @@ pd_dot_free(struct pd_dot *d)
 	(void)pthread_mutex_unlock(&d->mu);
 	for (i = 0; i < d->nhelpers; i++)
 		(void)pthread_join(d->helpers[i], NULL);
+	sides_stop(d);
 	TAILQ_INIT(&left);
 	(void)pthread_mutex_lock(&d->mu);
 	TAILQ_CONCAT(&left, &d->asyncq, link);
@@ -843,7 +908,7 @@ pd_dot_free(struct pd_dot *d)
 		(void)pthread_join(d->worker, NULL);
 	}
 	reg_del(d);
-	destroy(d);
+	destroy(d, false);
 }
 
 /* ------------------------------------------------------------ resolve */
@@ -926,14 +991,104 @@ set_status(struct pd_dot_result *res, enum pd_dot_status st,
 	snprintf(res->detail, sizeof(res->detail), "%s", detail);
 }
 
+static void *
+side_main(void *arg)
+{
+	struct pd_side *sd = arg;
+
+	engine_thread(sd->d);
+	(void)pthread_mutex_lock(&sd->mu);
+	for (;;) {
+		while (sd->state != 1 && !sd->stop)
+			(void)pthread_cond_wait(&sd->cv, &sd->mu);
+		if (sd->stop)
+			break;
+		(void)pthread_mutex_unlock(&sd->mu);
+		pd_reply_response(sd->resp, sd->in, sd->out);
+		(void)pthread_mutex_lock(&sd->mu);
+		sd->state = 2;
+		(void)pthread_cond_broadcast(&sd->cv);
+	}
+	(void)pthread_mutex_unlock(&sd->mu);
+	return NULL;
+}
+
+/* An idle validator thread (started on first need), or NULL. */
+static struct pd_side *
+side_take(struct pd_dot *d)
+{
+	struct pd_side *sd = NULL;
+	unsigned i;
+
+	(void)pthread_mutex_lock(&d->mu);
+	for (i = 0; i < NSIDES && sd == NULL; i++) {
+		if (d->sides[i].taken)
+			continue;
+		if (!d->sides[i].started) {
+			if (d->astop || spawn(&d->sides[i].t, side_main,
+			    &d->sides[i]) != 0)
+				break;
+			d->sides[i].started = true;
+		}
+		sd = &d->sides[i];
+		sd->taken = true;
+	}
+	(void)pthread_mutex_unlock(&d->mu);
+	return sd;
+}
+
+static void
+side_run(struct pd_side *sd, const getdns_dict *resp,
+    const struct pd_reply_in *in, struct pd_reply_out *out)
+{
+	(void)pthread_mutex_lock(&sd->mu);
+	sd->resp = resp;
+	sd->in = in;
+	sd->out = out;
+	sd->state = 1;
+	(void)pthread_cond_broadcast(&sd->cv);
+	(void)pthread_mutex_unlock(&sd->mu);
+}
+
+static void
+side_wait(struct pd_dot *d, struct pd_side *sd)
+{
+	(void)pthread_mutex_lock(&sd->mu);
+	while (sd->state != 2)
+		(void)pthread_cond_wait(&sd->cv, &sd->mu);
+	sd->state = 0;
+	(void)pthread_mutex_unlock(&sd->mu);
+	(void)pthread_mutex_lock(&d->mu);
+	sd->taken = false;
+	(void)pthread_mutex_unlock(&d->mu);
+}
+
+static void
+sides_stop(struct pd_dot *d)
+{
+	unsigned i;
+
+	for (i = 0; i < NSIDES; i++) {
+		if (!d->sides[i].started)
+			continue;
+		(void)pthread_mutex_lock(&d->sides[i].mu);
+		d->sides[i].stop = true;
+		(void)pthread_cond_broadcast(&d->sides[i].cv);
+		(void)pthread_mutex_unlock(&d->sides[i].mu);
+		(void)pthread_join(d->sides[i].t, NULL);
+		d->sides[i].started = false;
+	}
+}
+
 enum pd_err
 pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
     enum pd_dnssec_mode mode, struct pd_dot_result *res)
 {
 	uint16_t types[2];
 	struct pd_dot_rrset *outs[2];
-	struct pd_reply_out ro;
-	struct pd_reply_in in;
+	struct pd_reply_out ro, ros[2];
+	struct pd_reply_in in, ins[2];
+	struct pd_side *sd;
 	struct pd_batch *b;
 	char esc[4 * PD_NAME_MAX + 2];
 	bool need[2] = { false, false }, done[2] = { false, false };
@@ -995,6 +1150,25 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 			    "within the lookup budget");
 			return PD_OK;
 		}
+		/* Validate the replies, two at once when a validator
+		 * thread is free. */
+		sd = NULL;
+		for (i = 0; i < b->nq; i++) {
+			ins[i] = in;
+			ins[i].qtype = b->q[i].type;
+			ins[i].now = time(NULL);
+		}
+		if (b->nq == 2 && b->q[0].resp != NULL && b->q[1].resp !=
+		    NULL && b->q[0].st == PD_DOT_OK &&
+		    b->q[1].st == PD_DOT_OK && (sd = side_take(d)) != NULL)
+			side_run(sd, b->q[1].resp, &ins[1], &ros[1]);
+		for (i = 0; i < b->nq; i++)
+			if ((sd == NULL || i == 0) && b->q[i].st == PD_DOT_OK &&
+			    b->q[i].resp != NULL)
+				pd_reply_response(b->q[i].resp, &ins[i],
+				    &ros[i]);
+		if (sd != NULL)
+			side_wait(d, sd);
 		for (i = 0; i < b->nq; i++) {
 			struct pd_q *q = &b->q[i];
 			unsigned t = q->type == types[0] ? 0 : 1;
@@ -1006,9 +1180,7 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 				    q->detail);
 				continue;
 			}
-			in.qtype = q->type;
-			in.now = time(NULL);
-			pd_reply_response(q->resp, &in, &ro);
+			ro = ros[i];
 			*outs[t] = ro.rr;
 			done[t] = true;
 			if (res->status == PD_DOT_OK) {

@@ -49,9 +49,9 @@ enum pd_err	pd_dot_check_anchors(const struct pd_policy *p, char *err,
 struct pd_dot_stats {
 	uint64_t	queries;	/* getdns requests started */
 	uint64_t	chain_queries;	/* of which with the validation chain */
-	uint64_t	retries;	/* same-upstream retries after an error */
+	uint64_t	retries;	/* same-upstream retries (errors) */
 	uint64_t	failovers;	/* attempts moved to another upstream */
-	uint64_t	sigpipes;	/* SIGPIPEs drained on the backend thread */
+	uint64_t	sigpipes;	/* SIGPIPEs drained (backend thread) */
 	uint64_t	sockets;	/* sockets getdns opened (fixed up) */
 	uint64_t	nodelay_fail;	/* TCP_NODELAY could not be set */
 	size_t		zones;		/* signed zones with cached keys */

@@ -33,49 +33,8 @@ PRE=$(pd_preload_copy "$PD_TMP/pre") || { not_ok "preload copy"; exit 1; }
 export PD_FAKE_ENGINE
 PD_FAKE_ENGINE=$(pd_fake_spec "$TABLE")
 
-# Queries for which a hosts-file answer is what DNS would give: the name
-# has addresses of the family asked (or AI_V4MAPPED maps them).
-set -f
-services="@null 80 https nonsense"
-flags="0 1 2 8 0x10 0x18 0x20 0x28 0x38 0x1a 0x400 0x40 0x80 0x3a 0x800"
-{
-	while read -r n addrs; do
-		case "$n" in ''|'#'*) continue ;; esac
-		has4=0 has6=0
-		for a in $addrs; do
-			case $a in *:*) has6=1 ;; *) has4=1 ;; esac
-		done
-		for s in $services; do
-			echo "gai $n $s -"
-			for fam in 0 2 10 1; do for st in 0 1 2 3; do
-			for p in 0 6 17; do for f in $flags; do
-				[ $fam = 2 ] && [ $has4 = 0 ] && continue
-				[ $fam = 10 ] && [ $has6 = 0 ] &&
-					[ $((f & 8)) = 0 ] && continue
-				echo "gai $n $s $fam,$st,$p,$f"
-			done; done; done; done
-		done
-		echo "ghbn2 $n 1"
-		if [ $has4 = 1 ]; then
-			echo "ghbn $n"; echo "ghbn2 $n 2"
-			echo "ghbnr $n 4096"; echo "ghbnr $n 16"
-			echo "ghbn2r $n 2 4096"
-		fi
-		if [ $has6 = 1 ]; then
-			echo "ghbn2 $n 10"; echo "ghbn2r $n 10 4096"
-			echo "ghbn2r $n 10 30"
-		fi
-	done <"$TABLE"
-} >"$PD_TMP/queries"
-set +f
+pd_protected_queries "$TABLE" >"$PD_TMP/queries"
 nq=$(wc -l <"$PD_TMP/queries")
-
-# The files-to-DNS differences listed above, applied to glibc's output.
-dnsify() {
-	sed -e 's/^  = 0 errno=\(untouched\|0\|ERANGE\)$/  = 0 errno=0/' \
-	    -e 's/^\(  = rc=0 result=ret\) h_errnop=HOST_NOT_FOUND h_errno=untouched /\1 h_errnop=NETDB_SUCCESS h_errno=HOST_NOT_FOUND /' \
-	    "$1"
-}
 
 for conf in default gai.conf; do
 	rm -f "$ETC/gai.conf"
@@ -86,7 +45,7 @@ for conf in default gai.conf; do
 		<"$PD_TMP/queries" >"$PD_TMP/preload.$conf" 2>&1
 	check_eq "[$conf] all $nq queries answered" "$nq $nq" \
 		"$(grep -c '^[a-z]' "$PD_TMP/glibc.$conf") $(grep -c '^[a-z]' "$PD_TMP/preload.$conf")"
-	d=$(diff -u <(dnsify "$PD_TMP/glibc.$conf") "$PD_TMP/preload.$conf" |
+	d=$(diff -u <(pd_dnsify "$PD_TMP/glibc.$conf") "$PD_TMP/preload.$conf" |
 		head -n 60)
 	check_eq "[$conf] protected answers identical to glibc's for the same addresses" "" "$d"
 done

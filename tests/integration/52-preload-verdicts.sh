@@ -26,6 +26,8 @@ cat >"$ETC/hosts" <<'EOF'
 127.0.0.72 pin.test
 2001:db8::73 pin.test
 203.0.113.74 pinrefuse.test
+192.0.2.75 pinbad.test
+2001:db8::75 pinbad.test
 EOF
 PRE=$(pd_preload_copy "$PD_TMP/pre") || { not_ok "preload copy"; exit 1; }
 LOG=$PD_TMP/engine.log
@@ -33,6 +35,7 @@ export PD_FAKE_ENGINE_LOG=$LOG
 export PD_FAKE_ENGINE="nx.test nxdomain - ;nodata.test nodata - ;\
 deny.test refused - ;fail.test failed - ;\
 pin.test pinned - 127.0.0.72,2001:db8::73;pinrefuse.test pinned - 192.0.2.1;\
+pinbad.test pinnedbad - ;\
 alias.test accepted real.test 192.0.2.50,2001:db8::50;\
 v4only.test accepted - 192.0.2.60;\
 mapped6.test accepted - ::ffff:192.0.2.61,2001:db8::61;\
@@ -167,15 +170,21 @@ out=$(probe <<'EOF'
 gai pinrefuse.test 80 0,1,0,0
 ghbn pinrefuse.test
 ghbnr pinrefuse.test 1024
+gai pinbad.test 80 0,0,0,0x2
+ghbn pinbad.test
 EOF
 )
-check_eq "pins over libc: nothing inside the pins is refused" \
+check_eq "pins over libc: nothing inside the pins is refused (also when the engine says so wrongly)" \
 "gai pinrefuse.test 80 0,1,0,0
   = EAI_FAIL errno=untouched
 ghbn pinrefuse.test
   = NULL h_errno=NO_RECOVERY errno=ENOENT
 ghbnr pinrefuse.test 1024
-  = rc=ENOENT result=NULL h_errnop=NO_RECOVERY h_errno=NO_RECOVERY errno=ENOENT" \
+  = rc=ENOENT result=NULL h_errnop=NO_RECOVERY h_errno=NO_RECOVERY errno=ENOENT
+gai pinbad.test 80 0,0,0,0x2
+  = EAI_FAIL errno=untouched
+ghbn pinbad.test
+  = NULL h_errno=NO_RECOVERY errno=ENOENT" \
 	"$out"
 
 # ------------------------------------------------ re-entrancy guard

@@ -23,6 +23,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <locale.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -180,8 +181,9 @@ do_gai(char *node, char *service, char *hints)
 	if (rc != 0)
 		return;
 	for (ai = res; ai != NULL; ai = ai->ai_next, n++) {
-		printf("  [%d] flags=%#x %s %s proto=%d len=%u", n, ai->ai_flags,
-		    fam_name(ai->ai_family), sock_name(ai->ai_socktype),
+		printf("  [%d] flags=%#x %s %s proto=%d len=%u", n,
+		    ai->ai_flags, fam_name(ai->ai_family),
+		    sock_name(ai->ai_socktype),
 		    ai->ai_protocol, (unsigned)ai->ai_addrlen);
 		print_sockaddr(ai->ai_addr, ai->ai_addrlen);
 		printf(" canon=%s\n", ai->ai_canonname != NULL ?
@@ -316,6 +318,8 @@ main(int argc, char **argv)
 	char *line = NULL;
 	size_t cap = 0;
 
+	/* The environment's locale, as a real program: AI_IDN depends on it. */
+	(void)setlocale(LC_ALL, "");
 	if (argc > 1) {
 		size_t len = 0;
 		int i;

@@ -118,7 +118,8 @@ same_set(const struct gcase *c, const struct addrinfo *ai)
 				return 0;
 			seen4 |= 1u << i;
 		} else if (ai->ai_family == AF_INET6) {
-			const struct sockaddr_in6 *s = (const void *)ai->ai_addr;
+			const struct sockaddr_in6 *s =
+			    (const void *)ai->ai_addr;
 
 			for (i = 0; i < c->n6; i++)
 				if (memcmp(&c->a6[i], &s->sin6_addr, 16) == 0)

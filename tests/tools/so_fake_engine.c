@@ -7,7 +7,9 @@
  * nothing more; the real engine is tested with the real engine.
  *
  * PD_FAKE_ENGINE: entries "NAME VERDICT CANON ADDR,ADDR..." separated by
- * ';'. VERDICT: accepted nxdomain nodata refused failed system pinned.
+ * ';'. VERDICT: accepted nxdomain nodata refused failed system pinned
+ * pinnedbad (pinned, but filter() says ACCEPTED and keeps nothing: an
+ * engine bug the preload must survive).
  * CANON: "-" for none. ADDRS: the answer (accepted: A then AAAA as the
  * engine promises; want filters them; none left is NODATA) or, for
  * pinned, the addresses filter() keeps. Names are matched exactly;
@@ -164,7 +166,8 @@ fake_lookup(const char *name, unsigned want, struct pd_result *res)
 		res->verdict = PD_VERDICT_SYSTEM;
 		return;
 	}
-	if (strcmp(e->verdict, "pinned") == 0) {
+	if (strcmp(e->verdict, "pinned") == 0 ||
+	    strcmp(e->verdict, "pinnedbad") == 0) {
 		res->verdict = PD_VERDICT_SYSTEM_PINNED;
 		return;
 	}
@@ -225,6 +228,12 @@ fake_filter(const char *name, const struct pd_addr *addrs, unsigned n,
 	}
 	res->verdict = kept ? PD_VERDICT_ACCEPTED : PD_VERDICT_REFUSED;
 	res->reason = kept ? PD_REASON_NONE : PD_REASON_OUTSIDE_PIN;
+	/* An engine bug the preload must survive: ACCEPTED, nothing kept. */
+	if (e != NULL && strcmp(e->verdict, "pinnedbad") == 0) {
+		memset(keep, 0, n);
+		res->verdict = PD_VERDICT_ACCEPTED;
+		res->reason = PD_REASON_NONE;
+	}
 }
 
 __attribute__((visibility("default"))) const struct pd_engine_ops
