@@ -511,7 +511,8 @@ parse_args(int argc, char **argv)
 		usage();
 	}
 	if (opt.count > 0 && opt.count % opt.batch != 0) {
-		fprintf(stderr, "plain_gai: COUNT must be a multiple of BATCH\n");
+		fprintf(stderr,
+		    "plain_gai: COUNT must be a multiple of BATCH\n");
 		usage();
 	}
 }

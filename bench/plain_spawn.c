@@ -108,8 +108,8 @@ run_once(char **argv, char **envp, struct sample *s)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: plain_spawn [-n PAIRS] [-w WARMUP] -e VAR=VALUE "
-	    "-- CMD [ARG...]\n");
+	fprintf(stderr, "usage: plain_spawn [-n PAIRS] [-w WARMUP] "
+	    "-e VAR=VALUE -- CMD [ARG...]\n");
 	exit(2);
 }
 

@@ -626,6 +626,21 @@ refresh_done(void *arg, const struct pd_dot_result *f)
 	}
 	explain_begin(ex, rf->r);
 	pd_verdict_judge(ps->p, rf->r, rf->name, rf->want, f, res, ex);
+	/*
+	 * An upstream that caches (every public resolver) counts its TTL
+	 * down, so a refresh in the last tenth of our TTL, which ends when
+	 * the upstream's does, is answered from the upstream's last second
+	 * with TTL 0. Keeping nothing would let the entry lapse and send
+	 * every lookup to the network until the upstream has fetched anew
+	 * (thousands of queries a second for a busy name, each waiting).
+	 * So a refresh's TTL 0 counts as 1: the name stays one more second
+	 * and is refreshed again in it, when the upstream has a fresh copy.
+	 * A cold miss keeps TTL 0's meaning (RFC 1035: not cached).
+	 */
+	if (res->ttl == 0 && (res->verdict == PD_VERDICT_ABSENT ||
+	    (res->verdict == PD_VERDICT_ACCEPTED &&
+	    res->reason == PD_REASON_NONE)))
+		res->ttl = 1;
 	if (res->verdict == PD_VERDICT_FAILED ||
 	    (res->verdict != PD_VERDICT_REFUSED &&
 	    !pd_cache_would_keep(ps->cache, res))) {
