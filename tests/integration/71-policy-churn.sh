@@ -43,10 +43,10 @@ cases=("$N=ok:127.0.10.1" dynamodb.us-west-2.amazonaws.com=EAI_FAIL
 	www.plain.lab.test=ok:127.0.20.1,2001:db8:20::1)
 
 restore() { rm -rf "$POL"; cp "$W/orig.yaml" "$POL"; chmod 644 "$POL"; }
-step() {	# step: hold a broken state long enough to be seen
-	sleep 1.6
+step() {	# step: hold a state past one check (once a second)
+	sleep 1.25
 	restore
-	sleep 1.2
+	sleep 1.15
 }
 # churn: the six broken versions, each followed by the original again
 # (a new inode each time: a reload of the same policy).
@@ -62,10 +62,10 @@ churn() {
 }
 
 # load KEYENV OUT: the 16-thread load as nobody for the whole churn
-# (6 steps of 2.8 s after 1.5 s), in the background; sets $load.
+# (6 steps of 2.4 s after 1.5 s), in the background; sets $load.
 load() {
 	hd_run "$POL" env $1 setpriv --reuid=65534 --regid=65534 \
-		--clear-groups "$L" -t 16 -d 21 -w 1 -l 5000 -f "$FDS" \
+		--clear-groups "$L" -t 16 -d 17 -w 1 -l 5000 -f "$FDS" \
 		-m "$(hd_rss_bound 16384)" \
 		"${cases[@]}" >"$2.out" 2>"$2.err" &
 	load=$!
