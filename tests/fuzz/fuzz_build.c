@@ -279,7 +279,8 @@ glibc_numeric(const char *node)
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;	/* one node: no sort, no netlink */
+	/* One node: no sort, no netlink. */
+	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST;
 	if (getaddrinfo(node, NULL, &hints, &res) == 0) {
 		freeaddrinfo(res);
