@@ -699,19 +699,6 @@ check_anchor_file(struct ld *L, const struct pd_ynode *at, const char *path)
 	return pd_anchor_check(L->file, at->line, at->col, path, L->err);
 }
 
-static bool
-needs_dnssec(const struct pd_policy *p)
-{
-	size_t i;
-
-	if (p->default_rule.action == PD_ACTION_SECURE)
-		return true;
-	for (i = 0; i < p->nrules; i++)
-		if (p->rules[i].action == PD_ACTION_SECURE &&
-		    p->rules[i].dnssec != PD_DNSSEC_OFF)
-			return true;
-	return false;
-}
 
 static enum pd_err
 load_anchors(struct ld *L)
@@ -727,7 +714,7 @@ load_anchors(struct ld *L)
 			return nomem(L);
 		p->nanchors = 1;
 		/* The default is checked only when a rule validates. */
-		if (!needs_dnssec(p))
+		if (!pd_policy_needs_dnssec(p))
 			return PD_OK;
 		return check_anchor_file(L, NULL, p->anchor_files[0]);
 	}

@@ -187,6 +187,25 @@ enum pd_err pd_policy_parse(const char *name, const uint8_t *buf, size_t len,
 /* Free p and everything it owns. NULL is a no-op. */
 void pd_policy_free(struct pd_policy *p);
 
+/*
+ * Does any rule of p validate with DNSSEC (a `secure` rule, the default
+ * rule included, whose dnssec is not off)? Then its trust anchors must
+ * load. Inline: the getdns backend reads policies as plain data and
+ * links no policy code.
+ */
+static inline bool
+pd_policy_needs_dnssec(const struct pd_policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrules; i++)
+		if (p->rules[i].action == PD_ACTION_SECURE &&
+		    p->rules[i].dnssec != PD_DNSSEC_OFF)
+			return true;
+	return p->default_rule.action == PD_ACTION_SECURE &&
+	    p->default_rule.dnssec != PD_DNSSEC_OFF;
+}
+
 /* ------------------------------------------------------------ matching */
 
 /*

@@ -637,18 +637,6 @@ worker_main(void *arg)
 
 /* ------------------------------------------------------------ lifecycle */
 
-static bool
-needs_dnssec(const struct pd_policy *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->nrules; i++)
-		if (p->rules[i].action == PD_ACTION_SECURE &&
-		    p->rules[i].dnssec != PD_DNSSEC_OFF)
-			return true;
-	return p->default_rule.action == PD_ACTION_SECURE &&
-	    p->default_rule.dnssec != PD_DNSSEC_OFF;
-}
 
 static bool
 make_ext(struct pd_dot *d)
@@ -748,7 +736,7 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	r = pd_chain_load_anchors(p, &anchors, &count, err, errlen);
 	if (r != PD_OK) {
 		/* Broken anchors matter only where something validates. */
-		if (needs_dnssec(p))
+		if (pd_policy_needs_dnssec(p))
 			return r;
 		anchors = NULL;
 		count = 0;
