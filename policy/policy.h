@@ -124,6 +124,14 @@ struct pd_policy {
 	char			*path;		/* as given to the loader */
 	uint64_t		 generation;	/* set by struct pd_watch */
 	bool			 signed_ok;	/* a valid signature was checked */
+	/*
+	 * pd_policy_load: BLAKE2b over the file's bytes and the stat stamps
+	 * of the files it names (CA file, trust anchors), so a rewrite with
+	 * the same bytes is no change to pd_watch (has_digest false for
+	 * pd_policy_parse).
+	 */
+	bool			 has_digest;
+	uint8_t			 digest[32];
 
 	size_t			 nupstreams;
 	struct pd_upstream	*upstreams;
