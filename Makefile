@@ -112,7 +112,8 @@ all: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI) $(UNIT_BIN) $(TOOL_BIN) \
 deps:
 	@scripts/install-deps
 
-$(OBJ)/%.o: %.c
+# Objects and links depend on this Makefile: a change of flags rebuilds.
+$(OBJ)/%.o: %.c Makefile
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
@@ -124,18 +125,18 @@ $(OBJ)/%.o: %.c
 # 36k instructions and ~120 KB RSS (callgrind and max RSS of /bin/true);
 # its table of real libc functions is writable data of the same kind
 # anyway. The engine, the backend and the CLI keep full RELRO.
-$(OBJ)/preload/%.o: preload/%.c
+$(OBJ)/preload/%.o: preload/%.c Makefile
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(LIB_PRELOAD): $(PRELOAD_OBJ) preload/exports.map
+$(LIB_PRELOAD): $(PRELOAD_OBJ) preload/exports.map Makefile
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) -Wl,-z,lazy $(ZDEFS) \
 		-Wl,-z,nodelete -Wl,--version-script=preload/exports.map -ldl -lpthread
 
-$(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engine.map
+$(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engine.map Makefile
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o \
@@ -144,7 +145,7 @@ $(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engi
 
 # The backend gets policy structures from the engine as plain data and
 # calls no engine function, so it links without the engine's objects.
-$(LIB_DOT): $(DOT_OBJ) resolver/dot/dot.map
+$(LIB_DOT): $(DOT_OBJ) resolver/dot/dot.map Makefile
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(DOT_OBJ) $(LDFLAGS) $(ZDEFS) \
