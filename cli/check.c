@@ -195,19 +195,6 @@ print_warnings(const struct pd_policy *p)
 	return n;
 }
 
-static bool
-needs_anchors(const struct pd_policy *p)
-{
-	size_t i;
-
-	if (p->default_rule.action == PD_ACTION_SECURE)
-		return true;
-	for (i = 0; i < p->nrules; i++)
-		if (p->rules[i].action == PD_ACTION_SECURE &&
-		    p->rules[i].dnssec != PD_DNSSEC_OFF)
-			return true;
-	return false;
-}
 
 int
 pd_cmd_check(int argc, char **argv)
@@ -238,7 +225,7 @@ pd_cmd_check(int argc, char **argv)
 	/* The backend's own parse of the anchors, as the engine will. */
 	derr[0] = '\0';
 	dot = pd_dot_get(derr, sizeof(derr));
-	if (!needs_anchors(p)) {
+	if (!pd_policy_needs_dnssec(p)) {
 		/* Nothing validates: the anchors are not used. */
 	} else if (dot == NULL || dot->check_anchors == NULL) {
 		printf("note: trust anchors checked lexically only, not with "

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -699,19 +700,6 @@ check_anchor_file(struct ld *L, const struct pd_ynode *at, const char *path)
 	return pd_anchor_check(L->file, at->line, at->col, path, L->err);
 }
 
-static bool
-needs_dnssec(const struct pd_policy *p)
-{
-	size_t i;
-
-	if (p->default_rule.action == PD_ACTION_SECURE)
-		return true;
-	for (i = 0; i < p->nrules; i++)
-		if (p->rules[i].action == PD_ACTION_SECURE &&
-		    p->rules[i].dnssec != PD_DNSSEC_OFF)
-			return true;
-	return false;
-}
 
 static enum pd_err
 load_anchors(struct ld *L)
@@ -727,7 +715,7 @@ load_anchors(struct ld *L)
 			return nomem(L);
 		p->nanchors = 1;
 		/* The default is checked only when a rule validates. */
-		if (!needs_dnssec(p))
+		if (!pd_policy_needs_dnssec(p))
 			return PD_OK;
 		return check_anchor_file(L, NULL, p->anchor_files[0]);
 	}
@@ -1048,6 +1036,50 @@ pd_policy_pubkey_path(void)
 	return NULL;
 }
 
+/*
+ * What makes two loads of the policy file the same policy: its bytes, and
+ * the files it names as they are on disk (a trust-anchor or CA file
+ * replaced behind an unchanged policy is a change). A file that cannot be
+ * stat'ed is hashed as its errno.
+ */
+static void
+stamp_file(crypto_generichash_state *st, const char *path)
+{
+	struct stat sb;
+	int64_t v[6];
+
+	memset(v, 0, sizeof(v));
+	if (stat(path, &sb) != 0)
+		v[0] = errno;
+	else {
+		v[1] = (int64_t)sb.st_dev;
+		v[2] = (int64_t)sb.st_ino;
+		v[3] = (int64_t)sb.st_size;
+		v[4] = (int64_t)sb.st_mtim.tv_sec;
+		v[5] = (int64_t)sb.st_mtim.tv_nsec;
+	}
+	(void)crypto_generichash_update(st, (const uint8_t *)path,
+	    strlen(path) + 1);
+	(void)crypto_generichash_update(st, (const uint8_t *)v, sizeof(v));
+}
+
+static void
+policy_digest(struct pd_policy *p, const uint8_t *buf, size_t len)
+{
+	crypto_generichash_state st;
+	size_t i;
+
+	if (crypto_generichash_init(&st, NULL, 0, sizeof(p->digest)) != 0)
+		return;
+	(void)crypto_generichash_update(&st, buf, len);
+	if (p->tls_ca_file != NULL)
+		stamp_file(&st, p->tls_ca_file);
+	for (i = 0; i < p->nanchors; i++)
+		stamp_file(&st, p->anchor_files[i]);
+	if (crypto_generichash_final(&st, p->digest, sizeof(p->digest)) == 0)
+		p->has_digest = true;
+}
+
 enum pd_err
 pd_policy_load(const char *path, const char *pubkey, struct pd_policy **pp,
     struct pd_error *err)
@@ -1080,6 +1112,7 @@ pd_policy_load(const char *path, const char *pubkey, struct pd_policy **pp,
 	if ((r = pd_policy_parse(path, buf, len, &p, err)) != PD_OK)
 		goto out;
 	p->signed_ok = pubkey != NULL;
+	policy_digest(p, buf, len);
 	*pp = p;
 out:
 	free(sigpath);

@@ -124,6 +124,14 @@ struct pd_policy {
 	char			*path;		/* as given to the loader */
 	uint64_t		 generation;	/* set by struct pd_watch */
 	bool			 signed_ok;	/* a valid signature was checked */
+	/*
+	 * pd_policy_load: BLAKE2b over the file's bytes and the stat stamps
+	 * of the files it names (CA file, trust anchors), so a rewrite with
+	 * the same bytes is no change to pd_watch (has_digest false for
+	 * pd_policy_parse).
+	 */
+	bool			 has_digest;
+	uint8_t			 digest[32];
 
 	size_t			 nupstreams;
 	struct pd_upstream	*upstreams;
@@ -186,6 +194,25 @@ enum pd_err pd_policy_parse(const char *name, const uint8_t *buf, size_t len,
 
 /* Free p and everything it owns. NULL is a no-op. */
 void pd_policy_free(struct pd_policy *p);
+
+/*
+ * Does any rule of p validate with DNSSEC (a `secure` rule, the default
+ * rule included, whose dnssec is not off)? Then its trust anchors must
+ * load. Inline: the getdns backend reads policies as plain data and
+ * links no policy code.
+ */
+static inline bool
+pd_policy_needs_dnssec(const struct pd_policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrules; i++)
+		if (p->rules[i].action == PD_ACTION_SECURE &&
+		    p->rules[i].dnssec != PD_DNSSEC_OFF)
+			return true;
+	return p->default_rule.action == PD_ACTION_SECURE &&
+	    p->default_rule.dnssec != PD_DNSSEC_OFF;
+}
 
 /* ------------------------------------------------------------ matching */
 

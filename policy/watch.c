@@ -250,6 +250,20 @@ pd_watch_poll(struct pd_watch *w, uint64_t now_ms, struct pd_error *err)
 	 */
 	memcpy(w->last, now, sizeof(now));
 	if (pd_policy_load(w->path, w->pubkey, &p, &e) == PD_OK) {
+		struct pd_policy *cur = atomic_load_explicit(&w->cur,
+		    memory_order_relaxed);
+
+		/*
+		 * A rewrite with the same bytes (a configuration manager
+		 * writing the file out again) is no new policy: a new
+		 * generation would empty the engine's cache and build a
+		 * new backend for nothing.
+		 */
+		if (cur != NULL && cur->has_digest && p->has_digest &&
+		    memcmp(cur->digest, p->digest, sizeof(p->digest)) == 0) {
+			pd_policy_free(p);
+			goto out;
+		}
 		install(w, p, now_ms);
 		rc = 1;
 	} else if (changed) {

@@ -46,7 +46,7 @@ static const struct pd_host eng_host = {
  * the host process is touched. Once per process (under eng_mu).
  */
 static void
-eng_say(const char *what, const char *detail)
+eng_say(const char *what, const char *detail, int permanent)
 {
 	char line[1024];
 	int len;
@@ -57,9 +57,10 @@ eng_say(const char *what, const char *detail)
 		return;
 	eng_said = 1;
 
-	len = snprintf(line, sizeof(line),
-	    "pindns: %s%s%s; every name lookup is refused\n", what,
-	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
+	len = snprintf(line, sizeof(line), "pindns: %s%s%s; %s\n", what,
+	    detail != NULL ? ": " : "", detail != NULL ? detail : "",
+	    permanent ? "every name lookup is refused" :
+	    "name lookups are refused until it loads (retried each second)");
 	if (len < 0)
 		return;
 	if ((size_t)len >= sizeof(line))
@@ -117,7 +118,7 @@ eng_load(int *permanent)
 
 	*permanent = 0;
 	if (eng_path(path, sizeof(path)) != 0) {
-		eng_say("cannot locate libpindns.so's own directory", NULL);
+		eng_say("cannot locate libpindns.so's own directory", NULL, 1);
 		*permanent = 1;
 		return NULL;
 	}
@@ -125,7 +126,7 @@ eng_load(int *permanent)
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
 		err = dlerror();
-		eng_say("cannot load the engine", err != NULL ? err : path);
+		eng_say("cannot load the engine", err != NULL ? err : path, 0);
 		return NULL;
 	}
 	ops = dlsym(h, PD_ENGINE_SYMBOL);
@@ -133,7 +134,7 @@ eng_load(int *permanent)
 	    ops->lookup == NULL || ops->filter == NULL) {
 		/* Keep h mapped: unloading a half-used engine is never safe. */
 		eng_say("the engine has no usable " PD_ENGINE_SYMBOL
-		    " table (ABI mismatch)", path);
+		    " table (ABI mismatch)", path, 1);
 		*permanent = 1;
 		return NULL;
 	}
@@ -141,7 +142,7 @@ eng_load(int *permanent)
 	cfg.host = &eng_host;
 	/* init is idempotent: a retry after out of memory is safe. */
 	if (ops->init(&cfg) != 0) {
-		eng_say("the engine failed to start", "out of memory");
+		eng_say("the engine failed to start", "out of memory", 0);
 		return NULL;
 	}
 	return ops;

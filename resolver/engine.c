@@ -61,6 +61,7 @@ struct pstate {
 	const struct pd_dot_ops	*ops;
 	struct pd_dot		*dot;
 	uint32_t		 dot_epoch;	/* fork epoch it was made in */
+	unsigned		 dot_users;	/* under mu: threads using dot */
 	_Atomic int		 inflight;	/* refreshes not reported */
 	pthread_mutex_t		 fmu;		/* flights, fcv */
 	pthread_cond_t		 fcv;		/* a flight landed */
@@ -124,8 +125,23 @@ static struct {
 	bool			 atfork_done;
 } E = { .mu = PTHREAD_MUTEX_INITIALIZER, .fork_epoch = 1 };
 
+/*
+ * Audit logs, shared by the generations that write to the same target: a
+ * policy replaced every second must not hold a descriptor per generation
+ * for the watch's grace period.
+ */
+struct shared_log {
+	struct shared_log	*next;
+	struct pd_log		*log;
+	unsigned		 refs;
+	char			 spec[];
+};
+static pthread_mutex_t logs_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct shared_log *logs;
+
 static void retire(struct pd_policy *p, void *arg);
 static void pstate_free(struct pstate *ps);
+static void reap_backends(void);
 
 /* ------------------------------------------------------------ messages */
 
@@ -202,6 +218,62 @@ fork_child(void)
 
 /* ------------------------------------------------------------ policy */
 
+/* The open log for spec, shared; log_put() when done. */
+static enum pd_err
+log_get(const char *spec, struct pd_log **lp, char *err, size_t errlen)
+{
+	struct shared_log *sl;
+	enum pd_err r = PD_OK;
+
+	(void)pthread_mutex_lock(&logs_mu);
+	for (sl = logs; sl != NULL && strcmp(sl->spec, spec) != 0;
+	    sl = sl->next)
+		;
+	if (sl == NULL) {
+		if ((sl = calloc(1, sizeof(*sl) + strlen(spec) + 1)) == NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			r = PD_ENOMEM;
+			goto out;
+		}
+		strcpy(sl->spec, spec);
+		if ((r = pd_log_open(spec, &sl->log, err, errlen)) != PD_OK) {
+			free(sl);
+			goto out;
+		}
+		sl->next = logs;
+		logs = sl;
+	}
+	sl->refs++;
+	*lp = sl->log;
+out:
+	(void)pthread_mutex_unlock(&logs_mu);
+	return r;
+}
+
+static void
+log_put(struct pd_log *l)
+{
+	struct shared_log **pp, *sl = NULL;
+
+	if (l == NULL)
+		return;
+	(void)pthread_mutex_lock(&logs_mu);
+	for (pp = &logs; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->log == l) {
+			sl = *pp;
+			if (--sl->refs == 0)
+				*pp = sl->next;
+			else
+				sl = NULL;
+			break;
+		}
+	(void)pthread_mutex_unlock(&logs_mu);
+	if (sl != NULL) {
+		pd_log_close(sl->log);
+		free(sl);
+	}
+}
+
 /* A pstate for p. Called with E.mu held. NULL when out of memory. */
 static struct pstate *
 pstate_new(struct pd_policy *p)
@@ -245,11 +317,10 @@ pstate_new(struct pd_policy *p)
 		target = spec;
 	} else
 		target = "stderr";
-	if (pd_log_open(target, &ps->log, err, sizeof(err)) != PD_OK) {
+	if (log_get(target, &ps->log, err, sizeof(err)) != PD_OK) {
 		/* An audit trail on stderr beats none. */
 		say("pindns: %s; audit log goes to stderr", err);
-		if (pd_log_open("stderr", &ps->log, err, sizeof(err)) !=
-		    PD_OK) {
+		if (log_get("stderr", &ps->log, err, sizeof(err)) != PD_OK) {
 			pstate_free(ps);
 			return NULL;
 		}
@@ -267,7 +338,7 @@ pstate_free(struct pstate *ps)
 	    ps->dot_epoch == atomic_load(&E.fork_epoch))
 		ps->ops->free(ps->dot);
 	pd_cache_free(ps->cache);
-	pd_log_close(ps->log);
+	log_put(ps->log);
 	(void)pthread_mutex_destroy(&ps->mu);
 	(void)pthread_mutex_destroy(&ps->fmu);
 	(void)pthread_cond_destroy(&ps->fcv);
@@ -352,6 +423,7 @@ poll_policy(uint64_t now)
 		    pd_watch_current(E.w) != NULL ?
 		    "keeping the policy in force" :
 		    "refusing every name lookup");
+	reap_backends();
 }
 
 /* ------------------------------------------------------------ init */
@@ -563,6 +635,14 @@ is_localhost(const char *norm, size_t len)
  * prepare handler waits for ps->mu. Two threads may race to make one;
  * the loser frees its own (in its own process: nothing inherited).
  */
+/*
+ * The backend of ps, made on first use; the caller is counted as a user
+ * until put_dot(). A backend outlives its policy's reign only while it is
+ * used: reap_backends() frees the backend of a policy no longer in force
+ * as soon as nobody uses it and no refresh is in flight, rather than
+ * after the watch's grace period (a policy rewritten every second would
+ * otherwise hold ~120 backends: threads, TLS connections, memory).
+ */
 static struct pd_dot *
 get_dot(struct pstate *ps, char *err, size_t errlen)
 {
@@ -571,6 +651,7 @@ get_dot(struct pstate *ps, char *err, size_t errlen)
 	struct pd_dot *d, *mine = NULL;
 
 	(void)pthread_mutex_lock(&ps->mu);
+	ps->dot_users++;
 	if (ps->dot != NULL && ps->dot_epoch != epoch) {
 		/*
 		 * Made in the parent. Leak it rather than free it: destroying
@@ -589,14 +670,14 @@ get_dot(struct pstate *ps, char *err, size_t errlen)
 		return d;
 
 	if ((ops = pd_dot_get(err, errlen)) == NULL)
-		return NULL;
+		goto fail;
 	if (ops->new == NULL || ops->resolve == NULL) {
 		(void)snprintf(err, errlen, "the DNS-over-TLS backend cannot "
 		    "resolve");
-		return NULL;
+		goto fail;
 	}
 	if (ops->new(ps->p, E.host, &mine, err, errlen) != PD_OK)
-		return NULL;
+		goto fail;
 	(void)pthread_mutex_lock(&ps->mu);
 	if (ps->dot == NULL) {
 		ps->ops = ops;
@@ -609,6 +690,61 @@ get_dot(struct pstate *ps, char *err, size_t errlen)
 	if (mine != NULL && ops->free != NULL)
 		ops->free(mine);
 	return d;
+fail:
+	(void)pthread_mutex_lock(&ps->mu);
+	ps->dot_users--;
+	(void)pthread_mutex_unlock(&ps->mu);
+	return NULL;
+}
+
+/* The end of a get_dot() that returned a backend. */
+static void
+put_dot(struct pstate *ps)
+{
+	(void)pthread_mutex_lock(&ps->mu);
+	ps->dot_users--;
+	(void)pthread_mutex_unlock(&ps->mu);
+}
+
+/*
+ * Free the backends of policies no longer in force that nobody uses (no
+ * thread between get_dot() and put_dot(), no refresh unreported). A
+ * lookup that still reaches such a policy afterwards makes a new backend
+ * and it is reaped again. Called from poll_policy() (once a second).
+ */
+static void
+reap_backends(void)
+{
+	uint32_t epoch = atomic_load(&E.fork_epoch);
+	struct {
+		const struct pd_dot_ops	*ops;
+		struct pd_dot		*d;
+	} v[8];
+	struct pstate *ps, *cur;
+	size_t i, n = 0;
+
+	/* Collect under the locks; free after (it joins backend threads). */
+	(void)pthread_mutex_lock(&E.mu);
+	cur = atomic_load(&E.cur);
+	for (ps = E.list; ps != NULL && n < sizeof(v) / sizeof(v[0]);
+	    ps = ps->next) {
+		if (ps == cur)
+			continue;
+		(void)pthread_mutex_lock(&ps->mu);
+		if (ps->dot != NULL && ps->dot_users == 0 &&
+		    atomic_load(&ps->inflight) == 0 &&
+		    ps->dot_epoch == epoch && ps->ops != NULL &&
+		    ps->ops->free != NULL) {
+			v[n].ops = ps->ops;
+			v[n].d = ps->dot;
+			n++;
+			ps->dot = NULL;
+		}
+		(void)pthread_mutex_unlock(&ps->mu);
+	}
+	(void)pthread_mutex_unlock(&E.mu);
+	for (i = 0; i < n; i++)
+		v[i].ops->free(v[i].d);
 }
 
 static void
@@ -679,10 +815,14 @@ start_refresh(struct pstate *ps, const struct pd_rule *r, const char *norm,
 	struct pd_dot *d;
 	char err[256];
 
-	if ((d = get_dot(ps, err, sizeof(err))) == NULL ||
-	    ps->ops->resolve_async == NULL ||
+	if ((d = get_dot(ps, err, sizeof(err))) == NULL) {
+		pd_cache_refresh_failed(ps->cache, norm, len, want);
+		return;
+	}
+	if (ps->ops->resolve_async == NULL ||
 	    (rf = malloc(sizeof(*rf) + len + 1)) == NULL) {
 		pd_cache_refresh_failed(ps->cache, norm, len, want);
+		put_dot(ps);
 		return;
 	}
 	rf->ps = ps;
@@ -697,6 +837,7 @@ start_refresh(struct pstate *ps, const struct pd_rule *r, const char *norm,
 		free(rf);
 		pd_cache_refresh_failed(ps->cache, norm, len, want);
 	}
+	put_dot(ps);
 }
 
 static void
@@ -940,11 +1081,15 @@ secure_lookup(struct pstate *ps, const struct pd_rule *r, const char *name,
 		/* Cut to fit: the detail of a dlopen error can be long. */
 		(void)snprintf(w->facts.detail, sizeof(w->facts.detail),
 		    "%.*s", (int)sizeof(w->facts.detail) - 1, err);
-	} else if (ps->ops->resolve(d, norm, want, r->dnssec, &w->facts) !=
-	    PD_OK) {
-		w->facts.status = PD_DOT_ERROR;
-		(void)snprintf(w->facts.detail, sizeof(w->facts.detail),
-		    "the backend could not start the lookup");
+	} else {
+		if (ps->ops->resolve(d, norm, want, r->dnssec, &w->facts) !=
+		    PD_OK) {
+			w->facts.status = PD_DOT_ERROR;
+			(void)snprintf(w->facts.detail,
+			    sizeof(w->facts.detail),
+			    "the backend could not start the lookup");
+		}
+		put_dot(ps);
 	}
 	pd_verdict_judge(ps->p, r, norm, want, &w->facts, res, x);
 	if (res->verdict == PD_VERDICT_FAILED && hit == PD_CACHE_STALE) {

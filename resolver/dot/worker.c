@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <getdns/getdns_extra.h>
+#include <openssl/crypto.h>
 
 #include "resolver/dot/chain.h"
 #include "resolver/dot/context.h"
@@ -792,18 +793,6 @@ worker_main(void *arg)
 
 /* ------------------------------------------------------------ lifecycle */
 
-static bool
-needs_dnssec(const struct pd_policy *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->nrules; i++)
-		if (p->rules[i].action == PD_ACTION_SECURE &&
-		    p->rules[i].dnssec != PD_DNSSEC_OFF)
-			return true;
-	return p->default_rule.action == PD_ACTION_SECURE &&
-	    p->default_rule.dnssec != PD_DNSSEC_OFF;
-}
 
 static bool
 make_ext(struct pd_dot *d)
@@ -902,10 +891,18 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 		    p->nupstreams, MAX_UPSTREAMS);
 		return PD_EINVAL;
 	}
+	/*
+	 * OpenSSL's atexit handler frees its global locks while the backend
+	 * thread may still be inside OpenSSL (a lookup in flight when the
+	 * host exits; TSan reported the race). Ask OpenSSL, before getdns
+	 * first initialises it, not to register that handler; a host that
+	 * initialised OpenSSL earlier keeps its own choice.
+	 */
+	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	r = pd_chain_load_anchors(p, &anchors, &count, err, errlen);
 	if (r != PD_OK) {
 		/* Broken anchors matter only where something validates. */
-		if (needs_dnssec(p))
+		if (pd_policy_needs_dnssec(p))
 			return r;
 		anchors = NULL;
 		count = 0;

@@ -26,9 +26,16 @@ needed=$(readelf -d "$BUILD/libpindns-engine.so" | sed -n 's/.*Shared library: \
 check_eq "libpindns-engine.so does not pull getdns or OpenSSL" "" "$needed"
 
 # Hardening: full RELRO and a non-executable stack on every object.
+# The preload alone is bound lazily (Makefile: start-up cost in every
+# process); it still has RELRO.
 for f in libpindns.so libpindns-engine.so libpindns-dot.so pindns; do
 	d=$(readelf -d "$BUILD/$f")
-	check_match "$f has BIND_NOW (full RELRO)" 'FLAGS.*BIND_NOW|BIND_NOW' "$d"
-	s=$(readelf -lW "$BUILD/$f" | grep GNU_STACK)
-	check_nomatch "$f has a non-executable stack" 'RWE' "$s"
+	if [ "$f" = libpindns.so ]; then
+		check_nomatch "$f is bound lazily (no BIND_NOW)" 'BIND_NOW' "$d"
+	else
+		check_match "$f has BIND_NOW (full RELRO)" 'BIND_NOW' "$d"
+	fi
+	s=$(readelf -lW "$BUILD/$f")
+	check_match "$f has a RELRO segment" 'GNU_RELRO' "$s"
+	check_nomatch "$f has a non-executable stack" 'GNU_STACK.*RWE' "$s"
 done

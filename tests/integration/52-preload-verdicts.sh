@@ -287,7 +287,7 @@ ghbn 127.0.0.1
 check_eq "no engine: one line on stderr for the whole process" 1 \
 	"$(wc -l <"$PD_TMP/noeng.err")"
 check_match "no engine: the line says why" \
-	'^pindns: cannot load the engine: .*libpindns-engine.so.*; every name lookup is refused$' \
+	'^pindns: cannot load the engine: .*libpindns-engine.so.*; name lookups are refused until it loads \(retried each second\)$' \
 	"$(cat "$PD_TMP/noeng.err")"
 
 out=$(echo "$q" | PD_FAKE_ENGINE_INIT_FAIL=1 pd_etc_run "$ETC" "$PRE" \
@@ -295,5 +295,5 @@ out=$(echo "$q" | PD_FAKE_ENGINE_INIT_FAIL=1 pd_etc_run "$ETC" "$PRE" \
 check_match "engine init failing: names refused" \
 	'gai localhost 80 0,1,0,0.  = EAI_FAIL' "$(echo "$out" | tr '\n' .)"
 check_eq "engine init failing: one line on stderr" \
-	"pindns: the engine failed to start: out of memory; every name lookup is refused" \
+	"pindns: the engine failed to start: out of memory; name lookups are refused until it loads (retried each second)" \
 	"$(cat "$PD_TMP/init.err")"

@@ -6,7 +6,7 @@
 # an answer (any code) within timeout_ms, the process survives, memory
 # stays bounded (cache max_entries 100) and a cache hit is no slower
 # after the flood than before it.
-# tags: lab
+# tags: lab threads
 # timeout: 180
 . "${TOP:?run me through tests/run or tests/stress/run}/tests/lib.sh"
 . "$TOP/tests/stress/lib.sh"

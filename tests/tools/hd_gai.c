@@ -226,8 +226,8 @@ main(int argc, char **argv)
 		case 'F': freefd = atol(optarg); break;
 		case 'r': repeat = atol(optarg); break;
 		default:
-			fprintf(stderr, "usage: hd_gai [-0] [-F FREE] [-r REPEAT] "
-			    "[NAME...]\n");
+			fprintf(stderr, "usage: hd_gai [-0] [-F FREE] "
+			    "[-r REPEAT] [NAME...]\n");
 			return 2;
 		}
 	}

@@ -177,6 +177,55 @@ test_threads(void)
 	T_EQ_INT(atomic_load(&retired), 4, "watch_free retires the current");
 }
 
+/*
+ * A rewrite with the same bytes is no new policy (no new generation, no
+ * retire), but the same bytes with a trust-anchor file replaced is.
+ */
+static void
+test_same_bytes(void)
+{
+	struct pd_watch_opts o = { .path = path };
+	struct pd_watch *w = NULL;
+	struct pd_error e;
+	char ta[160], text[512];
+	uint64_t now = 100000;
+	FILE *f;
+
+	snprintf(ta, sizeof(ta), "%s/ta.ds", dir);
+	snprintf(text, sizeof(text), "version: 1\ndnssec_trust_anchors: "
+	    "[%s]\nupstream_recursive_servers:\n  - {address_data: "
+	    "192.0.2.53, tls_auth_name: x.test}\ndefault: secure\n", ta);
+#define WRITE(file, str) do {						\
+	if ((f = fopen(tmp, "w")) == NULL) return;			\
+	fputs((str), f);						\
+	fclose(f);							\
+	rename(tmp, (file));						\
+} while (0)
+	WRITE(ta, "example.\t3600\tIN\tDS\t20326 8 2 "
+	    "e06d44b80b8f1d39a95c0b0d7c65d08458e880409bbc683457104237c7f8ec8d\n");
+	WRITE(path, text);
+	T_EQ_INT(pd_watch_new(&o, &w, &e), PD_OK, "watch_new: %s", e.msg);
+	if (pd_watch_current(w) == NULL)
+		return;
+	T_OK(pd_watch_current(w)->has_digest, "a loaded policy has a digest");
+
+	WRITE(path, text);	/* new inode, same bytes */
+	now += 1000;
+	T_EQ_INT(pd_watch_poll(w, now, &e), 0, "same bytes: no reload");
+	T_EQ_INT(pd_watch_current(w)->generation, 1, "still generation 1");
+
+	WRITE(ta, "example.\t3600\tIN\tDS\t20326 8 2 "
+	    "e06d44b80b8f1d39a95c0b0d7c65d08458e880409bbc683457104237c7f8ec8e\n");
+	WRITE(path, text);	/* same bytes, another anchor file */
+	now += 1000;
+	T_EQ_INT(pd_watch_poll(w, now, &e), 1,
+	    "same bytes, trust anchor replaced: reloaded");
+	T_EQ_INT(pd_watch_current(w)->generation, 2, "generation 2");
+#undef WRITE
+	pd_watch_free(w);
+	unlink(ta);
+}
+
 static void
 test_signed(void)
 {
@@ -243,6 +292,7 @@ main(void)
 	snprintf(pub, sizeof(pub), "%s/k.pub", dir);
 	snprintf(sec, sizeof(sec), "%s/k", dir);
 	test_threads();
+	test_same_bytes();
 	test_signed();
 	test_first_load_fails();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
