@@ -70,7 +70,7 @@ test_bad(void)
 {
 	char **v = NULL, path[512], want[1024];
 	struct pd_policy *p;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	size_t n, i;
 	enum pd_err r;
 
@@ -96,7 +96,7 @@ test_good(void)
 {
 	char **v = NULL, path[512];
 	struct pd_policy *p;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	size_t n, i;
 	enum pd_err r;
 
@@ -125,7 +125,7 @@ static void
 test_spec_example(void)
 {
 	struct pd_policy *p = NULL;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	const struct pd_rule *r;
 	char a[INET6_ADDRSTRLEN], c[80];
 	static const char *const pats[] = {
@@ -202,7 +202,7 @@ static void
 test_defaults(void)
 {
 	struct pd_policy *p = NULL;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	const char *text =
 	    "version: 1\n"
 	    "log: {target: \"file:audit.log\", level: all}\n"
@@ -254,7 +254,7 @@ static void
 test_files(void)
 {
 	struct pd_policy *p = NULL;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	char path[] = "/tmp/pindns-big-XXXXXX";
 	uint8_t *big;
 	size_t n = PD_POLICY_MAX_BYTES + 1;
@@ -305,7 +305,7 @@ test_default_values(void)
 		{ "deny", PD_ACTION_DENY },
 	};
 	struct pd_policy *p;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	char text[256];
 	size_t i;
 

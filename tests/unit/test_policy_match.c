@@ -85,7 +85,7 @@ static struct pd_policy *
 load(const char *text)
 {
 	struct pd_policy *p = NULL;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 
 	if (pd_policy_parse("match.yaml", (const uint8_t *)text,
 	    strlen(text), &p, &e) != PD_OK) {

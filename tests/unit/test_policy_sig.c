@@ -60,7 +60,7 @@ static const char policy[] =
 static void
 test_keygen(void)
 {
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	char id[17];
 
 	T_EQ_INT(pd_sig_keygen(at("k1"), id, &e), PD_OK, "keygen k1");
@@ -83,7 +83,7 @@ static void
 test_roundtrip(void)
 {
 	struct pd_policy *p = NULL;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	char *pol = at("policy.yaml"), *sig = at("policy.yaml.sig");
 	FILE *f;
 	int c;
@@ -164,7 +164,7 @@ test_roundtrip(void)
 static void
 test_secret_modes(void)
 {
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	char *pol = at("policy.yaml");
 	static const unsigned bad[] = { 0644, 0640, 0604, 0660, 0610, 0601 };
 	size_t i;

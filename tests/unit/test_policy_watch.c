@@ -43,7 +43,7 @@ write_policy(const char *to, const char *rule, bool rename_it)
 static void *
 reader(void *arg)
 {
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	struct pd_policy *p;
 	const struct pd_rule *r;
 	char n[PD_NAME_MAX + 1];
@@ -105,7 +105,7 @@ test_threads(void)
 {
 	struct pd_watch_opts o = { .path = path, .retire = on_retire };
 	struct pd_watch *w = NULL;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	pthread_t t[NREADERS];
 	int i;
 
@@ -186,7 +186,7 @@ test_same_bytes(void)
 {
 	struct pd_watch_opts o = { .path = path };
 	struct pd_watch *w = NULL;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	char ta[160], text[512];
 	uint64_t now = 100000;
 	FILE *f;
@@ -231,7 +231,7 @@ test_signed(void)
 {
 	struct pd_watch_opts o = { .path = path, .pubkey = pub };
 	struct pd_watch *w = NULL;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 	uint64_t now = 1000000;
 
 	T_EQ_INT(pd_sig_keygen(sec, NULL, &e), PD_OK, "keygen");
@@ -264,7 +264,7 @@ test_first_load_fails(void)
 {
 	struct pd_watch_opts o = { .path = path };
 	struct pd_watch *w = NULL;
-	struct pd_error e;
+	struct pd_error e = { 0 };
 
 	unlink(path);
 	e.msg[0] = '\0';
