@@ -405,6 +405,18 @@ retire(struct pd_policy *p, void *arg)
 		pstate_free(ps);
 }
 
+/* Log files renamed or removed (logrotate) are opened again. */
+static void
+logs_reopen(void)
+{
+	struct shared_log *sl;
+
+	(void)pthread_mutex_lock(&logs_mu);
+	for (sl = logs; sl != NULL; sl = sl->next)
+		pd_log_reopen(sl->log);
+	(void)pthread_mutex_unlock(&logs_mu);
+}
+
 static void
 poll_policy(uint64_t now)
 {
@@ -424,6 +436,7 @@ poll_policy(uint64_t now)
 		    "keeping the policy in force" :
 		    "refusing every name lookup");
 	reap_backends();
+	logs_reopen();
 }
 
 /* ------------------------------------------------------------ init */

@@ -32,8 +32,9 @@ enum target {
 struct pd_log {
 	enum target		 kind;
 	_Atomic int		 fd;	/* file: ours; syslog: ours or -1 */
-	pthread_mutex_t		 mu;	/* syslog (re)connect */
+	pthread_mutex_t		 mu;	/* syslog (re)connect, file reopen */
 	_Atomic uint64_t	 dropped;
+	char			 path[];	/* file: its name */
 };
 
 /* ------------------------------------------------------------ format */
@@ -366,18 +367,51 @@ pd_log_open(const char *spec, struct pd_log **lp, char *err, size_t errlen)
 		    "stderr, syslog or file:/path)", spec);
 		return PD_EINVAL;
 	}
-	if ((l = calloc(1, sizeof(*l))) == NULL) {
+	if ((l = calloc(1, sizeof(*l) + (kind == T_FILE ?
+	    strlen(spec + 5) + 1 : 1))) == NULL) {
 		if (fd >= 0)
 			(void)close(fd);
 		(void)snprintf(err, errlen, "out of memory");
 		return PD_ENOMEM;
 	}
 	l->kind = kind;
+	if (kind == T_FILE)
+		strcpy(l->path, spec + 5);
 	atomic_init(&l->fd, fd);
 	atomic_init(&l->dropped, 0);
 	(void)pthread_mutex_init(&l->mu, NULL);
 	*lp = l;
 	return PD_OK;
+}
+
+/*
+ * logrotate renames the file (or removes it) and expects the writer to
+ * start a new one under the name. The new file is put in place of the old
+ * one under the same descriptor number (dup3 replaces it atomically), so a
+ * thread writing meanwhile writes whole lines to one file or the other,
+ * never to a closed or reused descriptor.
+ */
+void
+pd_log_reopen(struct pd_log *l)
+{
+	struct stat cur, named;
+	int fd, nfd;
+
+	if (l == NULL || l->kind != T_FILE)
+		return;
+	(void)pthread_mutex_lock(&l->mu);
+	fd = atomic_load(&l->fd);
+	if (fd < 0 || fstat(fd, &cur) != 0 || (stat(l->path, &named) == 0 &&
+	    named.st_dev == cur.st_dev && named.st_ino == cur.st_ino))
+		goto out;
+	nfd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY, 0600);
+	if (nfd < 0)
+		goto out;	/* keep writing where we can */
+	(void)dup3(nfd, fd, O_CLOEXEC);
+	(void)close(nfd);
+out:
+	(void)pthread_mutex_unlock(&l->mu);
 }
 
 void

@@ -65,6 +65,14 @@ struct pd_log;
 enum pd_err pd_log_open(const char *spec, struct pd_log **lp, char *err,
     size_t errlen);
 
+/*
+ * For a file target: when the file under its name is no longer the one
+ * open (renamed or removed, as logrotate does), open the name again and
+ * write there from now on. Cheap (a stat and an fstat); no-op for other
+ * targets. Thread-safe.
+ */
+void pd_log_reopen(struct pd_log *l);
+
 /* Close. NULL is a no-op. */
 void pd_log_close(struct pd_log *l);
 

@@ -253,6 +253,60 @@ test_file(const char *dir)
 	    "unknown target is an error");
 }
 
+static int
+count_lines(const char *path)
+{
+	char buf[8192];
+	FILE *f;
+	int n = 0;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(buf, sizeof(buf), f) != NULL)
+		n++;
+	fclose(f);
+	return n;
+}
+
+/* logrotate renames the file away; the next reopen starts a new one. */
+static void
+test_rotate(const char *dir)
+{
+	char path[512], old[520], spec[600], err[256];
+	struct pd_log_rec r;
+	struct pd_addr seen[1];
+	struct pd_log *l;
+
+	(void)snprintf(path, sizeof(path), "%s/rot.log", dir);
+	(void)snprintf(old, sizeof(old), "%s.1", path);
+	(void)snprintf(spec, sizeof(spec), "file:%s", path);
+	err[0] = '\0';
+	if (!T_OK(pd_log_open(spec, &l, err, sizeof(err)) == PD_OK,
+	    "open file target %s", err))
+		return;
+	spec_example(&r, seen);
+	pd_log_write(l, &r);
+	pd_log_reopen(l);	/* same file: nothing to do */
+	pd_log_write(l, &r);
+	T_EQ_INT(count_lines(path), 2, "before rotation: 2 lines");
+	T_EQ_INT(rename(path, old), 0, "rotate (rename away)");
+	pd_log_write(l, &r);	/* still the old file until the reopen */
+	pd_log_reopen(l);
+	pd_log_write(l, &r);
+	pd_log_write(l, &r);
+	T_EQ_INT(count_lines(old), 3, "rotated file kept its lines and the "
+	    "one written before the reopen");
+	T_EQ_INT(count_lines(path), 2, "new file under the name after the "
+	    "reopen");
+	T_EQ_INT(unlink(path), 0, "remove the log");
+	pd_log_reopen(l);
+	pd_log_write(l, &r);
+	T_EQ_INT(count_lines(path), 1, "a removed log is created again");
+	pd_log_close(l);
+	(void)unlink(path);
+	(void)unlink(old);
+}
+
 static void
 test_nonblocking(void)
 {
@@ -343,6 +397,7 @@ main(void)
 		return t_done();
 	}
 	test_file(dir);
+	test_rotate(dir);
 	test_nonblocking();
 	{
 		char path[600];
