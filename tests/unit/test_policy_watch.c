@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "policy/policy.h"
@@ -259,6 +260,96 @@ test_signed(void)
 	pd_watch_free(w);
 }
 
+/*
+ * A Kubernetes ConfigMap volume (examples/kubernetes): policy.yaml and
+ * policy.yaml.sig are links through ..data to a timestamped directory,
+ * and kubelet swaps ..data with a rename, so both files change at once.
+ * The watch follows the links: the new signed pair is taken up, a pair
+ * whose signature does not match is refused and the old policy stays.
+ * Needs test_signed()'s key.
+ */
+static void
+cm_version(const char *cm, const char *ver, const char *rule, bool sign)
+{
+	char d[256], f[320], sig[330], lnk[256], to[320];
+
+	snprintf(d, sizeof(d), "%s/..%s", cm, ver);
+	(void)mkdir(d, 0755);
+	snprintf(f, sizeof(f), "%s/policy.yaml", d);
+	write_policy(f, rule, false);
+	snprintf(sig, sizeof(sig), "%s.sig", f);
+	if (sign) {
+		struct pd_error e = { 0 };
+
+		T_EQ_INT(pd_sig_sign(sec, f, &e), PD_OK, "sign %s: %s", ver,
+		    e.msg);
+	} else {
+		FILE *o = fopen(sig, "w");	/* another version's signature */
+		char old[330];
+		FILE *i;
+		int c;
+
+		snprintf(old, sizeof(old), "%s/..data/policy.yaml.sig", cm);
+		if (o != NULL && (i = fopen(old, "r")) != NULL) {
+			while ((c = getc(i)) != EOF)
+				putc(c, o);
+			fclose(i);
+		}
+		if (o != NULL)
+			fclose(o);
+	}
+	/* ..data -> ..VER, swapped in with a rename as kubelet does */
+	snprintf(lnk, sizeof(lnk), "%s/..data_tmp", cm);
+	snprintf(to, sizeof(to), "..%s", ver);
+	(void)unlink(lnk);
+	T_EQ_INT(symlink(to, lnk), 0, "link ..data_tmp -> %s", to);
+	snprintf(to, sizeof(to), "%s/..data", cm);
+	T_EQ_INT(rename(lnk, to), 0, "swap ..data to %s", ver);
+}
+
+static void
+test_configmap(void)
+{
+	char cm[160], pol[200], sig[210];
+	struct pd_watch_opts o = { .path = pol, .pubkey = pub };
+	struct pd_watch *w = NULL;
+	struct pd_error e = { 0 };
+	uint64_t now = 5000000;
+
+	snprintf(cm, sizeof(cm), "%s/cm", dir);
+	(void)mkdir(cm, 0755);
+	snprintf(pol, sizeof(pol), "%s/policy.yaml", cm);
+	snprintf(sig, sizeof(sig), "%s/policy.yaml.sig", cm);
+	cm_version(cm, "2026_11_23_01", "cm1", true);
+	T_EQ_INT(symlink("..data/policy.yaml", pol), 0, "policy.yaml link");
+	T_EQ_INT(symlink("..data/policy.yaml.sig", sig), 0, "sig link");
+	T_EQ_INT(pd_watch_new(&o, &w, &e), PD_OK, "watch_new: %s", e.msg);
+	if (pd_watch_current(w) == NULL) {
+		T_OK(0, "configmap policy loaded: %s", e.msg);
+		pd_watch_free(w);
+		return;
+	}
+	T_EQ_STR(current_rule(w), "cm1", "configmap v1 in force");
+
+	cm_version(cm, "2026_11_23_02", "cm2", true);
+	T_EQ_INT(pd_watch_poll(w, now += 1000, &e), 1, "..data swapped: the "
+	    "new signed pair is taken up");
+	T_EQ_STR(current_rule(w), "cm2", "configmap v2 in force");
+
+	cm_version(cm, "2026_11_23_03", "cm3", false);
+	e.msg[0] = '\0';
+	T_EQ_INT(pd_watch_poll(w, now += 1000, &e), -1, "a pair whose "
+	    "signature does not match is refused");
+	T_OK(strstr(e.msg, "does not match") != NULL, "why: %s", e.msg);
+	T_EQ_STR(current_rule(w), "cm2", "v2 stays");
+
+	cm_version(cm, "2026_11_23_04", "cm4", true);
+	T_EQ_INT(pd_watch_poll(w, now += 1000, &e), 1, "the next good pair "
+	    "is taken up");
+	T_EQ_STR(current_rule(w), "cm4", "configmap v4 in force");
+	pd_watch_free(w);
+}
+
 static void
 test_first_load_fails(void)
 {
@@ -294,6 +385,7 @@ main(void)
 	test_threads();
 	test_same_bytes();
 	test_signed();
+	test_configmap();
 	test_first_load_fails();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
