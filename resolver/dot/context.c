@@ -1,6 +1,8 @@
 /* pindns DoT backend: policy upstream -> getdns context (context.h). */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -84,6 +86,50 @@ out:
 	return ok;
 }
 
+/*
+ * getdns 1.6.0 trusts length fields inside some records' RDATA: a HIP
+ * record whose public-key length (up to 65535) runs past its RDLENGTH
+ * makes the stub copy that many bytes from its reply buffer, reading up
+ * to 64 KiB past the end of a 4 KiB heap block (found by fuzz_reply,
+ * reproduced through a real DoT connection with the lab's `lying-rdata`
+ * upstream under ASan). Only an upstream that passed TLS authentication
+ * can send it, but a read off the end of the heap would kill the worker.
+ * Every block of 4 KiB or more that getdns allocates (its read buffers
+ * among them) gets PD_GETDNS_PAD bytes more, so such a read stays inside
+ * memory the block owns; the bytes it picks up land in the RDATA of a
+ * record type pindns never reads. The wrappers are tail calls, so the
+ * caller libc (and a failing-allocation shim) sees is getdns itself.
+ */
+#define PAD_FROM	4096
+#if defined(__GNUC__) && !defined(__clang__)
+#define TAILCALL	__attribute__((optimize("optimize-sibling-calls")))
+#else
+#define TAILCALL	/* clang emits the tail call from -O1 */
+#endif
+
+TAILCALL static void *
+mf_malloc(void *arg, size_t n)
+{
+	(void)arg;
+	return malloc(n >= PAD_FROM && n <= SIZE_MAX - PD_GETDNS_PAD ?
+	    n + PD_GETDNS_PAD : n);
+}
+
+TAILCALL static void *
+mf_realloc(void *arg, void *p, size_t n)
+{
+	(void)arg;
+	return realloc(p, n >= PAD_FROM && n <= SIZE_MAX - PD_GETDNS_PAD ?
+	    n + PD_GETDNS_PAD : n);
+}
+
+TAILCALL static void
+mf_free(void *arg, void *p)
+{
+	(void)arg;
+	free(p);
+}
+
 #define SET(call, what) do {						\
 	if ((rc = (call)) != GETDNS_RETURN_GOOD) {			\
 		snprintf(err, errlen, "%s: getdns refused %s (%d)",	\
@@ -108,7 +154,8 @@ pd_ctx_new(const struct pd_policy *p, const struct pd_upstream *u,
 	memset(up, 0, sizeof(*up));
 	up->cfg = u;
 	/* set_from_os = 0: no resolv.conf, no /etc/hosts. */
-	SET(getdns_context_create(&ctx, 0), "context creation");
+	SET(getdns_context_create_with_extended_memory_functions(&ctx, 0,
+	    NULL, mf_malloc, mf_realloc, mf_free), "context creation");
 	SET(getdns_context_set_logfunc(ctx, up, GETDNS_LOG_UPSTREAM_STATS,
 	    GETDNS_LOG_ERR, ctx_log), "logfunc");
 	SET(getdns_context_set_eventloop(ctx, loop), "eventloop");

@@ -57,4 +57,12 @@ enum pd_err	pd_ctx_new(const struct pd_policy *p,
  * close_notify: never call this on a context inherited over fork()). */
 void		pd_ctx_free(struct pd_up *up);
 
+/*
+ * Bytes added to every block of 4 KiB or more that a context allocates:
+ * room for getdns 1.6.0's over-read of a record whose inner length runs
+ * past its RDLENGTH (at most 65535 + 255 + the record's header); see
+ * context.c.
+ */
+#define PD_GETDNS_PAD	(65536 + 1024)
+
 #endif /* PD_DOT_CONTEXT_H */

@@ -21,7 +21,7 @@ done
 check_eq "lab.env has the hostile variables" "" "$missing"
 check_eq "LAB_HOSTILE_ADDR is inside the lab pins" "127.0.10.66" \
 	"${LAB_HOSTILE_ADDR:-}"
-check_eq "17 hostile modes" 17 "$(wc -w <<<"${LAB_HOSTILE_MODES:-}")"
+check_eq "18 hostile modes" 18 "$(wc -w <<<"${LAB_HOSTILE_MODES:-}")"
 
 port() { local v="LAB_HOSTILE_$(tr a-z- A-Z_ <<<"$1")_PORT"; echo "${!v}"; }
 # kq MODE SECS [kdig args]: kdig over authenticated TLS (CA + name + pin).
@@ -131,6 +131,14 @@ out=$(kq reset 2 "$N" A)
 check_nomatch "reset: no answer" 'status: ' "$out"
 logged reset "sent reset" && ok "reset reset the connection" ||
 	not_ok "reset reset the connection"
+
+out=$(kq lying-rdata 2 "$N" A)
+check_match "lying-rdata: the honest A" \
+	"^$N\.[[:space:]]+60[[:space:]]+IN[[:space:]]+A[[:space:]]+$LAB_HOSTILE_ADDR" "$out"
+check_match "lying-rdata: a HIP record of 4 octets claiming a 65535-octet key" \
+	'IN[[:space:]]+TYPE55[[:space:]]+\\# 4 0002FFFF' "$out"
+logged lying-rdata "sent lying-rdata" && ok "lying-rdata: sent" ||
+	not_ok "lying-rdata: sent"
 
 # Still alive and serving after all that.
 out=$(kq honest 2 +short "$N" A)
