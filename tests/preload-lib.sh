@@ -28,6 +28,16 @@ pd_fake_spec() {
 	done <"$1"
 }
 
+# pd_preload_etc ETC : a private /etc for pd_etc_run, made in ETC: the
+# preload tests' resolv.conf, nsswitch.conf and host.conf; each test
+# writes its own ETC/hosts.
+pd_preload_etc() {
+	mkdir -p "$1" &&
+	cp "$TOP/tests/data/preload/resolv.conf" \
+	    "$TOP/tests/data/preload/nsswitch.conf" \
+	    "$TOP/tests/data/preload/host.conf" "$1/"
+}
+
 # pd_hosts_from TABLE : /etc/hosts lines for TABLE, each name's IPv4
 # addresses first, then its IPv6 ones (the order DNS answers come in).
 pd_hosts_from() {

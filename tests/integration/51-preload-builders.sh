@@ -26,8 +26,7 @@ require unshare mount diff "$BUILD/tools/gai-probe" \
 DATA=$TOP/tests/data/preload
 TABLE=$DATA/protected.table
 ETC=$PD_TMP/etc
-mkdir -p "$ETC"
-cp "$DATA/resolv.conf" "$DATA/nsswitch.conf" "$DATA/host.conf" "$ETC/"
+pd_preload_etc "$ETC"
 { echo "127.0.0.1 localhost"; pd_hosts_from "$TABLE"; } >"$ETC/hosts"
 PRE=$(pd_preload_copy "$PD_TMP/pre") || { not_ok "preload copy"; exit 1; }
 export PD_FAKE_ENGINE

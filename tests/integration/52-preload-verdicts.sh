@@ -15,10 +15,8 @@
 require unshare mount "$BUILD/tools/gai-probe" "$BUILD/tools/fake_engine.so" \
 	"$BUILD/libpindns.so"
 
-DATA=$TOP/tests/data/preload
 ETC=$PD_TMP/etc
-mkdir -p "$ETC"
-cp "$DATA/resolv.conf" "$DATA/nsswitch.conf" "$DATA/host.conf" "$ETC/"
+pd_preload_etc "$ETC"
 cat >"$ETC/hosts" <<'EOF'
 127.0.0.1 localhost
 127.0.0.77 guard.test

@@ -22,8 +22,7 @@ require unshare mount diff "$BUILD/tools/gai-probe" "$BUILD/tools/gai-stress" \
 DATA=$TOP/tests/data/preload
 TABLE=$DATA/protected.table
 ETC=$PD_TMP/etc
-mkdir -p "$ETC"
-cp "$DATA/resolv.conf" "$DATA/nsswitch.conf" "$DATA/host.conf" "$ETC/"
+pd_preload_etc "$ETC"
 { echo "127.0.0.1 localhost"; echo "127.0.0.2 host4.test"
 	pd_hosts_from "$TABLE"; } >"$ETC/hosts"
 PRE=$(pd_preload_value)

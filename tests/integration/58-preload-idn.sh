@@ -15,10 +15,8 @@
 . "$(dirname "$0")/../preload-lib.sh"
 require unshare mount diff strace "$BUILD/tools/gai-probe" "$BUILD/libpindns.so"
 
-DATA=$TOP/tests/data/preload
 ETC=$PD_TMP/etc
-mkdir -p "$ETC"
-cp "$DATA/resolv.conf" "$DATA/nsswitch.conf" "$DATA/host.conf" "$ETC/"
+pd_preload_etc "$ETC"
 # bücher.example in A-label form, as libidn2 writes it.
 printf '127.0.0.1 localhost\n127.0.0.9 xn--bcher-kva.example\n' >"$ETC/hosts"
 PRE=$(pd_preload_value)

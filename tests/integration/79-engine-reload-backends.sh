@@ -15,26 +15,12 @@ L=$BUILD/tools/hd_load
 require "$L" "$BUILD/libpindns.so"
 lab_env
 W=$PD_TMP/w
-mkdir -p "$W"
-hd_policy "$W/a.yaml" LOG="$W/audit.log"
-# The same policy but for a comment: a different file, the same rules.
-{ cat "$W/a.yaml"; echo "# b"; } >"$W/b.yaml"
-cp "$W/a.yaml" "$W/p.yaml"
-
 ROUNDS=8
-hd_run "$W/p.yaml" "$L" -t 4 -d $((ROUNDS * 2 + 8)) -w 1 \
-	dynamodb.us-east-1.amazonaws.com=ok:127.0.10.1 >"$W/load.out" 2>&1 &
-load=$!
-pd_cleanup "kill $load"
-sleep 3
-pid=$(pgrep -n -f "$L -t 4 -d")
-stat_of() {	# "THREADS FDS"
-	echo "$(awk '/^Threads/ { print $2 }' "/proc/$pid/status")" \
-	    "$(ls "/proc/$pid/fd" | wc -l)"
-}
+hd_reload_load "$W" $((ROUNDS * 2 + 8))
+stat_of() { hd_proc_stat "$HD_LOAD_PID"; }	# "THREADS FDS RSS_KB"
 # Lookups that asked the upstream (cache hits log "upstream":null).
 gens() { grep -c '"upstream":"' "$W/audit.log" 2>/dev/null || echo 0; }
-read -r t0 f0 <<<"$(stat_of)"
+read -r t0 f0 _ <<<"$(stat_of)"
 
 # Same bytes, new inode, a few times: each a cache hit as before (no new
 # generation means no miss, so the audit log gets no new accepted line).
@@ -53,7 +39,7 @@ for i in $(seq 1 $ROUNDS); do
 	sleep 1.1
 done
 sleep 1.5	# the last replaced backend is reaped on the next poll
-read -r t1 f1 <<<"$(stat_of)"
+read -r t1 f1 _ <<<"$(stat_of)"
 n1=$(gens)
 [ $((n1 - n0)) -ge $((ROUNDS / 2)) ] &&
 	ok "changed policies made new generations ($((n1 - n0)) misses)" ||
@@ -66,6 +52,6 @@ echo "# after $ROUNDS reloads: threads $t0 -> $t1, fds $f0 -> $f1"
 [ $((f1 - f0)) -le 3 ] && ok "descriptors flat across $ROUNDS reloads ($f0 -> $f1)" ||
 	not_ok "descriptors flat across $ROUNDS reloads" "expected: growth <= 3" \
 		"got: $f0 -> $f1"
-wait "$load"
+wait "$HD_LOAD"
 check_match "no wrong answer across the reloads" '^ok - no wrong answer' \
 	"$(cat "$W/load.out")"

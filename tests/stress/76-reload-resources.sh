@@ -21,38 +21,25 @@ L=$BUILD/tools/hd_load
 require "$L" "$BUILD/libpindns.so"
 lab_env
 W=$PD_TMP/w
-mkdir -p "$W"
-hd_policy "$W/orig.yaml" LOG="$W/audit.log"
-{ cat "$W/orig.yaml"; echo "# b"; } >"$W/b.yaml"
-cp "$W/orig.yaml" "$W/p.yaml"
-hd_run "$W/p.yaml" "$L" -t 4 -d 62 -w 1 -l 5000 -f 100000 -m 100000000 \
-	dynamodb.us-east-1.amazonaws.com=ok:127.0.10.1 >"$W/load.out" 2>&1 &
-load=$!
-pd_cleanup "kill $load"
-sleep 3
-pid=$(pgrep -n -f "$L -t 4 -d 62")
-stat_of() {	# "THREADS FDS RSS_KB"
-	echo "$(awk '/^Threads/ { print $2 }' "/proc/$pid/status")" \
-	    "$(ls "/proc/$pid/fd" | wc -l)" \
-	    "$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")"
-}
+hd_reload_load "$W" 62 -l 5000 -f 100000 -m 100000000
+stat_of() { hd_proc_stat "$HD_LOAD_PID"; }	# "THREADS FDS RSS_KB"
 read -r t0 f0 r0 <<<"$(stat_of)"
 for i in $(seq 1 40); do
 	# A new inode each time, the two versions in turn.
 	if [ $((i % 2)) = 1 ]; then cp "$W/b.yaml" "$W/p.new"
-	else cp "$W/orig.yaml" "$W/p.new"; fi
+	else cp "$W/a.yaml" "$W/p.new"; fi
 	mv "$W/p.new" "$W/p.yaml"
 	sleep 1.1
 done
 read -r t1 f1 r1 <<<"$(stat_of)"
 for i in $(seq 1 10); do
 	# The same bytes under a new inode: no new policy.
-	cp "$W/orig.yaml" "$W/p.new"
+	cp "$W/a.yaml" "$W/p.new"
 	mv "$W/p.new" "$W/p.yaml"
 	sleep 1.1
 done
 read -r t2 f2 r2 <<<"$(stat_of)"
-wait "$load"
+wait "$HD_LOAD"
 check_match "no wrong answer under 40 reloads" '^ok - no wrong answer' \
 	"$(cat "$W/load.out")"
 echo "# after 40 reloads: threads $t0 -> $t1, fds $f0 -> $f1, RSS $r0 -> $r1 kB"

@@ -95,3 +95,34 @@ hd_in_pins() {
 # quarantine, TSan's shadow) RSS says nothing about leaks, so no bound
 # there: the plain build checks it, valgrind and LeakSanitizer check leaks.
 hd_rss_bound() { if [ -n "$PINDNS_SAN" ]; then echo 100000000; else echo "$1"; fi; }
+
+# hd_proc_stat PID: "THREADS FDS RSS_KB" of a process (0 0 0 once it is
+# gone, so the three fields always line up).
+hd_proc_stat() {
+	cat "/proc/$1/status" 2>/dev/null |
+	    awk -v fds="$(ls "/proc/$1/fd" 2>/dev/null | wc -l)" '
+		/^Threads:/ { t = $2 } /^VmRSS:/ { r = $2 }
+		END { print t + 0, fds + 0, r + 0 }'
+}
+
+# hd_reload_load DIR SECONDS [HD_LOAD_FLAG...]: what the reload tests
+# (79-engine-reload-backends, stress 76-reload-resources) stand on: in
+# DIR the lab policy a.yaml, b.yaml (the same rules plus a comment: a
+# different file) and p.yaml (a copy of a.yaml, the one in force), and
+# hd_load resolving a protected name in 4 threads for SECONDS under
+# p.yaml, output in DIR/load.out. Sets HD_LOAD (the background job, for
+# wait) and HD_LOAD_PID (hd_load itself, for hd_proc_stat).
+hd_reload_load() {
+	local dir=$1 secs=$2 L=$BUILD/tools/hd_load
+	shift 2
+	mkdir -p "$dir"
+	hd_policy "$dir/a.yaml" LOG="$dir/audit.log"
+	{ cat "$dir/a.yaml"; echo "# b"; } >"$dir/b.yaml"
+	cp "$dir/a.yaml" "$dir/p.yaml"
+	hd_run "$dir/p.yaml" "$L" -t 4 -d "$secs" -w 1 "$@" \
+		dynamodb.us-east-1.amazonaws.com=ok:127.0.10.1 >"$dir/load.out" 2>&1 &
+	HD_LOAD=$!
+	pd_cleanup "kill $HD_LOAD"
+	sleep 3
+	HD_LOAD_PID=$(pgrep -n -f "$L -t 4 -d $secs ")
+}
