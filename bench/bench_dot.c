@@ -21,6 +21,7 @@
 #include <getdns/getdns_extra.h>
 
 #include "resolver/dot/worker.h"
+#include "tests/tools/clock.h"
 
 #define A	PD_WANT_A
 #define BOTH	(PD_WANT_A | PD_WANT_AAAA)
@@ -61,23 +62,6 @@ load_env(void)
 	return 0;
 }
 
-static double
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int
-cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void
 row(const char *what, double *t, int n)
 {
@@ -85,7 +69,7 @@ row(const char *what, double *t, int n)
 		printf("%-58s   (no samples)\n", what);
 		return;
 	}
-	qsort(t, (size_t)n, sizeof(*t), cmp_d);
+	qsort(t, (size_t)n, sizeof(*t), pd_cmp_double);
 	printf("%-58s p50 %7.3f  p99 %7.3f  (n=%d)\n", what, t[n / 2],
 	    t[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1], n);
 	fflush(stdout);
@@ -142,7 +126,7 @@ lookup(struct pd_dot *d, const char *name, unsigned want,
     enum pd_dnssec_mode mode, double *ms)
 {
 	struct pd_dot_result res;
-	double t0 = now_ms();
+	double t0 = pd_now_ms();
 
 	if (pd_dot_resolve(d, name, want, mode, &res) != PD_OK ||
 	    res.status != PD_DOT_OK) {
@@ -150,7 +134,7 @@ lookup(struct pd_dot *d, const char *name, unsigned want,
 		    res.detail);
 		return -1;
 	}
-	*ms = now_ms() - t0;
+	*ms = pd_now_ms() - t0;
 	if (mode != PD_DNSSEC_OFF && res.a.asked && res.a.sec !=
 	    PD_SEC_SECURE)
 		fprintf(stderr, "bench_dot: %s not SECURE (%d)\n", name,
@@ -267,10 +251,10 @@ kdig_run(int n)
 		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off,
 		    " %s A", zone_names[i % NNAMES]);
 	snprintf(cmd + off, sizeof(cmd) - off, " >/dev/null 2>&1");
-	t0 = now_ms();
+	t0 = pd_now_ms();
 	if (system(cmd) != 0)
 		return -1;
-	return now_ms() - t0;
+	return pd_now_ms() - t0;
 }
 
 static void
@@ -337,10 +321,10 @@ stock(const char *what, int port, int n, double *t)
 	    GETDNS_EXTENSION_TRUE);
 	for (i = -1; i < n; i++) {
 		r = NULL;
-		t0 = now_ms();
+		t0 = pd_now_ms();
 		if (getdns_address_sync(ctx, zone_names[(i + NNAMES) % NNAMES],
 		    ext, &r) == 0 && i >= 0)
-			t[k++] = now_ms() - t0;
+			t[k++] = pd_now_ms() - t0;
 		getdns_dict_destroy(r);
 	}
 	row(what, t, k);

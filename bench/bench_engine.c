@@ -31,6 +31,7 @@
 #include <x86intrin.h>
 
 #include "resolver/engine.h"
+#include "tests/tools/clock.h"
 
 #define SAMPLES		(1 << 16)
 #define DISTINCT	512
@@ -48,22 +49,13 @@ struct job {
 	int		 bad;
 };
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 calibrate(void)
 {
-	uint64_t t0 = now_ns(), c0 = __rdtsc(), t1, c1;
+	uint64_t t0 = pd_now_ns(), c0 = __rdtsc(), t1, c1;
 
 	do
-		t1 = now_ns();
+		t1 = pd_now_ns();
 	while (t1 - t0 < 200000000u);
 	c1 = __rdtsc();
 	ns_per_tick = (double)(t1 - t0) / (double)(c1 - c0);
@@ -143,13 +135,13 @@ point(const char *label, const char *name, int nthreads)
 		pthread_create(&t[i], NULL, worker, &j[i]);
 	}
 	pthread_barrier_wait(&ready);
-	t0 = now_ns();
+	t0 = pd_now_ns();
 	atomic_store_explicit(&go, 1, memory_order_release);
 	usleep((useconds_t)(seconds * 1e6));
 	atomic_store(&go, 2);
 	for (i = 0; i < nthreads; i++)
 		pthread_join(t[i], NULL);
-	t1 = now_ns();
+	t1 = pd_now_ns();
 	pthread_barrier_destroy(&ready);
 	for (i = 0; i < nthreads; i++) {
 		ops += j[i].ops;

@@ -18,33 +18,17 @@
 #include <time.h>
 
 #include "policy/policy.h"
+#include "tests/tools/clock.h"
 
 #define BATCH		1024
 #define SAMPLES		4000
 
 static volatile uintptr_t sink;
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int
-cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void
 report(const char *what, double *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_d);
+	qsort(v, n, sizeof(*v), pd_cmp_double);
 	printf("%-58s median %7.1f ns  p99 %7.1f ns\n", what, v[n / 2],
 	    v[n * 99 / 100]);
 }
@@ -97,26 +81,26 @@ bench_shipped(void)
 	    p->rules[0].npatterns, p->rules[0].pins->n, NSHIPPED, prot);
 	for (s = 0; s < SAMPLES; s++) {
 		k = s % NSHIPPED;
-		t0 = now_ns();
+		t0 = pd_now_ns();
 		for (i = 0; i < BATCH; i++) {
 			len = pd_name_normalize(shipped_names[(k + i) %
 			    NSHIPPED], norm);
 			r = pd_policy_match(p, norm, (size_t)len);
 			sink += (uintptr_t)r;
 		}
-		v[s] = (double)(now_ns() - t0) / BATCH;
+		v[s] = (double)(pd_now_ns() - t0) / BATCH;
 	}
 	report("  decision (normalise + match), mixed names", v, SAMPLES);
 	for (i = 0; i < NSHIPPED; i += NSHIPPED / 2) {
 		for (s = 0; s < SAMPLES / 4; s++) {
-			t0 = now_ns();
+			t0 = pd_now_ns();
 			for (k = 0; k < BATCH; k++) {
 				len = pd_name_normalize(shipped_names[i],
 				    norm);
 				sink += (uintptr_t)pd_policy_match(p, norm,
 				    (size_t)len);
 			}
-			v[s] = (double)(now_ns() - t0) / BATCH;
+			v[s] = (double)(pd_now_ns() - t0) / BATCH;
 		}
 		report(i == 0 ? "  decision, a protected name" :
 		    "  decision, an unprotected name", v, SAMPLES / 4);
@@ -178,19 +162,19 @@ bench_synthetic(void)
 
 	text = synthetic_text(&len);
 	for (i = 0; i < 9; i++) {
-		t0 = now_ns();
+		t0 = pd_now_ns();
 		if (pd_policy_parse("synthetic.yaml", (uint8_t *)text, len, &p,
 		    &e) != PD_OK) {
 			printf("synthetic: %s\n", e.msg);
 			exit(1);
 		}
-		ms[i] = (double)(now_ns() - t0) / 1e6;
+		ms[i] = (double)(pd_now_ns() - t0) / 1e6;
 		if (i != 8)
 			pd_policy_free(p);
 	}
 	for (i = 0; i < p->nrules; i++)
 		np += p->rules[i].pins->n;
-	qsort(ms, 9, sizeof(ms[0]), cmp_d);
+	qsort(ms, 9, sizeof(ms[0]), pd_cmp_double);
 	printf("synthetic: %zu rules, %zu pins, %zu-byte file: load median "
 	    "%.1f ms\n", p->nrules, np, len, ms[4]);
 	memset(&a, 0, sizeof(a));
@@ -198,7 +182,7 @@ bench_synthetic(void)
 	a.addr[0] = 10;
 	for (s = 0; s < SAMPLES; s++) {
 		k = s % nn;
-		t0 = now_ns();
+		t0 = pd_now_ns();
 		for (i = 0; i < BATCH; i++) {
 			l = pd_name_normalize(names[(k + i) % nn], norm);
 			r = pd_policy_match(p, norm, (size_t)l);
@@ -206,7 +190,7 @@ bench_synthetic(void)
 			a.addr[2] = (uint8_t)i;
 			sink += pd_pins_contains(r->pins, &a);
 		}
-		v[s] = (double)(now_ns() - t0) / BATCH;
+		v[s] = (double)(pd_now_ns() - t0) / BATCH;
 	}
 	report("  decision + pin containment, mixed names", v, SAMPLES);
 
@@ -237,14 +221,14 @@ bench_synthetic(void)
 			exit(1);
 		}
 		for (s = 0; s < SAMPLES; s++) {
-			t0 = now_ns();
+			t0 = pd_now_ns();
 			for (i = 0; i < BATCH; i++) {
 				a.addr[1] = (uint8_t)(s + i);
 				a.addr[2] = (uint8_t)(i * 7);
 				a.addr[3] = (uint8_t)s;
 				sink += pd_pins_contains(q->rules[0].pins, &a);
 			}
-			v[s] = (double)(now_ns() - t0) / BATCH;
+			v[s] = (double)(pd_now_ns() - t0) / BATCH;
 		}
 		report("  pin containment in one set of 10,000 pins", v,
 		    SAMPLES);

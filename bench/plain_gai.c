@@ -62,6 +62,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/tools/clock.h"
+
 #define MAX_THREADS	1024
 #define HOSTENT_BUF	1024
 
@@ -90,7 +92,7 @@ struct worker {
 	unsigned	 index;
 	uint64_t	 ops;
 	uint64_t	 errors;
-	uint64_t	 t_end;		/* when it stopped (now_ns) */
+	uint64_t	 t_end;		/* when it stopped (pd_now_ns) */
 	struct hist	*h;
 };
 
@@ -121,15 +123,6 @@ static atomic_uint	 finished;	/* workers done */
 static atomic_int	 reported;	/* first failure described */
 static pthread_barrier_t start_line;
 static uint64_t		 ovh_ns;	/* clock pair cost, subtracted */
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static unsigned
 h_index(uint64_t v)
@@ -325,9 +318,9 @@ calibrate(void)
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return 0;
 	for (i = 0; i < CALIB_SAMPLES; i++) {
-		t0 = now_ns();
+		t0 = pd_now_ns();
 		(void)fn(opt.name);
-		t1 = now_ns();
+		t1 = pd_now_ns();
 		h_add(h, t1 - t0, 1);
 	}
 	r = (uint64_t)h_quantile(h, 0.5);
@@ -372,10 +365,10 @@ run(void *arg)
 			name = buf;
 		}
 		err = 0;
-		t0 = now_ns();
+		t0 = pd_now_ns();
 		for (j = 0; j < opt.batch; j++)
 			err += one_call(name) != 0;
-		t1 = now_ns();
+		t1 = pd_now_ns();
 		d = t1 - t0;
 		d = d > ovh_ns ? d - ovh_ns : 0;
 		h_add(w->h, d / opt.batch, opt.batch);
@@ -387,7 +380,7 @@ run(void *arg)
 			printf("mem calls=%ld rss_kb=%ld hwm_kb=%ld\n", done,
 			    status_kb("VmRSS"), status_kb("VmHWM"));
 	}
-	w->t_end = now_ns();
+	w->t_end = pd_now_ns();
 	atomic_fetch_add(&finished, 1);
 	return NULL;
 }
@@ -540,9 +533,9 @@ main(int argc, char **argv)
 			make_name(buf, --opt.names);
 		else if (opt.distinct)
 			make_name(buf, UINT_MAX - opt.offset);
-		t0 = now_ns();
+		t0 = pd_now_ns();
 		first_err = one_call(opt.distinct ? buf : opt.name);
-		t1 = now_ns();
+		t1 = pd_now_ns();
 		first_ns = t1 - t0 > ovh_ns ? t1 - t0 - ovh_ns : 0;
 		if (opt.count == 0) {
 			printf("threads=0 ops=1 errors=%d first_us=%.3f "
@@ -575,7 +568,7 @@ main(int argc, char **argv)
 		}
 	}
 	/* Before the release: a worker may finish before this thread runs. */
-	t0 = now_ns();
+	t0 = pd_now_ns();
 	pthread_barrier_wait(&start_line);
 	if (opt.count < 0) {
 		/*
@@ -584,7 +577,7 @@ main(int argc, char **argv)
 		 */
 		deadline = t0 + (uint64_t)(opt.secs * 1e9);
 		while (atomic_load(&finished) < opt.threads &&
-		    (t1 = now_ns()) < deadline) {
+		    (t1 = pd_now_ns()) < deadline) {
 			nap.tv_sec = 0;
 			nap.tv_nsec = deadline - t1 < 10000000 ?
 			    (long)(deadline - t1) : 10000000;

@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/tools/clock.h"
+
 extern char **environ;
 
 struct sample {
@@ -39,28 +41,11 @@ struct sample {
 	long	kb;
 };
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Median of v[0..n-1] (sorts v). */
 static double
 median(double *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_double);
+	qsort(v, n, sizeof(*v), pd_cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
@@ -73,7 +58,7 @@ run_once(char **argv, char **envp, struct sample *s)
 	pid_t pid;
 	int st, fd;
 
-	t0 = now_ns();
+	t0 = pd_now_ns();
 	if ((pid = fork()) < 0) {
 		perror("plain_spawn: fork");
 		return -1;
@@ -95,7 +80,7 @@ run_once(char **argv, char **envp, struct sample *s)
 			return -1;
 		}
 	}
-	t1 = now_ns();
+	t1 = pd_now_ns();
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		fprintf(stderr, "plain_spawn: %s: status 0x%x\n", argv[0], st);
 		return -1;

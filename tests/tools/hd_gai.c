@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/tools/clock.h"
+
 #define MAXSPARE	4096
 /* -F lowers RLIMIT_NOFILE to this when it is higher. */
 #define SPARE_LIMIT	512
@@ -65,15 +67,6 @@ eai_str(int v)
 	return buf;
 }
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* One lookup; the result text (without the name) into out. */
 static void
 lookup(const char *name, char *out, size_t len, double *ms)
@@ -87,9 +80,9 @@ lookup(const char *name, char *out, size_t len, double *ms)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	t0 = now_ms();
+	t0 = pd_now_ms();
 	rc = getaddrinfo(name, "443", &hints, &res);
-	*ms = now_ms() - t0;
+	*ms = pd_now_ms() - t0;
 	off = (size_t)snprintf(out, len, "rc=%s", eai_str(rc));
 	if (off < len)
 		off += (size_t)snprintf(out + off, len - off, " addrs=");
@@ -107,14 +100,6 @@ lookup(const char *name, char *out, size_t len, double *ms)
 	}
 	if (rc == 0)
 		freeaddrinfo(res);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static void
@@ -135,7 +120,7 @@ bench(const char *arg)
 		if (strcmp(again, first) != 0)
 			wrong++;
 	}
-	qsort(t, (size_t)count, sizeof(*t), cmp_double);
+	qsort(t, (size_t)count, sizeof(*t), pd_cmp_double);
 	printf("bench %s median_us %.1f p99_us %.1f wrong %ld\n", name,
 	    t[count / 2] * 1e3, t[count * 99 / 100] * 1e3, wrong);
 	free(t);

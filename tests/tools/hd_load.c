@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/tools/clock.h"
+
 #define MAXCASES	32
 #define MAXADDRS	16
 #define MAXTHREADS	256
@@ -79,15 +81,6 @@ eai_str(int v, char *buf, size_t len)
 			return eais[i].s;
 	snprintf(buf, len, "EAI(%d)", v);
 	return buf;
-}
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static int
@@ -193,9 +186,9 @@ one(struct lcase *c)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	t0 = now_ns();
+	t0 = pd_now_ns();
 	rc = getaddrinfo(name, "443", &hints, &res);
-	dt = now_ns() - t0;
+	dt = pd_now_ns() - t0;
 	prev = atomic_load(&slowest_ns);
 	while (dt > prev && !atomic_compare_exchange_weak(&slowest_ns, &prev,
 	    dt))
@@ -325,7 +318,7 @@ main(int argc, char **argv)
 			goto usage;
 		}
 
-	t0 = now_ns();
+	t0 = pd_now_ns();
 	for (i = 0; i < nthreads; i++)
 		if (pthread_create(&tids[i], NULL, worker,
 		    (void *)(uintptr_t)i) != 0) {
@@ -339,7 +332,7 @@ main(int argc, char **argv)
 	atomic_store(&stop, 1);
 	for (i = 0; i < nthreads; i++)
 		pthread_join(tids[i], NULL);
-	el = now_ns() - t0;
+	el = pd_now_ns() - t0;
 	rss1 = rss_kb();
 	fd1 = nfds();
 
