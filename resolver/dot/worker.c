@@ -374,15 +374,9 @@ junk_add(struct pd_dot *d, getdns_dict *resp)
 		d->junk[d->njunk++] = resp;
 }
 
-/*
- * The reply to a query that is not validated (dnssec off) is processed
- * right here on the backend thread as soon as it comes (a few
- * microseconds: no validation): the first reply of an address lookup is
- * then done while the upstream still works on the second, and the caller,
- * once woken, only reads the outcome.
- */
+/* The checks (and validation) of resp, q's response, into q->out. */
 static void
-local(struct pd_dot *d, struct pd_q *q, getdns_dict *resp)
+process(struct pd_dot *d, struct pd_q *q, const getdns_dict *resp)
 {
 	struct pd_reply_in in;
 
@@ -394,6 +388,19 @@ local(struct pd_dot *d, struct pd_q *q, getdns_dict *resp)
 	in.now = time(NULL);
 	pd_reply_response(resp, &in, &q->out);
 	q->processed = true;
+}
+
+/*
+ * The reply to a query that is not validated (dnssec off) is processed
+ * right here on the backend thread as soon as it comes (a few
+ * microseconds: no validation): the first reply of an address lookup is
+ * then done while the upstream still works on the second, and the caller,
+ * once woken, only reads the outcome.
+ */
+static void
+local(struct pd_dot *d, struct pd_q *q, getdns_dict *resp)
+{
+	process(d, q, resp);
 	junk_add(d, resp);
 }
 
@@ -1076,27 +1083,17 @@ pd_dot_free(struct pd_dot *d)
 /* ------------------------------------------------------------ resolve */
 
 /*
- * The outcome of query q of b, into q->out: processed on the backend
+ * The outcome of query q, into q->out: processed on the backend
  * thread already (dnssec off), or processed and validated here, in the
  * caller's thread, as soon as the query is done (the other query of the
  * batch may still be on its way: validating the first reply of an address
  * lookup overlaps with the round trip of the second).
  */
 static void
-handle(struct pd_dot *d, struct pd_batch *b, struct pd_q *q)
+handle(struct pd_dot *d, struct pd_q *q)
 {
-	struct pd_reply_in in;
-
-	if (q->processed || q->st != PD_DOT_OK || q->resp == NULL)
-		return;
-	memset(&in, 0, sizeof(in));
-	in.qname = b->qname;
-	in.qtype = q->type;
-	in.mode = b->mode;
-	in.chain = d->chain;
-	in.now = time(NULL);
-	pd_reply_response(q->resp, &in, &q->out);
-	q->processed = true;
+	if (!q->processed && q->st == PD_DOT_OK && q->resp != NULL)
+		process(d, q, q->resp);
 }
 
 static void *
@@ -1117,7 +1114,7 @@ side_main(void *arg)
 		b = sd->b;
 		q = sd->q;
 		(void)pthread_mutex_unlock(&d->mu);
-		handle(d, b, q);
+		handle(d, q);
 		(void)pthread_mutex_lock(&d->mu);
 		q->handled = true;
 		b->at_side--;
@@ -1202,7 +1199,7 @@ run_batch(struct pd_dot *d, struct pd_batch *b, uint64_t deadline)
 			b->q[i].taken = true;
 			b->busy = true;
 			(void)pthread_mutex_unlock(&d->mu);
-			handle(d, b, &b->q[i]);
+			handle(d, &b->q[i]);
 			(void)pthread_mutex_lock(&d->mu);
 			b->q[i].handled = true;
 			b->busy = false;
