@@ -342,6 +342,14 @@ pd_log_stderr(const char *msg)
 
 /* ------------------------------------------------------------ open */
 
+/* A file target: appended to, created 0600, not inherited by exec. */
+static int
+open_file(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY, 0600);
+}
+
 enum pd_err
 pd_log_open(const char *spec, struct pd_log **lp, char *err, size_t errlen)
 {
@@ -355,8 +363,7 @@ pd_log_open(const char *spec, struct pd_log **lp, char *err, size_t errlen)
 		kind = T_SYSLOG;
 	else if (strncmp(spec, "file:", 5) == 0 && spec[5] != '\0') {
 		kind = T_FILE;
-		fd = open(spec + 5, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		    O_NOCTTY, 0600);
+		fd = open_file(spec + 5);
 		if (fd < 0) {
 			(void)snprintf(err, errlen, "cannot open log %s: %s",
 			    spec + 5, strerror(errno));
@@ -404,8 +411,7 @@ pd_log_reopen(struct pd_log *l)
 	if (fd < 0 || fstat(fd, &cur) != 0 || (stat(l->path, &named) == 0 &&
 	    named.st_dev == cur.st_dev && named.st_ino == cur.st_ino))
 		goto out;
-	nfd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOCTTY, 0600);
+	nfd = open_file(l->path);
 	if (nfd < 0)
 		goto out;	/* keep writing where we can */
 	(void)dup3(nfd, fd, O_CLOEXEC);
