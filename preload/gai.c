@@ -358,7 +358,7 @@ lookup(struct gai_req *q, struct addrinfo **res)
 	return answer(q, &r, v, n, res);
 }
 
-static int
+static inline __attribute__((always_inline)) int
 gai(const char *node, const char *service, const struct addrinfo *hints,
     struct addrinfo **res)
 {
@@ -417,15 +417,18 @@ gai(const char *node, const char *service, const struct addrinfo *hints,
 	 * AI_IDN: decide on the A-label name glibc will query (preload/idn.h);
 	 * libc still gets the name as given, and converts it the same way.
 	 */
-	if ((q.flags & AI_IDN) && pd_idn_to_ascii(node, &idn) == 0)
-		q.node = idn;
-	errno = q.pre_errno;
+	if (q.flags & AI_IDN) {
+		if (pd_idn_to_ascii(node, &idn) == 0)
+			q.node = idn;
+		errno = q.pre_errno;
+	}
 
 	rc = lookup(&q, res);
 	if (q.errno_final)
 		saved_errno = errno;
 out:
-	free(idn);
+	if (idn != NULL)
+		free(idn);
 	pd_netinfo_clear(&local_ni);
 	errno = saved_errno;
 	return rc;
