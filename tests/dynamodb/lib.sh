@@ -125,10 +125,12 @@ seed_cmd() {
 			--log-level warning) ;;
 	fastapi-gunicorn)
 		SEED_CMD=("$GUNICORN" -w 4 -k uvicorn.workers.UvicornWorker
+			-c "$TOP/tests/dynamodb/gunicorn_hooks.py"
 			--chdir "$ex/fastapi" -b "127.0.0.1:$APP_PORT"
 			--graceful-timeout 5 ${SEED_GUNICORN_ARGS:-} app:app) ;;
 	django-gunicorn)
 		SEED_CMD=("$GUNICORN" -w 4 --chdir "$ex/django"
+			-c "$TOP/tests/dynamodb/gunicorn_hooks.py"
 			-b "127.0.0.1:$APP_PORT" --graceful-timeout 5
 			${SEED_GUNICORN_ARGS:-} ddbsite.wsgi) ;;
 	*) echo "seed_cmd: unknown $1" >&2; return 1 ;;
@@ -138,8 +140,9 @@ seed_cmd() {
 # seed_app_start LABEL [pindns POLICY] -- CMD...: run CMD in the poisoned
 # namespace (its own process group), with pindns-exec -p POLICY when
 # asked, DYNAMODB_ENDPOINT set; wait until GET /healthz answers on
-# APP_PORT. Sets APP_PID and APP_LOG. Returns 1 (with a not ok) when the
-# app does not come up within SEED_START_SECS (default 90).
+# APP_PORT. Sets APP_PID, APP_LOG and SEED_BOOTED (the file where
+# gunicorn's workers write their PIDs: seed_workers). Returns 1 (with a
+# not ok) when the app does not come up within SEED_START_SECS (default 90).
 seed_app_start() {
 	local label=$1 pre=() t
 	shift
@@ -149,7 +152,9 @@ seed_app_start() {
 	fi
 	[ "$1" = -- ] && shift
 	APP_LOG="$SEED_DIR/$label.log"
-	setsid env DYNAMODB_ENDPOINT="$SEED_ENDPOINT" \
+	SEED_BOOTED="$SEED_DIR/$label.booted"
+	: >"$SEED_BOOTED"
+	setsid env DYNAMODB_ENDPOINT="$SEED_ENDPOINT" SEED_BOOTED="$SEED_BOOTED" \
 		"${SEED_SAN_ENV[@]}" ${SEED_APP_ENV:-} \
 		"$POISONED" "$LAB_STATE" -- "${pre[@]}" "$@" \
 		>"$APP_LOG" 2>&1 </dev/null &
@@ -167,6 +172,25 @@ seed_app_start() {
 		"expected: GET /healthz 200 within ${SEED_START_SECS:-90} s" \
 		"got: $(pd_alive "$APP_PID" && echo "no answer" || echo "exited"); log:" \
 		"$(tail -n 20 "$APP_LOG")"
+	return 1
+}
+
+# seed_workers N: wait until N gunicorn workers have booted (each writes
+# its PID to $SEED_BOOTED from post_worker_init: gunicorn_hooks.py), for
+# at most SEED_START_SECS (default 90); the app answers /healthz as soon
+# as the first one is up. Sets WORKERS to the booted PIDs, sorted, one
+# space after each. Returns 1 (with a not ok) when fewer booted.
+seed_workers() {
+	local n=$1 t
+	for ((t = 0; t < ${SEED_START_SECS:-90} * 10; t++)); do
+		[ "$(grep -c . "$SEED_BOOTED")" -ge "$n" ] && break
+		pd_alive "$APP_PID" || break
+		sleep 0.1
+	done
+	WORKERS=$(sort -n "$SEED_BOOTED" | tr '\n' ' ')
+	[ "$(wc -w <<<"$WORKERS")" -eq "$n" ] && return 0
+	not_ok "$n gunicorn workers booted" "expected: $n PIDs in $SEED_BOOTED" \
+		"got: $WORKERS"
 	return 1
 }
 

@@ -102,6 +102,11 @@ if ! wait_for 90 curl -sf -o /dev/null "http://127.0.0.1:$APP_PORT/healthz"; the
 	exit 1
 fi
 ok "container up: pindns-exec -- gunicorn (CMD) answers /healthz"
+# /healthz answers as soon as the first worker is up; the image's CMD is
+# gunicorn as a user would run it (no test hooks), so wait, bounded, for
+# the master to have forked all four.
+four_workers() { [ "$(pgrep -P "$APP_PID" | wc -l)" -ge 4 ]; }
+wait_for 60 four_workers
 workers=$(pgrep -P "$APP_PID" | tr '\n' ' ')
 check_eq "container: gunicorn started 4 workers" 4 "$(wc -w <<<"$workers")"
 w1=${workers%% *}
