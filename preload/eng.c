@@ -131,7 +131,7 @@ eng_load(int *permanent)
 	}
 	ops = dlsym(h, PD_ENGINE_SYMBOL);
 	if (ops == NULL || ops->abi != PD_ENGINE_ABI || ops->init == NULL ||
-	    ops->lookup == NULL || ops->filter == NULL) {
+	    ops->lookup == NULL || ops->filter == NULL || ops->claims == NULL) {
 		/* Keep h mapped: unloading a half-used engine is never safe. */
 		eng_say("the engine has no usable " PD_ENGINE_SYMBOL
 		    " table (ABI mismatch)", path, 1);
@@ -215,6 +215,22 @@ pd_eng_lookup(const char *name, unsigned want, struct pd_result *res)
 	if (res->naddrs > PD_MAX_ADDRS)
 		res->naddrs = PD_MAX_ADDRS;
 	res->canon[PD_CANON_MAX] = '\0';
+}
+
+int
+pd_eng_claims(const char *name)
+{
+	const struct pd_engine_ops *ops = eng_get();
+	int herr, r;
+
+	if (ops == NULL)
+		return 1;	/* fail closed: the lookup will be refused */
+	herr = h_errno;
+	pd_eng_guard++;
+	r = ops->claims(name);
+	pd_eng_guard--;
+	h_errno = herr;
+	return r;
 }
 
 void

@@ -44,6 +44,12 @@ pd_eng_guarded(void)
 void	pd_eng_lookup(const char *name, unsigned want, struct pd_result *res);
 
 /*
+ * Whether the engine handles a lookup of name (engine.h ->claims): 1 for
+ * any verdict but plain SYSTEM, and when the engine is unavailable.
+ */
+int	pd_eng_claims(const char *name);
+
+/*
  * SYSTEM_PINNED: hold libc's addrs[0..n-1] for name against the rule's
  * pins; keep[i] is set to 1 (hand out) or 0 (drop) and *res gets ACCEPTED
  * or REFUSED. When the engine is unavailable: REFUSED, keep all zero.

@@ -1327,6 +1327,34 @@ pd_engine_filter(const char *name, const struct pd_addr *addrs, unsigned n,
 	    n < PD_MAX_ADDRS ? n : PD_MAX_ADDRS, (pd_clock_ns() - t0) / 1e6);
 }
 
+int
+pd_engine_claims(const char *name)
+{
+	char norm[PD_NAME_MAX + 1];
+	const struct pd_rule *r;
+	struct pstate *ps;
+	uint64_t gen, now;
+	int len;
+
+	if (!atomic_load_explicit(&E.inited, memory_order_acquire) &&
+	    pd_engine_init(NULL) != 0)
+		return 1;
+	now = pd_clock_ms();
+	if (now >= atomic_load_explicit(&E.next_poll_ms, memory_order_relaxed))
+		poll_policy(now);
+	if ((ps = current(&gen)) == NULL)
+		return 1;	/* every lookup is refused: fail closed */
+	if ((len = pd_name_normalize(name, norm)) < 0)
+		r = &ps->p->default_rule;
+	else {
+		r = pd_policy_match(ps->p, norm, (size_t)len);
+		if (r == &ps->p->default_rule &&
+		    is_localhost(norm, (size_t)len))
+			return 0;
+	}
+	return r->action != PD_ACTION_SYSTEM || r->pins != NULL;
+}
+
 static void
 ops_lookup(const char *name, unsigned want, struct pd_result *res)
 {
@@ -1339,4 +1367,5 @@ __attribute__((visibility("default"))) const struct pd_engine_ops
 	.init = pd_engine_init,
 	.lookup = ops_lookup,
 	.filter = pd_engine_filter,
+	.claims = pd_engine_claims,
 };

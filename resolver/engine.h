@@ -31,7 +31,7 @@
 
 #include "policy/addr.h"
 
-#define PD_ENGINE_ABI		1
+#define PD_ENGINE_ABI		2
 #define PD_ENGINE_SONAME	"libpindns-engine.so"
 #define PD_ENGINE_SYMBOL	"pindns_engine_v1"
 
@@ -160,6 +160,16 @@ struct pd_engine_ops {
 	 */
 	void	(*filter)(const char *name, const struct pd_addr *addrs,
 		    unsigned n, uint8_t *keep, struct pd_result *res);
+
+	/*
+	 * Whether a lookup of name is ours: 1 when the policy in force gives
+	 * it any verdict but plain SYSTEM (a secure, static or deny rule, a
+	 * system rule with pins, or no policy at all: fail closed), 0 when
+	 * libc answers it untouched. No network, no log line, no cache
+	 * entry: the preload asks it of each name glibc's search list would
+	 * try before it decides who tries them (preload/search.h).
+	 */
+	int	(*claims)(const char *name);
 };
 
 /* The same entry points, linked directly (CLI, unit tests). */
@@ -168,6 +178,7 @@ void	pd_engine_lookup(const char *name, unsigned want, struct pd_result *res,
 	    struct pd_explain *ex);
 void	pd_engine_filter(const char *name, const struct pd_addr *addrs,
 	    unsigned n, uint8_t *keep, struct pd_result *res);
+int	pd_engine_claims(const char *name);
 /* Tear down (CLI and tests; the preload never calls it). */
 void	pd_engine_shutdown(void);
 

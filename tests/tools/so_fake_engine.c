@@ -236,10 +236,20 @@ fake_filter(const char *name, const struct pd_addr *addrs, unsigned n,
 	}
 }
 
+/* Ours unless the table says system (or has no entry), as the engine. */
+static int
+fake_claims(const char *name)
+{
+	struct entry *e = find(name);
+
+	return e != NULL && strcmp(e->verdict, "system") != 0;
+}
+
 __attribute__((visibility("default"))) const struct pd_engine_ops
     pindns_engine_v1 = {
 	.abi = PD_ENGINE_ABI,
 	.init = fake_init,
 	.lookup = fake_lookup,
 	.filter = fake_filter,
+	.claims = fake_claims,
 };
