@@ -20,6 +20,7 @@
 #include "preload/idn.h"
 #include "preload/numeric.h"
 #include "preload/real.h"
+#include "preload/search.h"
 #include "preload/sort.h"
 #include "preload/tstate.h"
 
@@ -44,6 +45,7 @@ struct gai_req {
 	int			 saved_errno;	/* the caller's */
 	int			 pre_errno;	/* after the service lookup */
 	int			 errno_final;	/* errno holds what to leave */
+	int			 searching;	/* trying search candidates */
 };
 
 static int
@@ -309,6 +311,8 @@ v4mapped_only(struct gai_req *q, struct pd_result *r, struct addrinfo **res)
 	}
 }
 
+static int unclaimed(struct gai_req *q, struct addrinfo **res);
+
 static int
 lookup(struct gai_req *q, struct addrinfo **res)
 {
@@ -328,7 +332,7 @@ lookup(struct gai_req *q, struct addrinfo **res)
 
 	switch (r.verdict) {
 	case PD_VERDICT_SYSTEM:
-		return to_libc(q, res, 0);
+		return unclaimed(q, res);
 	case PD_VERDICT_SYSTEM_PINNED:
 		return to_libc(q, res, 1);
 	case PD_VERDICT_ACCEPTED:
@@ -356,6 +360,69 @@ lookup(struct gai_req *q, struct addrinfo **res)
 	if (n == 0)
 		return nodata(q);
 	return answer(q, &r, v, n, res);
+}
+
+/*
+ * A name no rule claims as written. glibc may still complete it, through
+ * HOSTALIASES or the search list, into one a rule claims (SPEC §4.1): then
+ * the candidates are tried here, in glibc's order (preload/search.h),
+ * each as an absolute name, the claimed ones through the engine and the
+ * others through libc with a trailing dot, so that libc does not search
+ * again. A claimed candidate that is refused or fails ends the lookup
+ * with that outcome: it is never papered over by a later candidate that
+ * plain DNS answers. Names none of whose candidates a rule claims go to
+ * libc untouched.
+ */
+static int
+unclaimed(struct gai_req *q, struct addrinfo **res)
+{
+	struct pd_search s;
+	char dotted[NS_MAXDNAME + 1];
+	unsigned char claimed[PD_SEARCH_MAX];
+	unsigned i, any = 0;
+	int rc, first_rc = 0, nodata = 0, again = 0, done = 0;
+
+	if (q->searching || pd_search_plan(q->node, &s) != 0)
+		return to_libc(q, res, 0);
+	for (i = 0; i < s.n; i++)
+		any |= claimed[i] = (unsigned char)pd_eng_claims(s.name[i]);
+	if (!any)
+		return to_libc(q, res, 0);
+
+	q->searching = 1;
+	for (i = 0; i < s.n; i++) {
+		if (done && s.kind[i] == PD_CAND_DOMAIN)
+			continue;
+		q->node = s.name[i];
+		(void)snprintf(dotted, sizeof(dotted), "%s.", s.name[i]);
+		q->libc_node = dotted;
+		rc = lookup(q, res);
+		if (rc == 0)
+			return 0;
+		if (claimed[i] && rc != EAI_NONAME && rc != EAI_NODATA)
+			return rc;	/* refused or failed: fail closed */
+		if (s.kind[i] == PD_CAND_AS_IS_FIRST)
+			first_rc = rc;
+		switch (rc) {
+		case EAI_NODATA:
+			nodata = 1;
+			break;
+		case EAI_NONAME:
+			break;
+		case EAI_AGAIN:
+			again = 1;
+			break;
+		default:
+			/* glibc stops searching, then tries the name as is. */
+			if (s.kind[i] != PD_CAND_DOMAIN)
+				return rc;
+			done = 1;
+		}
+	}
+	/* glibc's choice of error: the first try's, NO_DATA, TRY_AGAIN. */
+	if (first_rc != 0)
+		return first_rc;
+	return nodata ? EAI_NODATA : again ? EAI_AGAIN : EAI_NONAME;
 }
 
 static inline __attribute__((always_inline)) int

@@ -26,6 +26,7 @@
 #include "preload/eng.h"
 #include "preload/numeric.h"
 #include "preload/real.h"
+#include "preload/search.h"
 #include "preload/tstate.h"
 
 #define HBUF_FIRST	1024
@@ -187,14 +188,90 @@ he_answer(const char *name, int af, int two, const struct pd_result *r,
 	return he_ret(herr);
 }
 
+/*
+ * A name no rule claims as written that glibc would complete into one a
+ * rule claims (HOSTALIASES, the search list: preload/search.h). Returns 1
+ * with *s and claimed[] filled when the candidates are to be tried here,
+ * 0 when libc gets the name untouched.
+ */
+static int
+he_plan(const char *name, const struct pd_result *r, struct pd_search *s,
+    unsigned char *claimed)
+{
+	unsigned i, any = 0;
+
+	if (r->verdict != PD_VERDICT_SYSTEM || pd_search_plan(name, s) != 0)
+		return 0;
+	for (i = 0; i < s->n; i++)
+		any |= claimed[i] = (unsigned char)pd_eng_claims(s->name[i]);
+	return any != 0;
+}
+
+/*
+ * The candidates of a plan in glibc's order, as preload/gai.c's
+ * unclaimed(): claimed ones through the engine, the others through libc
+ * as absolute names; a claimed candidate refused or failed ends the
+ * lookup (fail closed); otherwise glibc's choice of error.
+ */
+static int
+he_search(const struct pd_search *s, const unsigned char *claimed, int af,
+    int two, struct hostent *ret, char *buf, size_t len,
+    struct hostent **result, int *h_errnop, int saved_errno)
+{
+	char dotted[NS_MAXDNAME + 1];
+	struct pd_result r;
+	unsigned i;
+	int rc, herr, first = 0, nodata = 0, again = 0, done = 0;
+
+	for (i = 0; i < s->n; i++) {
+		if (done && s->kind[i] == PD_CAND_DOMAIN)
+			continue;
+		(void)snprintf(dotted, sizeof(dotted), "%s.", s->name[i]);
+		pd_eng_lookup(s->name[i], af == AF_INET6 ? PD_WANT_AAAA :
+		    PD_WANT_A, &r);
+		rc = he_answer(claimed[i] ? s->name[i] : dotted, af, two, &r,
+		    ret, buf, len, result, h_errnop, saved_errno);
+		if (rc == 0 && *result != NULL)
+			return 0;
+		herr = *h_errnop;
+		if (rc == ERANGE || herr == NETDB_INTERNAL)
+			return rc;	/* the caller's buffer is short */
+		if (claimed[i] && herr != HOST_NOT_FOUND && herr != NO_DATA)
+			return rc;
+		if (s->kind[i] == PD_CAND_AS_IS_FIRST)
+			first = herr;
+		if (herr == NO_DATA)
+			nodata = 1;
+		else if (herr == TRY_AGAIN)
+			again = 1;
+		else if (herr != HOST_NOT_FOUND) {
+			if (s->kind[i] != PD_CAND_DOMAIN)
+				return rc;
+			done = 1;
+		}
+	}
+	herr = first != 0 ? first : nodata ? NO_DATA : again ? TRY_AGAIN :
+	    HOST_NOT_FOUND;
+	*result = NULL;
+	*h_errnop = herr;
+	h_errno = herr;
+	errno = he_ret(herr);
+	return he_ret(herr);
+}
+
 static int
 he_r(const char *name, int af, int two, struct hostent *ret, char *buf,
     size_t len, struct hostent **result, int *h_errnop)
 {
+	unsigned char claimed[PD_SEARCH_MAX];
+	struct pd_search s;
 	struct pd_result r;
 	int saved_errno = errno;
 
 	pd_eng_lookup(name, af == AF_INET6 ? PD_WANT_AAAA : PD_WANT_A, &r);
+	if (he_plan(name, &r, &s, claimed))
+		return he_search(&s, claimed, af, two, ret, buf, len, result,
+		    h_errnop, saved_errno);
 	return he_answer(name, af, two, &r, ret, buf, len, result, h_errnop,
 	    saved_errno);
 }
@@ -227,15 +304,18 @@ gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
 static struct hostent *
 he_static(const char *name, int af, int two)
 {
+	unsigned char claimed[PD_SEARCH_MAX];
+	struct pd_search s;
 	struct pd_tstate *ts;
 	struct hostent *result = NULL;
 	struct pd_result r;
 	char *nb;
 	size_t nl;
-	int rc, herr = 0, saved_errno = errno;
+	int rc, herr = 0, saved_errno = errno, search;
 
 	pd_eng_lookup(name, af == AF_INET6 ? PD_WANT_AAAA : PD_WANT_A, &r);
-	if (r.verdict == PD_VERDICT_SYSTEM) {
+	search = he_plan(name, &r, &s, claimed);
+	if (r.verdict == PD_VERDICT_SYSTEM && !search) {
 		errno = saved_errno;
 		return two ? pd_real()->gethostbyname2(name, af) :
 		    pd_real()->gethostbyname(name);
@@ -247,7 +327,9 @@ he_static(const char *name, int af, int two)
 	}
 	for (;;) {
 		if (ts->hbuf != NULL) {
-			rc = he_answer(name, af, two, &r, &ts->hent, ts->hbuf,
+			rc = search ? he_search(&s, claimed, af, two, &ts->hent,
+			    ts->hbuf, ts->hlen, &result, &herr, saved_errno) :
+			    he_answer(name, af, two, &r, &ts->hent, ts->hbuf,
 			    ts->hlen, &result, &herr, saved_errno);
 			if (rc != ERANGE || herr != NETDB_INTERNAL)
 				break;

@@ -1,0 +1,52 @@
+/*
+ * pindns preload: the names glibc's resolver tries for one name.
+ *
+ * glibc 2.36 completes a name without a trailing dot before it asks DNS
+ * (resolv/res_query.c __res_context_search): a name without dots may be
+ * an alias in the file HOSTALIASES names; a name with at least `ndots`
+ * dots is tried as is first; then, with RES_DEFNAMES (no dot) or
+ * RES_DNSRCH (dots), the name under each domain of the search list; then
+ * the name as is, if it was not tried yet. A name no rule claims as
+ * written may so become a name a rule claims (`dynamodb` with `search
+ * us-east-1.amazonaws.com`): the preload asks the engine about each
+ * candidate and, when one is claimed, tries them itself, in this order
+ * (SPEC §4.1).
+ *
+ * The configuration is glibc's own: res_ninit() on a private state reads
+ * resolv.conf, LOCALDOMAIN and RES_OPTIONS exactly as the resolver does.
+ * It is read once and again only when resolv.conf's identity (device,
+ * inode, size, mtime) or one of the two variables changes.
+ */
+#ifndef PD_PRELOAD_SEARCH_H
+#define PD_PRELOAD_SEARCH_H
+
+#include <arpa/nameser.h>
+#include <resolv.h>
+
+/* The search list, and the name as is (first or last), or one alias. */
+#define PD_SEARCH_MAX	(MAXDNSRCH + 1)
+
+enum pd_cand_kind {
+	PD_CAND_AS_IS_FIRST,	/* enough dots: its error is the one reported */
+	PD_CAND_DOMAIN,		/* name.domain from the search list */
+	PD_CAND_AS_IS_LAST,	/* the name as is, after the search list */
+	PD_CAND_ALIAS		/* HOSTALIASES: the only candidate */
+};
+
+struct pd_search {
+	unsigned		n;
+	enum pd_cand_kind	kind[PD_SEARCH_MAX];
+	/* Absolute names, without the trailing dot. */
+	char			name[PD_SEARCH_MAX][NS_MAXDNAME];
+};
+
+/*
+ * The candidates glibc tries for name, in its order, into *s. Returns 0,
+ * or -1 when glibc would try name as written and nothing else (a trailing
+ * dot, an empty name) or the configuration cannot be read (then libc
+ * decides, as it would have without pindns). Thread-safe; makes one
+ * stat(2) of resolv.conf and, when it changed, reads it again.
+ */
+int	pd_search_plan(const char *name, struct pd_search *s);
+
+#endif /* PD_PRELOAD_SEARCH_H */
