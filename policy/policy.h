@@ -166,9 +166,11 @@ struct pd_policy {
 
 /*
  * The public-key path in force: $PINDNS_PUBKEY when set (even if the file
- * is missing: that is then an error at load), else PD_PUBKEY_DEFAULT_PATH
- * when it exists, else NULL (signatures not required). Returns a static
- * or environment string; do not free.
+ * is missing: that is then an error at load), else NULL (signatures not
+ * required) when PD_PUBKEY_DEFAULT_PATH does not exist (ENOENT), else
+ * PD_PUBKEY_DEFAULT_PATH, also when it cannot be checked (EACCES on its
+ * directory, ...): the load then fails on the key. Returns a static or
+ * environment string; do not free.
  */
 const char *pd_policy_pubkey_path(void);
 
