@@ -175,6 +175,18 @@ struct pd_policy {
 const char *pd_policy_pubkey_path(void);
 
 /*
+ * path made absolute against the current directory, as it is now: a copy
+ * of an absolute path, else getcwd() + "/" + path (leading "./" dropped;
+ * symbolic links are not resolved, so a link that is later pointed
+ * elsewhere, as Kubernetes swaps a ConfigMap's, is still followed at each
+ * read). For paths from the environment, made absolute once so that a
+ * chdir() does not change what a later reload reads. Returns a malloc'd
+ * string, or NULL when out of memory or the current directory cannot be
+ * named (getcwd fails: removed, or longer than PATH_MAX).
+ */
+char *pd_path_absolute(const char *path);
+
+/*
  * Read, verify and parse the policy at path. When pubkey is not NULL the
  * file's detached signature (path + ".sig") is verified over the exact
  * bytes read, before the YAML parser sees them; a missing or bad
