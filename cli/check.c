@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "policy/policy.h"
 #include "resolver/dot/dot.h"
+#include "resolver/log.h"
 
 static const char *const action_names[] = {
 	"system", "secure", "static", "deny"
@@ -147,7 +148,8 @@ print_warnings(const struct pd_policy *p)
 	const struct pd_rule *r;
 	const struct pd_upstream *u;
 	const struct pd_cidr *c;
-	char a[INET6_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN], err[512];
+	const char *env;
 	unsigned n = 0;
 	bool any = false;
 	size_t i, j;
@@ -181,6 +183,15 @@ print_warnings(const struct pd_policy *p)
 	if (p->default_rule.action == PD_ACTION_SECURE)
 		n += warn("default: secure without pins: every other name is "
 		    "resolved over DoT and accepted with any address");
+	/* A file target the preload would refuse (resolver/log.h). */
+	if (p->log_target == PD_LOG_FILE && p->log_file != NULL &&
+	    pd_log_check_file(p->log_file, err, sizeof(err)) != PD_OK)
+		n += warn("%s; the audit log would go to stderr", err);
+	if ((env = getenv("PINDNS_LOG")) != NULL &&
+	    strncmp(env, "file:", 5) == 0 &&
+	    pd_log_check_file(env + 5, err, sizeof(err)) != PD_OK)
+		n += warn("PINDNS_LOG: %s; the audit log would go to stderr",
+		    err);
 	for (i = 0; i < p->nupstreams; i++) {
 		u = &p->upstreams[i];
 		if (u->npins == 0 && p->tls_ca_file == NULL)

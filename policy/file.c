@@ -159,3 +159,32 @@ pd_file_read_private(const char *path, size_t max, uint8_t **bufp,
 {
 	return file_read(path, max, true, bufp, lenp, err);
 }
+
+char *
+pd_path_absolute(const char *path)
+{
+	char cwd[4096];
+	size_t cl;
+	char *out;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	if (cwd[0] != '/') {
+		errno = ENOENT;	/* "(unreachable)...": never guess */
+		return NULL;
+	}
+	while (path[0] == '.' && path[1] == '/')
+		for (path += 2; path[0] == '/'; path++)
+			;
+	cl = strlen(cwd);
+	if (cl == 1)
+		cl = 0;		/* "/" + "/" + path */
+	if ((out = malloc(cl + 1 + strlen(path) + 1)) == NULL)
+		return NULL;
+	memcpy(out, cwd, cl);
+	out[cl] = '/';
+	strcpy(out + cl + 1, path);
+	return out;
+}

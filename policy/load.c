@@ -1028,12 +1028,21 @@ const char *
 pd_policy_pubkey_path(void)
 {
 	const char *e = secure_getenv("PINDNS_PUBKEY");
+	struct stat sb;
 
 	if (e != NULL)
 		return e;
-	if (access(PD_PUBKEY_DEFAULT_PATH, F_OK) == 0)
-		return PD_PUBKEY_DEFAULT_PATH;
-	return NULL;
+	/*
+	 * Only "no such file" means no key. Any other error (EACCES from a
+	 * 0700 /etc/pindns seen by a worker running as another user, EIO,
+	 * ELOOP, ...) says nothing about whether a key is installed: take
+	 * the path, so the load fails reading it instead of quietly
+	 * accepting unsigned policies. stat, not access: the process's
+	 * effective ids are the ones that will read the key.
+	 */
+	if (stat(PD_PUBKEY_DEFAULT_PATH, &sb) != 0 && errno == ENOENT)
+		return NULL;
+	return PD_PUBKEY_DEFAULT_PATH;
 }
 
 /*

@@ -166,11 +166,25 @@ struct pd_policy {
 
 /*
  * The public-key path in force: $PINDNS_PUBKEY when set (even if the file
- * is missing: that is then an error at load), else PD_PUBKEY_DEFAULT_PATH
- * when it exists, else NULL (signatures not required). Returns a static
- * or environment string; do not free.
+ * is missing: that is then an error at load), else NULL (signatures not
+ * required) when PD_PUBKEY_DEFAULT_PATH does not exist (ENOENT), else
+ * PD_PUBKEY_DEFAULT_PATH, also when it cannot be checked (EACCES on its
+ * directory, ...): the load then fails on the key. Returns a static or
+ * environment string; do not free.
  */
 const char *pd_policy_pubkey_path(void);
+
+/*
+ * path made absolute against the current directory, as it is now: a copy
+ * of an absolute path, else getcwd() + "/" + path (leading "./" dropped;
+ * symbolic links are not resolved, so a link that is later pointed
+ * elsewhere, as Kubernetes swaps a ConfigMap's, is still followed at each
+ * read). For paths from the environment, made absolute once so that a
+ * chdir() does not change what a later reload reads. Returns a malloc'd
+ * string, or NULL when out of memory or the current directory cannot be
+ * named (getcwd fails: removed, or longer than PATH_MAX).
+ */
+char *pd_path_absolute(const char *path);
 
 /*
  * Read, verify and parse the policy at path. When pubkey is not NULL the

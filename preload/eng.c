@@ -3,10 +3,13 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -77,27 +80,122 @@ eng_say(const char *what, const char *detail, int permanent)
 }
 
 /*
- * Path of the engine: beside the object this code is in. dladdr() names
- * the preload as the dynamic loader found it; with no directory in it
- * (LD_PRELOAD=libpindns.so found on the library path) the bare soname lets
- * dlopen search the same path.
+ * The directory of the mapping that holds addr, from one line of
+ * /proc/self/maps ("LO-HI PERMS OFFSET DEV INODE PATH"). Returns 1 with
+ * dir set, 0 when the line is another mapping, -1 when it is this one
+ * but names no usable path.
  */
 static int
-eng_path(char *path, size_t len)
+maps_line(const char *line, uintptr_t addr, char *dir, size_t len)
 {
+	unsigned long lo, hi;
+	const char *path, *slash;
+	char *end;
+
+	lo = strtoul(line, &end, 16);
+	if (*end != '-')
+		return 0;
+	hi = strtoul(end + 1, &end, 16);
+	if (addr < lo || addr >= hi)
+		return 0;
+	/*
+	 * The kernel writes the mapped file's absolute path (a '\n' in it
+	 * as "\012": a backslash makes the path ambiguous, so refuse it).
+	 */
+	if ((path = strchr(end, '/')) == NULL ||
+	    (slash = strrchr(path, '/')) == NULL ||
+	    memchr(path, '\\', (size_t)(slash - path)) != NULL ||
+	    (size_t)(slash - path) >= len)
+		return -1;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	return 1;
+}
+
+/*
+ * The absolute directory of the file holding addr, as /proc/self/maps
+ * names it. Returns 0, or -1 with errno (ENOENT when not found).
+ */
+static int
+maps_dir(uintptr_t addr, char *dir, size_t len)
+{
+	char buf[8192], *line, *nl;
+	size_t have = 0, rest;
+	ssize_t n;
+	int fd, rc = 0, e = ENOENT;
+
+	if ((fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	while (rc == 0) {
+		n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : ENOENT;
+			break;
+		}
+		have += (size_t)n;
+		buf[have] = '\0';
+		for (line = buf; rc == 0 && (nl = strchr(line, '\n')) != NULL;
+		    line = nl + 1) {
+			*nl = '\0';
+			rc = maps_line(line, addr, dir, len);
+		}
+		rest = have - (size_t)(line - buf);
+		if (rest == sizeof(buf) - 1)
+			break;	/* a line longer than any path */
+		memmove(buf, line, rest);
+		have = rest;
+	}
+	(void)close(fd);
+	if (rc == 1)
+		return 0;
+	errno = rc < 0 ? ENOENT : e;
+	return -1;
+}
+
+/*
+ * Path of the engine: beside the file the preload was mapped from, by an
+ * absolute path, so that a chdir() before the first lookup changes
+ * nothing (the engine is loaded then, not at start). dladdr() names the
+ * preload as the dynamic loader was given it: absolute as pindns-exec
+ * and /etc/ld.so.preload give it, but LD_PRELOAD=build/libpindns.so
+ * stays relative, and would be taken against whatever directory the
+ * process is in by then (a libpindns-engine.so planted there would be
+ * loaded and its constructor run). A relative name is resolved through
+ * /proc/self/maps instead, where the kernel names the mapped file itself.
+ * Nothing but the object beside the preload is ever loaded (no search of
+ * the library path). Returns 0, or -1 with *permanent set when trying
+ * again cannot help, and what says what failed.
+ */
+static int
+eng_path(char *path, size_t len, int *permanent, const char **what)
+{
+	char dir[4096];
 	Dl_info info;
 	const char *slash;
 	int n;
 
+	*permanent = 1;
+	*what = "cannot locate libpindns.so's own directory";
 	if (dladdr((void *)eng_path, &info) == 0 || info.dli_fname == NULL)
 		return -1;
 	slash = strrchr(info.dli_fname, '/');
-	if (slash == NULL)
-		n = snprintf(path, len, "%s", PD_ENGINE_SONAME);
-	else
-		n = snprintf(path, len, "%.*s/%s",
-		    (int)(slash - info.dli_fname), info.dli_fname,
-		    PD_ENGINE_SONAME);
+	if (info.dli_fname[0] == '/' && slash != NULL) {
+		n = snprintf(dir, sizeof(dir), "%.*s",
+		    (int)(slash - info.dli_fname), info.dli_fname);
+		if (n < 0 || (size_t)n >= sizeof(dir))
+			return -1;
+	} else if (maps_dir((uintptr_t)eng_path, dir, sizeof(dir)) != 0) {
+		/* Out of descriptors or memory may pass; the rest not. */
+		*permanent = errno != EMFILE && errno != ENFILE &&
+		    errno != ENOMEM;
+		*what = "libpindns.so was preloaded by a relative path and "
+		    "/proc/self/maps does not say where it is (preload it "
+		    "by an absolute path)";
+		return -1;
+	}
+	n = snprintf(path, len, "%s/%s", dir, PD_ENGINE_SONAME);
 	if (n < 0 || (size_t)n >= len)
 		return -1;
 	return 0;
@@ -116,12 +214,11 @@ eng_load(int *permanent)
 	const char *err;
 	void *h;
 
-	*permanent = 0;
-	if (eng_path(path, sizeof(path)) != 0) {
-		eng_say("cannot locate libpindns.so's own directory", NULL, 1);
-		*permanent = 1;
+	if (eng_path(path, sizeof(path), permanent, &err) != 0) {
+		eng_say(err, NULL, *permanent);
 		return NULL;
 	}
+	*permanent = 0;
 	/* Fails for good (no such file) or for now (EMFILE, ENOMEM). */
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {

@@ -485,8 +485,20 @@ gai(const char *node, const char *service, const struct addrinfo *hints,
 	 * libc still gets the name as given, and converts it the same way.
 	 */
 	if (q.flags & AI_IDN) {
-		if (pd_idn_to_ascii(node, &idn) == 0)
+		switch (pd_idn_to_ascii(node, &idn)) {
+		case PD_IDN_OK:
 			q.node = idn;
+			break;
+		case PD_IDN_REFUSE:
+			/* Never to libc: it might convert it after all. */
+			rc = EAI_IDN_ENCODE;
+			goto out;
+		case PD_IDN_NOMEM:
+			rc = EAI_MEMORY;
+			goto out;
+		case PD_IDN_LIBC:
+			break;
+		}
 		errno = q.pre_errno;
 	}
 

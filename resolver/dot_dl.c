@@ -44,10 +44,20 @@ dot_load(void)
 		    "cannot locate the engine's own directory");
 		return;
 	}
+	/*
+	 * Only beside the engine, by an absolute path: a relative name
+	 * would be taken against the current directory at this first
+	 * secure lookup, wherever the process has moved to since. The
+	 * preload always loads the engine by an absolute path.
+	 */
 	slash = strrchr(info.dli_fname, '/');
-	if (slash == NULL)
-		snprintf(path, sizeof(path), "./%s", PD_DOT_SONAME);
-	else if ((size_t)snprintf(path, sizeof(path), "%.*s/%s",
+	if (info.dli_fname[0] != '/' || slash == NULL) {
+		snprintf(dot_err, sizeof(dot_err), "the engine was loaded by "
+		    "a relative path (%s): load it by an absolute one",
+		    info.dli_fname);
+		return;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%.*s/%s",
 	    (int)(slash - info.dli_fname), info.dli_fname, PD_DOT_SONAME) >=
 	    sizeof(path)) {
 		snprintf(dot_err, sizeof(dot_err), "engine path too long");

@@ -31,6 +31,7 @@
  * get_dot()) and makes its own. A pid check would cost a system call per
  * lookup on glibc 2.36 (getpid is not cached): the epoch is a plain load.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -441,13 +442,25 @@ poll_policy(uint64_t now)
 
 /* ------------------------------------------------------------ init */
 
+/* A path from the environment, absolute (pd_path_absolute); NULL: said. */
+static char *
+abs_path(const char *what, const char *path)
+{
+	char *r;
+
+	if ((r = pd_path_absolute(path)) == NULL && errno != ENOMEM)
+		say("pindns: %s %s is relative and the current directory "
+		    "cannot be named (%s)", what, path, strerror(errno));
+	return r;
+}
+
 int
 pd_engine_init(const struct pd_engine_cfg *cfg)
 {
 	struct pd_watch_opts o;
 	struct pd_error err;
 	const char *s;
-	char msg[512];
+	char msg[512], *t;
 	int rc = -1;
 
 	if (atomic_load_explicit(&E.inited, memory_order_acquire))
@@ -459,18 +472,37 @@ pd_engine_init(const struct pd_engine_cfg *cfg)
 	}
 	/* The keyed hash needs libsodium; without it nothing works. */
 	(void)pd_cache_hash("", 0);
+	/*
+	 * Paths are made absolute here, once, against the directory the
+	 * process is in at its first lookup: re-read on each reload as
+	 * given, a relative one would follow the process through every
+	 * chdir() (the policy, its key, its CA, anchor and log files).
+	 */
 	s = cfg != NULL && cfg->policy_path != NULL ? cfg->policy_path :
 	    secure_getenv("PINDNS_POLICY");
-	if ((E.policy_path = strdup(s != NULL && *s != '\0' ? s :
-	    PD_POLICY_DEFAULT_PATH)) == NULL)
+	if ((E.policy_path = abs_path("policy", s != NULL && *s != '\0' ?
+	    s : PD_POLICY_DEFAULT_PATH)) == NULL)
 		goto out;
 	s = cfg != NULL && cfg->pubkey_path != NULL ? cfg->pubkey_path :
 	    pd_policy_pubkey_path();
-	if (s != NULL && (E.pubkey_path = strdup(s)) == NULL)
+	if (s != NULL && *s != '\0' &&
+	    (E.pubkey_path = abs_path("public key", s)) == NULL)
 		goto out;
+	if (s != NULL && *s == '\0' && (E.pubkey_path = strdup(s)) == NULL)
+		goto out;	/* "required but empty": an error at load */
 	s = cfg != NULL && cfg->log_target != NULL ? cfg->log_target :
 	    secure_getenv("PINDNS_LOG");
-	if (s != NULL && *s != '\0' && (E.log_spec = strdup(s)) == NULL)
+	if (s != NULL && strncmp(s, "file:", 5) == 0 && s[5] != '\0') {
+		if ((t = abs_path("log file", s + 5)) == NULL ||
+		    (E.log_spec = malloc(strlen(t) + 6)) == NULL) {
+			free(t);
+			goto out;
+		}
+		strcpy(E.log_spec, "file:");
+		strcat(E.log_spec, t);
+		free(t);
+	} else if (s != NULL && *s != '\0' && (E.log_spec = strdup(s)) ==
+	    NULL)
 		goto out;
 	E.host = cfg != NULL ? cfg->host : NULL;
 	if (E.log_spec != NULL &&

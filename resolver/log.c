@@ -34,6 +34,7 @@ struct pd_log {
 	_Atomic int		 fd;	/* file: ours; syslog: ours or -1 */
 	pthread_mutex_t		 mu;	/* syslog (re)connect, file reopen */
 	_Atomic uint64_t	 dropped;
+	bool			 reopen_said;	/* under mu */
 	char			 path[];	/* file: its name */
 };
 
@@ -342,12 +343,96 @@ pd_log_stderr(const char *msg)
 
 /* ------------------------------------------------------------ open */
 
-/* A file target: appended to, created 0600, not inherited by exec. */
-static int
-open_file(const char *path)
+/* What a name that is no regular file is, for messages. */
+static const char *
+kind_str(mode_t m)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOCTTY, 0600);
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	return "not a regular file";
+}
+
+static void
+refused(char *err, size_t errlen, const char *path, const char *what)
+{
+	(void)snprintf(err, errlen, "log file %s is %s: refused (only a "
+	    "regular file is written)", path, what);
+}
+
+enum pd_err
+pd_log_check_file(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) != 0) {
+		if (errno == ENOENT)
+			return PD_OK;	/* created at the first open */
+		(void)snprintf(err, errlen, "cannot open log file %s: %s",
+		    path, strerror(errno));
+		return PD_EIO;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		refused(err, errlen, path, kind_str(sb.st_mode));
+		return PD_EIO;
+	}
+	return PD_OK;
+}
+
+/*
+ * A file target: a regular file, appended to, created 0600, not inherited
+ * by exec. Anything else under the name is refused: a FIFO would block
+ * the open (and then the lookup) for as long as it has no reader, a
+ * device is no log, and a symbolic link planted in a writable log
+ * directory would have a process running as root append to, or create,
+ * any file. O_NOFOLLOW refuses a final symlink and O_NONBLOCK keeps the
+ * open itself from waiting; the type is then taken from what was opened
+ * (fstat), so swapping the name after the lstat gains nothing. The lstat
+ * first only spares a device the open. Returns -1 with err set.
+ */
+static int
+open_file(const char *path, char *err, size_t errlen)
+{
+	int fd, fl;
+	struct stat sb;
+
+	if (pd_log_check_file(path, err, errlen) != PD_OK)
+		return -1;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
+	    O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd < 0 && (errno == ELOOP || errno == ENXIO)) {
+		refused(err, errlen, path, errno == ELOOP ?
+		    "a symbolic link" : "a FIFO or socket");
+		return -1;
+	}
+	if (fd < 0) {
+		(void)snprintf(err, errlen, "cannot open log file %s: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0)
+		sb.st_mode = 0;
+	if (!S_ISREG(sb.st_mode)) {
+		refused(err, errlen, path, kind_str(sb.st_mode));
+		(void)close(fd);
+		return -1;
+	}
+	/* Appends to a file: the descriptor blocks as any file's does. */
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+		(void)snprintf(err, errlen, "cannot open log file %s: %s",
+		    path, strerror(errno));
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 enum pd_err
@@ -363,12 +448,8 @@ pd_log_open(const char *spec, struct pd_log **lp, char *err, size_t errlen)
 		kind = T_SYSLOG;
 	else if (strncmp(spec, "file:", 5) == 0 && spec[5] != '\0') {
 		kind = T_FILE;
-		fd = open_file(spec + 5);
-		if (fd < 0) {
-			(void)snprintf(err, errlen, "cannot open log %s: %s",
-			    spec + 5, strerror(errno));
+		if ((fd = open_file(spec + 5, err, errlen)) < 0)
 			return PD_EIO;
-		}
 	} else {
 		(void)snprintf(err, errlen, "bad log target '%s' (want "
 		    "stderr, syslog or file:/path)", spec);
@@ -402,6 +483,7 @@ void
 pd_log_reopen(struct pd_log *l)
 {
 	struct stat cur, named;
+	char msg[512], line[640];
 	int fd, nfd;
 
 	if (l == NULL || l->kind != T_FILE)
@@ -411,9 +493,18 @@ pd_log_reopen(struct pd_log *l)
 	if (fd < 0 || fstat(fd, &cur) != 0 || (stat(l->path, &named) == 0 &&
 	    named.st_dev == cur.st_dev && named.st_ino == cur.st_ino))
 		goto out;
-	nfd = open_file(l->path);
-	if (nfd < 0)
-		goto out;	/* keep writing where we can */
+	nfd = open_file(l->path, msg, sizeof(msg));
+	if (nfd < 0) {
+		/* Keep writing where we can; say so once per refusal. */
+		if (!l->reopen_said) {
+			l->reopen_said = true;
+			(void)snprintf(line, sizeof(line), "pindns: audit %s; "
+			    "lines go on to the file open before", msg);
+			pd_log_stderr(line);
+		}
+		goto out;
+	}
+	l->reopen_said = false;
 	(void)dup3(nfd, fd, O_CLOEXEC);
 	(void)close(nfd);
 out:

@@ -58,9 +58,12 @@ struct pd_log;
 
 /*
  * Open a target: "stderr", "syslog" or "file:/path" (the file is created
- * 0600 if missing, opened O_APPEND|O_CLOEXEC). On failure *lp is
- * untouched and err says why (PD_EINVAL for a bad spec, PD_EIO for a file
- * that cannot be opened). syslog connects lazily.
+ * 0600 if missing, opened O_APPEND|O_CLOEXEC). Only a regular file is
+ * taken: a final symbolic link, a FIFO, a socket, a device or a
+ * directory under the name is refused, and the open never blocks (a FIFO
+ * without a reader). On failure *lp is untouched and err says why
+ * (PD_EINVAL for a bad spec, PD_EIO for a file that cannot be opened or
+ * is refused). syslog connects lazily.
  */
 enum pd_err pd_log_open(const char *spec, struct pd_log **lp, char *err,
     size_t errlen);
@@ -69,9 +72,20 @@ enum pd_err pd_log_open(const char *spec, struct pd_log **lp, char *err,
  * For a file target: when the file under its name is no longer the one
  * open (renamed or removed, as logrotate does), open the name again and
  * write there from now on. Cheap (a stat and an fstat); no-op for other
- * targets. Thread-safe.
+ * targets. Thread-safe. A name that is refused as pd_log_open() refuses
+ * it (or cannot be opened) leaves the lines going to the file open
+ * before, and says so once on stderr.
  */
 void pd_log_reopen(struct pd_log *l);
+
+/*
+ * Would pd_log_open() refuse the file target path as it is now (a
+ * symbolic link, FIFO, socket, device or directory under the name)?
+ * Looks only (lstat): creates and opens nothing. A missing file is fine
+ * (PD_OK: it is created at the first open). PD_EIO with err set
+ * otherwise. For `pindns check`.
+ */
+enum pd_err pd_log_check_file(const char *path, char *err, size_t errlen);
 
 /* Close. NULL is a no-op. */
 void pd_log_close(struct pd_log *l);

@@ -6,6 +6,9 @@
 # EAI_SYSTEM / EAI_MEMORY), never a crash, never a hang, never a forged
 # or wrong address; once descriptors are free again the same process
 # recovers. Also under `ulimit -n` of a few descriptors from the start.
+# And an AI_IDN name first looked up while no descriptor is free (libidn2
+# cannot be loaded then): refused, never handed to libc, which would
+# convert it later and query the protected name over plain DNS.
 # tags: lab
 # timeout: 120
 . "${TOP:?run me through tests/run or tests/stress/run}/tests/lib.sh"
@@ -44,3 +47,21 @@ for lim in 6 8 10 12 16; do
 	check_match "ulimit -n $lim: a clean result" "^$N $ALLOWED" "$out"
 	check_match "ulimit -n $lim: no crash" '^exit=0$' "$out"
 done
+
+# AI_IDN: the fullwidth spelling of $N (NFKC maps it to $N). With no
+# descriptor free libidn2 cannot be loaded; the name must be refused (as
+# glibc refuses it when it cannot load libidn2), and converted and
+# protected once descriptors are back: not handed to libc, which would
+# then convert it itself and ask the poisoner.
+FW=$(printf '\357\275\204\357\275\231\357\275\216\357\275\201\357\275\215\357\275\217\357\275\204\357\275\202').us-east-1.amazonaws.com
+out=$( { printf '%s\n' "$FW" '!close-spare'; sleep 1.5; printf '%s\n' "$FW"; } |
+	hd_run "$PD_TMP/p.yaml" env LC_ALL=C.UTF-8 "$G" -i -F 0 \
+	2>"$PD_TMP/err"; echo "exit=$?")
+l1=$(grep "^$FW " <<<"$out" | head -n 1)
+l2=$(grep "^$FW " <<<"$out" | sed -n 2p)
+check_match "AI_IDN, no descriptor free: refused without a query" \
+	' rc=EAI_IDN_ENCODE ' "$l1"
+check_match "AI_IDN, descriptors back: converted, answered by the policy" \
+	' rc=0 .* addrs=127\.0\.10\.1$' "$l2"
+check_nomatch "AI_IDN: never the poisoner's address" '127\.0\.66\.' "$out"
+check_match "AI_IDN: the process survived" '^exit=0$' "$out"

@@ -4,9 +4,9 @@
  * fault and recover without a restart). Links libc only: it runs under
  * the preload.
  *
- *	hd_gai [-0] [-F FREE] [-r REPEAT] [NAME...]  names from the arguments,
- *	                                    or one per line on stdin (-0: each
- *	                                    ended by a NUL byte instead)
+ *	hd_gai [-0] [-i] [-F FREE] [-r REPEAT] [NAME...]  names from the
+ *	                                    arguments, or one per line on stdin
+ *	                                    (-0: each ended by a NUL byte)
  *
  * Each NAME is resolved with getaddrinfo(NAME, "443", {AF_UNSPEC,
  * SOCK_STREAM}); the line printed is
@@ -20,6 +20,8 @@
  * -F FREE: before the lookups, lower RLIMIT_NOFILE to 512 if it is
  * higher, then open /dev/null until only FREE descriptors remain below
  * it (descriptor exhaustion).
+ * -i: AI_IDN in the hints, in the locale of the environment (setlocale),
+ * as a program looking up internationalised names does.
  * -r REPEAT: resolve each name REPEAT times, printing only the first
  * result and a "repeat N wrong W" summary (W: results differing from
  * the first) per name: a lookup loop for valgrind.
@@ -27,6 +29,7 @@
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +47,7 @@
 
 static int spare[MAXSPARE];
 static int nspare;
+static int gai_flags;		/* -i: AI_IDN */
 
 static const char *
 eai_str(int v)
@@ -62,6 +66,7 @@ eai_str(int v)
 	case EAI_SERVICE: return "EAI_SERVICE";
 	case EAI_BADFLAGS: return "EAI_BADFLAGS";
 	case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
+	case EAI_IDN_ENCODE: return "EAI_IDN_ENCODE";
 	}
 	snprintf(buf, sizeof(buf), "EAI(%d)", v);
 	return buf;
@@ -80,6 +85,7 @@ lookup(const char *name, char *out, size_t len, double *ms)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = gai_flags;
 	t0 = pd_now_ms();
 	rc = getaddrinfo(name, "443", &hints, &res);
 	*ms = pd_now_ms() - t0;
@@ -205,13 +211,17 @@ main(int argc, char **argv)
 	int opt, i, fd, nul = 0;
 	struct rlimit rl;
 
-	while ((opt = getopt(argc, argv, "0F:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "0iF:r:")) != -1) {
 		switch (opt) {
 		case '0': nul = 1; break;
+		case 'i':
+			gai_flags |= AI_IDN;
+			(void)setlocale(LC_ALL, "");
+			break;
 		case 'F': freefd = atol(optarg); break;
 		case 'r': repeat = atol(optarg); break;
 		default:
-			fprintf(stderr, "usage: hd_gai [-0] [-F FREE] "
+			fprintf(stderr, "usage: hd_gai [-0] [-i] [-F FREE] "
 			    "[-r REPEAT] [NAME...]\n");
 			return 2;
 		}
