@@ -3,7 +3,8 @@
 
     dockerfile_emu.py build DOCKERFILE CONTEXT WORK
     dockerfile_emu.py run WORK [--publish FROM=TO] [-e K=V]... [--bind DIR]...
-                      [--etc FILE=PATH]... [-- ARGS...]
+                      [--etc FILE=PATH]... [--read-only] [--tmpfs PATH]...
+                      [--cmd-json JSON] [-- ARGS...]
 
 Each stage becomes an overlay of this machine's root (lowerdir=/, an
 upper directory under WORK/<stage>): the machine has Debian 12 with the
@@ -26,7 +27,11 @@ the same path), puts each --etc FILE at PATH inside it (for a poisoned
 resolv.conf), and execs ENTRYPOINT + CMD (or ENTRYPOINT + ARGS) as USER
 in WORKDIR with a clean environment: PATH, HOME, the image's ENV, then
 -e. --publish FROM=TO rewrites the argument FROM (e.g. 0.0.0.0:8000) to
-TO, as `docker run -p` would map it. The process keeps run's PID.
+TO, as `docker run -p` would map it. --read-only makes the image's root
+read-only (Kubernetes' readOnlyRootFilesystem, `docker run --read-only`)
+and --tmpfs PATH puts an empty writable tmpfs at PATH first (an emptyDir
+volume); --cmd-json ["a", "b"] replaces CMD as a pod's `args` would. The
+process keeps run's PID.
 """
 
 import fnmatch
@@ -299,16 +304,25 @@ def user_ids(img, user):
 def run(work, argv):
     img = json.load(open(os.path.join(work, "image.json")))
     env = dict(img["env"])
-    pub, binds, etc, extra = [], [], [], None
+    pub, binds, etc, extra, tmpfs, ro = [], [], [], None, [], False
     i = 0
     while i < len(argv):
         a = argv[i]
         if a == "--":
             extra = argv[i + 1:]
             break
-        if a in ("--publish", "-e", "--bind", "--etc") and i + 1 < len(argv):
+        if a == "--read-only":
+            ro = True
+            i += 1
+            continue
+        if a in ("--publish", "-e", "--bind", "--etc", "--tmpfs",
+                 "--cmd-json") and i + 1 < len(argv):
             v = argv[i + 1]
-            if a == "--publish":
+            if a == "--tmpfs":
+                tmpfs.append(v)
+            elif a == "--cmd-json":
+                extra = json.loads(v)
+            elif a == "--publish":
                 pub.append(v.split("=", 1))
             elif a == "-e":
                 k, _, val = v.partition("=")
@@ -333,6 +347,13 @@ def run(work, argv):
             q(m), q(d), q(d), q(m), q(d)))
     for src, dst in etc:
         script.append("mount --bind %s %s%s" % (q(src), q(m), q(dst)))
+    for d in tmpfs:
+        script.append("mkdir -p %s%s && mount -t tmpfs -o mode=1777 tmpfs %s%s"
+                      % (q(m), q(d), q(m), q(d)))
+    if ro:
+        # The overlay only: /dev (with /dev/shm), /proc, /sys, the --etc
+        # files and the tmpfs mounts keep their own modes, as in a pod.
+        script.append("mount -o remount,ro %s" % q(m))
     full_env = [("PATH", DEFAULT_PATH), ("HOME", home)] + list(env.items())
     script.append(
         "exec chroot --userspec=%d:%d --groups=%d %s /usr/bin/env -i %s "

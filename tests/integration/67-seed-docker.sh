@@ -127,6 +127,49 @@ check_match "container: audit log on stderr: accepted $LAB_LEGIT_ADDR" \
 	"accepted - $SEED_NAME $LAB_LEGIT_ADDR" "$(audit)"
 pd_stop "$APP_PID" 1
 
+# examples/kubernetes/items.yaml: the container as the manifest runs it
+# (its args, if any, over the image's CMD), under its constraints: the
+# root file system read-only (readOnlyRootFilesystem), each emptyDir a
+# tmpfs at its mountPath; ready once its readinessProbe path answers.
+K8S=$("$PY" - "$TOP/examples/kubernetes/items.yaml" <<'PYEOF'
+import json, sys, yaml
+dep = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d["kind"] == "Deployment"][0]
+pod = dep["spec"]["template"]["spec"]
+c = pod["containers"][0]
+empty = {v["name"] for v in pod.get("volumes", []) if "emptyDir" in v}
+args = []
+if c.get("securityContext", {}).get("readOnlyRootFilesystem"):
+    args.append("--read-only")
+for m in c.get("volumeMounts", []):
+    if m["name"] in empty:
+        args += ["--tmpfs", m["mountPath"]]
+if "args" in c:
+    args += ["--cmd-json", json.dumps(c["args"])]
+print(c["readinessProbe"]["httpGet"]["path"])
+print(json.dumps(args))
+PYEOF
+)
+PROBE_PATH=$(sed -n 1p <<<"$K8S")
+mapfile -t K8SARGS < <("$PY" -c 'import json,sys; print("\n".join(json.loads(sys.argv[1])))' "$(sed -n 2p <<<"$K8S")")
+check_match "manifest: read-only root and a tmpfs (emptyDir) for /tmp" 	"--read-only --tmpfs /tmp" "${K8SARGS[*]}"
+APP_PORT=$(free_port)
+APP_LOG="$W/k8s.log"
+setsid "$PY" "$EMU" run "$IMG" --publish "0.0.0.0:8000=127.0.0.1:$APP_PORT" \
+	"${RUNARGS[@]}" "${K8SARGS[@]}" >"$APP_LOG" 2>&1 </dev/null &
+APP_PID=$!
+pd_cleanup "pd_stop $APP_PID 1"
+if wait_for 90 curl -sf -o /dev/null "http://127.0.0.1:$APP_PORT$PROBE_PATH"; then
+	ok "manifest's container on a read-only root: ready ($PROBE_PATH answers)"
+else
+	not_ok "manifest's container on a read-only root: ready ($PROBE_PATH)" \
+		"got:" "$(tail -n 20 "$APP_LOG")"
+fi
+check_eq "manifest's container: 8 concurrent GETs all 200" "8 200" \
+	"$(parallel_get 8 /items/items/42)"
+check_nomatch "manifest's container: nothing complains of a read-only file system" \
+	"Read-only file system" "$(cat "$APP_LOG")"
+pd_stop "$APP_PID" 1
+
 # A policy edited after signing (as a ConfigMap could be) stops the start.
 sed -i 's|127\.0\.10\.0/24|127.0.66.0/24|' "$UP/etc/pindns/policy.yaml"
 out=$(timeout 60 "$PY" "$EMU" run "$IMG" "${RUNARGS[@]}" 2>&1)
