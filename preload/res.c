@@ -163,8 +163,11 @@ rq_run(struct rq *q)
 		pd_eng_pin_reply(&dq, q->answer, (size_t)rc,
 		    (size_t)q->anslen, &r);
 		errno = saved_errno;
-		if (r.verdict != PD_VERDICT_ACCEPTED)
+		if (r.verdict != PD_VERDICT_ACCEPTED) {
+			/* No refused address may linger for a careless reader. */
+			memset(q->answer, 0, (size_t)rc);
 			return rq_fail(st, NO_RECOVERY);
+		}
 		if (r.len > (size_t)q->anslen)
 			q->answer[2] |= 0x02;
 		return (int)r.len;
