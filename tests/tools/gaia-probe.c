@@ -249,5 +249,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	show(list, n);
+	free(list);
+	free(cbs);
 	return 0;
 }
