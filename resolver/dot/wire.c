@@ -171,47 +171,60 @@ out:
 	return r;
 }
 
-/* Is rr an A/AAAA record with an address of the right size? */
-static bool
+/*
+ * 1 when rr is an A or AAAA record (its address in *a), 0 for any other
+ * type, -1 for an A/AAAA record whose address is not whole (getdns keeps
+ * a record cut short; libresolv would not agree on it: refuse).
+ */
+static int
 rr_addr(const getdns_dict *rr, struct pd_addr *a)
 {
 	getdns_bindata *b;
 	uint32_t t;
 
 	if (getdns_dict_get_int(rr, "type", &t) != 0)
-		return false;
-	if (t == GETDNS_RRTYPE_A &&
-	    getdns_dict_get_bindata(rr, "/rdata/ipv4_address", &b) == 0 &&
-	    b->size == 4) {
-		memset(a, 0, sizeof(*a));
-		a->family = AF_INET;
-		memcpy(a->addr, b->data, 4);
-		return true;
-	}
-	if (t == GETDNS_RRTYPE_AAAA &&
-	    getdns_dict_get_bindata(rr, "/rdata/ipv6_address", &b) == 0 &&
-	    b->size == 16) {
-		memset(a, 0, sizeof(*a));
-		a->family = AF_INET6;
-		memcpy(a->addr, b->data, 16);
-		return true;
-	}
-	return false;
+		return -1;
+	if (t != GETDNS_RRTYPE_A && t != GETDNS_RRTYPE_AAAA)
+		return 0;
+	if (getdns_dict_get_bindata(rr, t == GETDNS_RRTYPE_A ?
+	    "/rdata/ipv4_address" : "/rdata/ipv6_address", &b) != 0 ||
+	    b->size != (t == GETDNS_RRTYPE_A ? 4u : 16u) ||
+	    getdns_dict_get_bindata(rr, "/rdata/rdata_raw", &b) != 0 ||
+	    b->size != (t == GETDNS_RRTYPE_A ? 4u : 16u))
+		return -1;
+	memset(a, 0, sizeof(*a));
+	a->family = t == GETDNS_RRTYPE_A ? AF_INET : AF_INET6;
+	memcpy(a->addr, b->data, b->size);
+	return 1;
 }
 
-/* The message's dict and its answer list. */
+/*
+ * The message's dict and its answer list. getdns reads what it can and
+ * stops quietly at the first record it cannot: a message whose answer
+ * section it did not read to the end (fewer records than the header
+ * counts) is no message here, or an address libresolv would still find
+ * in it could pass the pins unseen.
+ */
 static enum pd_err
 read_msg(const uint8_t *msg, size_t len, getdns_dict **dp, getdns_list **ap)
 {
-	if (getdns_wire2msg_dict(msg, len, dp) != GETDNS_RETURN_GOOD ||
-	    *dp == NULL)
-		return PD_EPARSE;
-	if (getdns_dict_get_list(*dp, "answer", ap) != 0) {
-		getdns_dict_destroy(*dp);
-		*dp = NULL;
-		return PD_EPARSE;
-	}
+	uint32_t ancount;
+	size_t n;
+
+	*dp = NULL;
+	if (len < 12 || getdns_wire2msg_dict(msg, len, dp) !=
+	    GETDNS_RETURN_GOOD || *dp == NULL)
+		goto bad;
+	if (getdns_dict_get_list(*dp, "answer", ap) != 0 ||
+	    getdns_list_get_length(*ap, &n) != 0 ||
+	    getdns_dict_get_int(*dp, "/header/ancount", &ancount) != 0 ||
+	    n != ancount)
+		goto bad;
 	return PD_OK;
+bad:
+	getdns_dict_destroy(*dp);
+	*dp = NULL;
+	return PD_EPARSE;
 }
 
 enum pd_err
@@ -220,21 +233,29 @@ pd_wire_addrs(const uint8_t *msg, size_t len, struct pd_addr *addrs,
 {
 	getdns_dict *d = NULL, *rr;
 	getdns_list *an;
+	struct pd_addr a;
 	size_t i, n;
 	unsigned k = 0;
 	enum pd_err r;
+	int is;
 
 	if ((r = read_msg(msg, len, &d, &an)) != PD_OK)
 		return r;
 	if (getdns_list_get_length(an, &n) != 0)
 		n = 0;
-	for (i = 0; i < n && k < max; i++)
-		if (getdns_list_get_dict(an, i, &rr) == 0 &&
-		    rr_addr(rr, &addrs[k]))
-			k++;
-	getdns_dict_destroy(d);
+	for (i = 0; i < n; i++) {
+		if (getdns_list_get_dict(an, i, &rr) != 0 ||
+		    (is = rr_addr(rr, &a)) < 0) {
+			r = PD_EPARSE;
+			goto out;
+		}
+		if (is && k < max)
+			addrs[k++] = a;
+	}
 	*np = k;
-	return PD_OK;
+out:
+	getdns_dict_destroy(d);
+	return r;
 }
 
 enum pd_err
@@ -247,6 +268,7 @@ pd_wire_keep(uint8_t *msg, size_t len, size_t cap, const uint8_t *keep,
 	size_t i, n, o = 0;
 	unsigned k = 0;
 	enum pd_err r;
+	int is;
 
 	if ((r = read_msg(msg, len, &d, &an)) != PD_OK)
 		return r;
@@ -257,8 +279,12 @@ pd_wire_keep(uint8_t *msg, size_t len, size_t cap, const uint8_t *keep,
 	for (i = 0; i < n; i++) {
 		if (getdns_list_get_dict(an, i, &rr) != 0)
 			goto out;
+		if ((is = rr_addr(rr, &a)) < 0) {
+			r = PD_EPARSE;
+			goto out;
+		}
 		/* Records past what the caller judged are dropped too. */
-		if (rr_addr(rr, &a) && (k >= nkeep || !keep[k++]))
+		if (is && (k >= nkeep || !keep[k++]))
 			continue;
 		if (getdns_list_set_dict(out, o++, rr) != 0)
 			goto out;
