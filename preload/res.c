@@ -255,23 +255,18 @@ res_nquerydomain(res_state st, const char *name, const char *domain, int cls,
 /*
  * The names older headers mapped these calls to (GLIBC_2.2.5): a program
  * bound to them reaches the same hooks. Aliases, so the two are one
- * function whichever a caller compares.
+ * function whichever a caller compares; __THROW gives them the
+ * attributes <resolv.h> gives their targets.
  */
-extern __typeof(res_query) __res_query
-    __attribute__((alias("res_query"), copy(res_query),
-    visibility("default")));
-extern __typeof(res_search) __res_search
-    __attribute__((alias("res_search"), copy(res_search),
-    visibility("default")));
-extern __typeof(res_querydomain) __res_querydomain
-    __attribute__((alias("res_querydomain"), copy(res_querydomain),
-    visibility("default")));
-extern __typeof(res_nquery) __res_nquery
-    __attribute__((alias("res_nquery"), copy(res_nquery),
-    visibility("default")));
-extern __typeof(res_nsearch) __res_nsearch
-    __attribute__((alias("res_nsearch"), copy(res_nsearch),
-    visibility("default")));
-extern __typeof(res_nquerydomain) __res_nquerydomain
-    __attribute__((alias("res_nquerydomain"), copy(res_nquerydomain),
-    visibility("default")));
+extern __typeof(res_query) __res_query __THROW
+    __attribute__((alias("res_query"), visibility("default")));
+extern __typeof(res_search) __res_search __THROW
+    __attribute__((alias("res_search"), visibility("default")));
+extern __typeof(res_querydomain) __res_querydomain __THROW
+    __attribute__((alias("res_querydomain"), visibility("default")));
+extern __typeof(res_nquery) __res_nquery __THROW
+    __attribute__((alias("res_nquery"), visibility("default")));
+extern __typeof(res_nsearch) __res_nsearch __THROW
+    __attribute__((alias("res_nsearch"), visibility("default")));
+extern __typeof(res_nquerydomain) __res_nquerydomain __THROW
+    __attribute__((alias("res_nquerydomain"), visibility("default")));
