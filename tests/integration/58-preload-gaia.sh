@@ -51,10 +51,21 @@ want_mixed="[0] $N = 0
 [5] dynamodb.eu-central-1.amazonaws.com = 0
     127.0.10.7"
 
+# glibc's own getaddrinfo_a starts its helper threads inside libc, where
+# ThreadSanitizer does not see them: a TSan-built program using it
+# crashes. The references that need it run in the other builds only.
+GLIBC_REF=1
+if [ "$PINDNS_SAN" = tsan ]; then
+	GLIBC_REF=
+	echo "# the glibc references not run under TSan: glibc's getaddrinfo_a helpers crash a TSan-built program"
+fi
+
 # ------------------------------------------------ control
-out=$(probe wait $CLAIMED 2>&1)
-check_match "control: glibc's getaddrinfo_a gets the poisoner's address" \
-	'^    127\.0\.66\.6$' "$out"
+if [ -n "$GLIBC_REF" ]; then
+	out=$(probe wait $CLAIMED 2>&1)
+	check_match "control: glibc's getaddrinfo_a gets the poisoner's address" \
+		'^    127\.0\.66\.6$' "$out"
+fi
 
 # ------------------------------------------------ every mode, mixed batch
 out=$(probe_pre wait $MIXED 2>&1)
@@ -77,14 +88,15 @@ check_eq "SIGEV_THREAD: the function on another thread with the value" \
 	"getaddrinfo_a = 0
 thread value=4712 other-thread=1
 $want_mixed" "$out"
-check "the glibc reference agrees on SIGEV_SIGNAL" \
-	grep -q 'signal code=SI_ASYNCNL value=4711' <(probe signal $UNCLAIMED 2>&1)
-
 # ------------------------------------------------ unclaimed: as glibc
-for m in wait signal thread; do
-	check_eq "unclaimed names ($m): the answers glibc's getaddrinfo_a gives" \
-		"$(probe $m $UNCLAIMED 2>&1)" "$(probe_pre $m $UNCLAIMED 2>&1)"
-done
+if [ -n "$GLIBC_REF" ]; then
+	check "the glibc reference agrees on SIGEV_SIGNAL" \
+		grep -q 'signal code=SI_ASYNCNL value=4711' <(probe signal $UNCLAIMED 2>&1)
+	for m in wait signal thread; do
+		check_eq "unclaimed names ($m): the answers glibc's getaddrinfo_a gives" \
+			"$(probe $m $UNCLAIMED 2>&1)" "$(probe_pre $m $UNCLAIMED 2>&1)"
+	done
+fi
 
 # ------------------------------------------------ cancel, suspend
 # An upstream that accepts and never answers: each claimed lookup takes
