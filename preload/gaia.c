@@ -215,19 +215,21 @@ req_done(struct gaia_req *r)
 		;
 	*pp = r->next;
 	free(r);
-	if (c == NULL || --c->left > 0)
+	/*
+	 * GAI_WAIT: its waiter sees left == 0 under mu and frees the call;
+	 * nobody else may touch it once mu is released.
+	 */
+	if (c == NULL || --c->left > 0 || c->wait)
 		return NULL;
 	return c;
 }
 
-/* After unlocking: tell the call's caller. */
+/* After unlocking: notify a GAI_NOWAIT call's caller, free the call. */
 static void
 call_done(struct gaia_call *c)
 {
 	if (c == NULL)
 		return;
-	if (c->wait)
-		return;		/* GAI_WAIT: its waiter sees left == 0 */
 	notify(&c->sev, c->pid);
 	free(c);
 }
