@@ -166,7 +166,10 @@ $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJ) $(POLICY_OBJ) $(FRONT_OBJ
 $(BUILD)/tools/%: $(OBJ)/tests/tools/%.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -ldl -lpthread
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) -ldl -lpthread
+
+# The res_* probe reads replies as a client does, with libresolv.
+$(BUILD)/tools/res-probe: TOOL_LIBS := -lresolv
 
 $(BUILD)/tools/%.so: $(OBJ)/tests/tools/so_%.o
 	@mkdir -p $(@D)

@@ -348,3 +348,47 @@ pd_eng_filter(const char *name, const struct pd_addr *addrs, unsigned n,
 	pd_eng_guard--;
 	h_errno = herr;
 }
+
+static void
+eng_refuse_dns(struct pd_dnsr *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->verdict = PD_VERDICT_REFUSED;
+	r->reason = PD_REASON_POLICY_UNLOADABLE;
+}
+
+void
+pd_eng_answer(const struct pd_dnsq *q, uint8_t *buf, size_t len,
+    struct pd_dnsr *r)
+{
+	const struct pd_engine_ops *ops = eng_get();
+	int herr;
+
+	if (ops == NULL || ops->answer == NULL) {
+		eng_refuse_dns(r);
+		return;
+	}
+	herr = h_errno;
+	pd_eng_guard++;
+	ops->answer(q, buf, len, r);
+	pd_eng_guard--;
+	h_errno = herr;
+}
+
+void
+pd_eng_pin_reply(const struct pd_dnsq *q, uint8_t *buf, size_t len,
+    size_t cap, struct pd_dnsr *r)
+{
+	const struct pd_engine_ops *ops = eng_get();
+	int herr;
+
+	if (ops == NULL || ops->pin_reply == NULL) {
+		eng_refuse_dns(r);
+		return;
+	}
+	herr = h_errno;
+	pd_eng_guard++;
+	ops->pin_reply(q, buf, len, cap, r);
+	pd_eng_guard--;
+	h_errno = herr;
+}

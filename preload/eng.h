@@ -57,4 +57,14 @@ int	pd_eng_claims(const char *name);
 void	pd_eng_filter(const char *name, const struct pd_addr *addrs,
 	    unsigned n, uint8_t *keep, struct pd_result *res);
 
+/*
+ * res_query and friends (engine.h ->answer, ->pin_reply). When the engine
+ * is unavailable, or is one without these entries, *r is REFUSED with
+ * POLICY_UNLOADABLE (fail closed). h_errno is kept; errno may change.
+ */
+void	pd_eng_answer(const struct pd_dnsq *q, uint8_t *buf, size_t len,
+	    struct pd_dnsr *r);
+void	pd_eng_pin_reply(const struct pd_dnsq *q, uint8_t *buf, size_t len,
+	    size_t cap, struct pd_dnsr *r);
+
 #endif /* PD_PRELOAD_ENG_H */

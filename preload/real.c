@@ -47,6 +47,37 @@ fail_gethostbyname2_r(const char *n, int af, struct hostent *h, char *b,
 	return ENOENT;
 }
 
+static int
+fail_res_query(const char *n, int c, int t, unsigned char *a, int l)
+{
+	h_errno = NO_RECOVERY;
+	return -1;
+}
+
+static int
+fail_res_querydomain(const char *n, const char *d, int c, int t,
+    unsigned char *a, int l)
+{
+	h_errno = NO_RECOVERY;
+	return -1;
+}
+
+static int
+fail_res_nquery(res_state s, const char *n, int c, int t, unsigned char *a,
+    int l)
+{
+	s->res_h_errno = h_errno = NO_RECOVERY;
+	return -1;
+}
+
+static int
+fail_res_nquerydomain(res_state s, const char *n, const char *d, int c,
+    int t, unsigned char *a, int l)
+{
+	s->res_h_errno = h_errno = NO_RECOVERY;
+	return -1;
+}
+
 /* proxychains' load_sym, without the abort: never bind to ourselves. */
 static void *
 load_sym(const char *name, void *self, void *fallback)
@@ -74,6 +105,20 @@ real_bind(void)
 	real.gethostbyname2_r = (real_gethostbyname2_r_fn *)load_sym(
 	    "gethostbyname2_r", (void *)gethostbyname2_r,
 	    (void *)fail_gethostbyname2_r);
+	real.res_query = (real_res_query_fn *)load_sym("res_query",
+	    (void *)res_query, (void *)fail_res_query);
+	real.res_search = (real_res_query_fn *)load_sym("res_search",
+	    (void *)res_search, (void *)fail_res_query);
+	real.res_querydomain = (real_res_querydomain_fn *)load_sym(
+	    "res_querydomain", (void *)res_querydomain,
+	    (void *)fail_res_querydomain);
+	real.res_nquery = (real_res_nquery_fn *)load_sym("res_nquery",
+	    (void *)res_nquery, (void *)fail_res_nquery);
+	real.res_nsearch = (real_res_nquery_fn *)load_sym("res_nsearch",
+	    (void *)res_nsearch, (void *)fail_res_nquery);
+	real.res_nquerydomain = (real_res_nquerydomain_fn *)load_sym(
+	    "res_nquerydomain", (void *)res_nquerydomain,
+	    (void *)fail_res_nquerydomain);
 }
 
 const struct pd_real *

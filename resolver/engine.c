@@ -1387,6 +1387,37 @@ pd_engine_claims(const char *name)
 	return r->action != PD_ACTION_SYSTEM || r->pins != NULL;
 }
 
+void
+pd_engine_refuse_type(const char *name, struct pd_result *res)
+{
+	char norm[PD_NAME_MAX + 1];
+	const struct pd_rule *r = NULL;
+	struct pstate *ps = NULL;
+	uint64_t gen;
+	int len;
+
+	memset(res, 0, sizeof(*res));
+	if (atomic_load(&E.inited) || pd_engine_init(NULL) == 0)
+		ps = current(&gen);
+	if (ps != NULL) {
+		len = pd_name_normalize(name, norm);
+		r = len < 0 ? &ps->p->default_rule :
+		    pd_policy_match(ps->p, norm, (size_t)len);
+		if ((r->action == PD_ACTION_SYSTEM || (len >= 0 &&
+		    r == &ps->p->default_rule &&
+		    is_localhost(norm, (size_t)len)))) {
+			res->verdict = r->action == PD_ACTION_SYSTEM &&
+			    r->pins != NULL ? PD_VERDICT_SYSTEM_PINNED :
+			    PD_VERDICT_SYSTEM;
+			return;
+		}
+	}
+	res->verdict = PD_VERDICT_REFUSED;
+	res->reason = ps != NULL ? PD_REASON_OTHER_TYPE :
+	    PD_REASON_POLICY_UNLOADABLE;
+	audit(ps, name, r, res, "off", NULL, NULL, 0, 0.0);
+}
+
 static void
 ops_lookup(const char *name, unsigned want, struct pd_result *res)
 {
@@ -1400,4 +1431,6 @@ __attribute__((visibility("default"))) const struct pd_engine_ops
 	.lookup = ops_lookup,
 	.filter = pd_engine_filter,
 	.claims = pd_engine_claims,
+	.answer = pd_engine_answer,
+	.pin_reply = pd_engine_pin_reply,
 };

@@ -27,11 +27,12 @@
 #define PD_ENGINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "policy/addr.h"
 
-#define PD_ENGINE_ABI		2
+#define PD_ENGINE_ABI		3
 #define PD_ENGINE_SONAME	"libpindns-engine.so"
 #define PD_ENGINE_SYMBOL	"pindns_engine_v1"
 
@@ -68,7 +69,10 @@ enum pd_reason {
 	PD_REASON_POLICY_UNLOADABLE,
 	PD_REASON_TIMEOUT,
 	PD_REASON_UNREACHABLE,
-	PD_REASON_STALE		/* ACCEPTED from the stale cache */
+	PD_REASON_STALE,	/* ACCEPTED from the stale cache */
+	PD_REASON_OTHER_TYPE	/* res_query: a type other than A/AAAA
+				 * (or a class other than IN) for a claimed
+				 * name */
 };
 
 /*
@@ -129,6 +133,35 @@ struct pd_explain {
 };
 
 /*
+ * A DNS question as a res_query() caller puts it (SPEC §4.1): the name as
+ * passed (presentation form, any case, trailing dot or not), class and
+ * type, and the RD bit the caller's resolver state would send.
+ */
+struct pd_dnsq {
+	const char	*name;
+	uint16_t	 qclass;
+	uint16_t	 qtype;
+	bool		 rd;
+};
+
+/*
+ * What pd_engine_answer() did. verdict SYSTEM or SYSTEM_PINNED: nothing
+ * was written, the caller asks libc (for SYSTEM_PINNED a claimed A/AAAA
+ * question: see ->pin_reply). ACCEPTED and ABSENT: a reply message of len
+ * bytes was built; when len exceeds the buffer only its first bytes were
+ * written, with TC set, as glibc does with a short answer buffer. rcode
+ * is the reply's (0 NOERROR, 3 NXDOMAIN), ancount its answer records.
+ * REFUSED and FAILED: nothing written.
+ */
+struct pd_dnsr {
+	enum pd_verdict	verdict;
+	enum pd_reason	reason;
+	int		rcode;
+	unsigned	ancount;
+	size_t		len;
+};
+
+/*
  * The table the preload finds with dlsym(handle, PD_ENGINE_SYMBOL).
  * abi == PD_ENGINE_ABI, or the preload refuses the object (fail closed).
  */
@@ -170,6 +203,29 @@ struct pd_engine_ops {
 	 * try before it decides who tries them (preload/search.h).
 	 */
 	int	(*claims)(const char *name);
+
+	/*
+	 * res_query and friends: answer q from the engine as a DNS
+	 * reply message in buf[0..len-1] (len 0: the caller's buffer is
+	 * short of a header; only r is filled), built with getdns: the
+	 * question echoed, the CNAME chain and the address records with the
+	 * remaining TTL, AD when the answer validated as secure. Types other
+	 * than A and AAAA (or classes other than IN) for a claimed name are
+	 * refused and logged (reason other-type), never resolved. Fills *r.
+	 */
+	void	(*answer)(const struct pd_dnsq *q, uint8_t *buf, size_t len,
+		    struct pd_dnsr *r);
+
+	/*
+	 * SYSTEM_PINNED for res_query: libc answered q with the message
+	 * buf[0..len-1], in a buffer of cap bytes. Hold its A/AAAA records
+	 * against the rule's pins: when all are kept the message stays as
+	 * it is (r->len = len); when some are dropped (filter mode) it is
+	 * written again without them; when none may be kept, or the message
+	 * cannot be read, r->verdict is REFUSED. Else ACCEPTED.
+	 */
+	void	(*pin_reply)(const struct pd_dnsq *q, uint8_t *buf, size_t len,
+		    size_t cap, struct pd_dnsr *r);
 };
 
 /* The same entry points, linked directly (CLI, unit tests). */
@@ -179,6 +235,16 @@ void	pd_engine_lookup(const char *name, unsigned want, struct pd_result *res,
 void	pd_engine_filter(const char *name, const struct pd_addr *addrs,
 	    unsigned n, uint8_t *keep, struct pd_result *res);
 int	pd_engine_claims(const char *name);
+void	pd_engine_answer(const struct pd_dnsq *q, uint8_t *buf, size_t len,
+	    struct pd_dnsr *r);
+void	pd_engine_pin_reply(const struct pd_dnsq *q, uint8_t *buf, size_t len,
+	    size_t cap, struct pd_dnsr *r);
+/*
+ * For resolver/respond.c: q names a type the engine never resolves. No
+ * rule claims the name: *res SYSTEM or SYSTEM_PINNED (libc answers).
+ * Else REFUSED with reason OTHER_TYPE, in the audit log.
+ */
+void	pd_engine_refuse_type(const char *name, struct pd_result *res);
 /* Tear down (CLI and tests; the preload never calls it). */
 void	pd_engine_shutdown(void);
 

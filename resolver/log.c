@@ -558,6 +558,7 @@ pd_reason_str(enum pd_reason r)
 	case PD_REASON_TIMEOUT:			return "timeout";
 	case PD_REASON_UNREACHABLE:		return "unreachable";
 	case PD_REASON_STALE:			return "stale";
+	case PD_REASON_OTHER_TYPE:		return "other-type";
 	}
 	return "unknown";
 }

@@ -33,7 +33,7 @@
 #include "policy/policy.h"
 #include "resolver/engine.h"
 
-#define PD_DOT_ABI		1
+#define PD_DOT_ABI		2
 #define PD_DOT_SONAME		"libpindns-dot.so"
 #define PD_DOT_SYMBOL		"pindns_dot_v1"
 
@@ -102,6 +102,29 @@ struct pd_dot_result {
 	struct pd_dot_rrset	aaaa;		/* if PD_WANT_AAAA */
 };
 
+/*
+ * A reply message for res_query (resolver/dot/wire.c): header flags and
+ * rcode, the question as the program asked it (presentation form, kept
+ * as written: case, escapes), then in the answer section the CNAME chain
+ * qname -> chain[0] -> ... -> chain[nchain - 1] and one record of type
+ * qtype per address (owned by the chain's last name, or qname), every
+ * record with ttl.
+ */
+struct pd_dot_msg {
+	uint16_t		 id;
+	bool			 rd;
+	bool			 ad;
+	int			 rcode;
+	const char		*qname;
+	uint16_t		 qclass;
+	uint16_t		 qtype;
+	uint32_t		 ttl;
+	unsigned		 nchain;
+	const char		(*chain)[PD_CANON_MAX + 1];
+	unsigned		 naddrs;
+	const struct pd_addr	*addrs;		/* all of qtype's family */
+};
+
 struct pd_dot;
 
 typedef void pd_dot_cb(void *arg, const struct pd_dot_result *res);
@@ -152,6 +175,32 @@ struct pd_dot_ops {
 	 */
 	enum pd_err	(*check_anchors)(const struct pd_policy *p, char *err,
 			    size_t errlen);
+
+	/*
+	 * ABI 2. Build m as a DNS message. Returns PD_OK with *need set to
+	 * its length and min(len, *need) bytes of it in buf; PD_ENAME when a
+	 * name is not a valid DNS name, PD_ENOMEM.
+	 */
+	enum pd_err	(*wire_build)(const struct pd_dot_msg *m, uint8_t *buf,
+			    size_t len, size_t *need);
+
+	/*
+	 * ABI 2. The A and AAAA records of the answer section of the
+	 * message msg[0..len-1], in order, as addresses (at most max; *n
+	 * says how many). PD_EPARSE when it is no DNS message.
+	 */
+	enum pd_err	(*wire_addrs)(const uint8_t *msg, size_t len,
+			    struct pd_addr *addrs, unsigned max, unsigned *n);
+
+	/*
+	 * ABI 2. Rewrite msg (len bytes in a buffer of cap) without the
+	 * answer section's A/AAAA records i for which keep[i] is 0 (the
+	 * order of wire_addrs), everything else as it was (names may come
+	 * out uncompressed): *outlen the new length, min(cap, *outlen) bytes
+	 * of it written, as wire_build. PD_EPARSE, PD_ENOMEM.
+	 */
+	enum pd_err	(*wire_keep)(uint8_t *msg, size_t len, size_t cap,
+			    const uint8_t *keep, unsigned n, size_t *outlen);
 
 	/* "getdns 1.6.0 (API ...)", for `pindns version`. */
 	const char *	(*version)(void);

@@ -7,6 +7,7 @@
 
 #include <getdns/getdns_extra.h>
 
+#include "resolver/dot/wire.h"
 #include "resolver/dot/worker.h"
 
 static char version[80];
@@ -34,6 +35,9 @@ __attribute__((visibility("default"))) const struct pd_dot_ops
 	.resolve = pd_dot_resolve,
 	.resolve_async = pd_dot_resolve_async,
 	.check_anchors = pd_dot_check_anchors,
+	.wire_build = pd_wire_build,
+	.wire_addrs = pd_wire_addrs,
+	.wire_keep = pd_wire_keep,
 	.version = dot_version,
 };
 

@@ -31,50 +31,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define SENTINEL	4242
+#include "tests/tools/names.h"
 
-static const char *
-eai_name(int rc)
-{
-	static char buf[32];
-
-	switch (rc) {
-	case 0: return "0";
-	case EAI_BADFLAGS: return "EAI_BADFLAGS";
-	case EAI_NONAME: return "EAI_NONAME";
-	case EAI_AGAIN: return "EAI_AGAIN";
-	case EAI_FAIL: return "EAI_FAIL";
-	case EAI_NODATA: return "EAI_NODATA";
-	case EAI_FAMILY: return "EAI_FAMILY";
-	case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
-	case EAI_SERVICE: return "EAI_SERVICE";
-	case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
-	case EAI_MEMORY: return "EAI_MEMORY";
-	case EAI_SYSTEM: return "EAI_SYSTEM";
-	case EAI_OVERFLOW: return "EAI_OVERFLOW";
-	case EAI_IDN_ENCODE: return "EAI_IDN_ENCODE";
-	}
-	snprintf(buf, sizeof(buf), "EAI_UNKNOWN(%d)", rc);
-	return buf;
-}
-
-static const char *
-herr_name(int h)
-{
-	static char buf[32];
-
-	switch (h) {
-	case NETDB_INTERNAL: return "NETDB_INTERNAL";
-	case NETDB_SUCCESS: return "NETDB_SUCCESS";
-	case HOST_NOT_FOUND: return "HOST_NOT_FOUND";
-	case TRY_AGAIN: return "TRY_AGAIN";
-	case NO_RECOVERY: return "NO_RECOVERY";
-	case NO_DATA: return "NO_DATA";
-	case SENTINEL: return "untouched";
-	}
-	snprintf(buf, sizeof(buf), "%d", h);
-	return buf;
-}
+#define SENTINEL	PD_SENTINEL
 
 static const char *
 errno_name(int e)
@@ -177,7 +136,7 @@ do_gai(char *node, char *service, char *hints)
 	h_errno = SENTINEL;
 	rc = getaddrinfo(arg(node), arg(service), hp, &res);
 	e = errno;
-	printf("  = %s errno=%s\n", eai_name(rc), errno_name(e));
+	printf("  = %s errno=%s\n", pd_eai_name(rc), errno_name(e));
 	if (rc != 0)
 		return;
 	for (ai = res; ai != NULL; ai = ai->ai_next, n++) {
@@ -223,7 +182,7 @@ do_ghbn(char *name, int two, int af)
 	e = errno;
 	h = h_errno;
 	printf("  = %s h_errno=%s errno=%s\n", he != NULL ? "hostent" : "NULL",
-	    herr_name(h), errno_name(e));
+	    pd_herr_name(h), errno_name(e));
 	if (he != NULL)
 		print_hostent(he);
 }
@@ -247,8 +206,8 @@ do_ghbnr(char *name, int two, int af, size_t buflen)
 	printf("  = rc=%s result=%s h_errnop=%s h_errno=%s errno=%s\n",
 	    errno_name(rc), result == NULL ? "NULL" :
 	    result == &ret ? "ret" : result == &untouched ? "untouched" :
-	    "other", herr_name(herr),
-	    herr_name(h_errno), errno_name(e));
+	    "other", pd_herr_name(herr),
+	    pd_herr_name(h_errno), errno_name(e));
 	if (result == &ret) {
 		/* Everything must lie in buf, nothing in the caller's name. */
 		int i, in = (char *)ret.h_name >= buf &&

@@ -1,0 +1,299 @@
+/*
+ * pindns DoT backend: DNS messages for the res_query door (SPEC §4.1).
+ *
+ * Built and read with getdns's own conversions (getdns_msg_dict2wire,
+ * getdns_wire2msg_dict): a message dict with header, question and answer
+ * list, never bytes laid out by hand. The engine hands in plain facts
+ * (struct pd_dot_msg) and gets bytes back.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <getdns/getdns.h>
+#include <getdns/getdns_extra.h>
+
+#include "resolver/dot/names.h"
+#include "resolver/dot/wire.h"
+
+/* A name in wire form from presentation form (as getdns parses it). */
+static enum pd_err
+wire_name(const char *pres, getdns_bindata **bp)
+{
+	char buf[PD_NAME_MAX + 2];
+	size_t n = strlen(pres);
+
+	/* getdns wants the root spelt "." and reads a name as absolute. */
+	if (n == 0)
+		pres = ".";
+	else if (n < sizeof(buf) - 1 && pres[n - 1] != '.') {
+		memcpy(buf, pres, n);
+		buf[n] = '.';
+		buf[n + 1] = '\0';
+		pres = buf;
+	}
+	if (getdns_convert_fqdn_to_dns_name(pres, bp) != GETDNS_RETURN_GOOD ||
+	    *bp == NULL)
+		return PD_ENAME;
+	return PD_OK;
+}
+
+/* The same for a normalised name (the engine's form: no escapes). */
+static enum pd_err
+wire_norm(const char *norm, getdns_bindata **bp)
+{
+	char esc[4 * PD_NAME_MAX + 2];
+
+	if (!pd_dname_escape(norm, esc, sizeof(esc)))
+		return PD_ENAME;
+	return wire_name(esc, bp);
+}
+
+static void
+bindata_free(getdns_bindata *b)
+{
+	if (b == NULL)
+		return;
+	free(b->data);
+	free(b);
+}
+
+/* Append one record to the answer list an. */
+static enum pd_err
+add_rr(getdns_list *an, const getdns_bindata *owner, uint16_t type,
+    uint16_t cls, uint32_t ttl, const char *rkey, const getdns_bindata *rval)
+{
+	getdns_dict *rr = NULL, *rdata = NULL;
+	size_t n;
+	enum pd_err r = PD_ENOMEM;
+
+	if ((rr = getdns_dict_create()) == NULL ||
+	    (rdata = getdns_dict_create()) == NULL)
+		goto out;
+	if (getdns_dict_set_bindata(rr, "name", owner) != 0 ||
+	    getdns_dict_set_int(rr, "type", type) != 0 ||
+	    getdns_dict_set_int(rr, "class", cls) != 0 ||
+	    getdns_dict_set_int(rr, "ttl", ttl) != 0 ||
+	    getdns_dict_set_bindata(rdata, rkey, rval) != 0 ||
+	    getdns_dict_set_dict(rr, "rdata", rdata) != 0 ||
+	    getdns_list_get_length(an, &n) != 0 ||
+	    getdns_list_set_dict(an, n, rr) != 0)
+		goto out;
+	r = PD_OK;
+out:
+	getdns_dict_destroy(rdata);
+	getdns_dict_destroy(rr);
+	return r;
+}
+
+/* Serialise msg; min(len, *need) bytes into buf. */
+static enum pd_err
+to_wire(const getdns_dict *msg, uint8_t *buf, size_t len, size_t *need)
+{
+	uint8_t *w = NULL;
+	size_t n = 0;
+
+	if (getdns_msg_dict2wire(msg, &w, &n) != GETDNS_RETURN_GOOD ||
+	    w == NULL)
+		return PD_ENOMEM;
+	memcpy(buf, w, n < len ? n : len);
+	*need = n;
+	free(w);
+	return PD_OK;
+}
+
+enum pd_err
+pd_wire_build(const struct pd_dot_msg *m, uint8_t *buf, size_t len,
+    size_t *need)
+{
+	getdns_dict *msg = NULL, *hdr = NULL, *q = NULL;
+	getdns_list *an = NULL;
+	getdns_bindata *qn = NULL, *owner = NULL, *next = NULL, addr;
+	unsigned i;
+	enum pd_err r;
+
+	if ((r = wire_name(m->qname, &qn)) != PD_OK)
+		goto out;
+	r = PD_ENOMEM;
+	if ((msg = getdns_dict_create()) == NULL ||
+	    (hdr = getdns_dict_create()) == NULL ||
+	    (q = getdns_dict_create()) == NULL ||
+	    (an = getdns_list_create()) == NULL)
+		goto out;
+	/* RFC 1035 §4.1.1; AD per RFC 4035 §3.2.3 (we validated). */
+	if (getdns_dict_set_int(hdr, "id", m->id) != 0 ||
+	    getdns_dict_set_int(hdr, "qr", 1) != 0 ||
+	    getdns_dict_set_int(hdr, "rd", m->rd) != 0 ||
+	    getdns_dict_set_int(hdr, "ra", 1) != 0 ||
+	    getdns_dict_set_int(hdr, "ad", m->ad) != 0 ||
+	    getdns_dict_set_int(hdr, "rcode", (uint32_t)m->rcode) != 0 ||
+	    getdns_dict_set_bindata(q, "qname", qn) != 0 ||
+	    getdns_dict_set_int(q, "qtype", m->qtype) != 0 ||
+	    getdns_dict_set_int(q, "qclass", m->qclass) != 0)
+		goto out;
+
+	/* The chain: each owner points at the next name. */
+	owner = qn;
+	for (i = 0; i < m->nchain; i++) {
+		if ((r = wire_norm(m->chain[i], &next)) != PD_OK ||
+		    (r = add_rr(an, owner, GETDNS_RRTYPE_CNAME, m->qclass,
+		    m->ttl, "cname", next)) != PD_OK)
+			goto out;
+		if (owner != qn)
+			bindata_free(owner);
+		owner = next;
+		next = NULL;
+	}
+	for (i = 0; i < m->naddrs; i++) {
+		addr.data = (uint8_t *)(uintptr_t)m->addrs[i].addr;
+		addr.size = m->qtype == GETDNS_RRTYPE_AAAA ? 16 : 4;
+		if ((r = add_rr(an, owner, m->qtype, m->qclass, m->ttl,
+		    m->qtype == GETDNS_RRTYPE_AAAA ? "ipv6_address" :
+		    "ipv4_address", &addr)) != PD_OK)
+			goto out;
+	}
+	r = PD_ENOMEM;
+	if (getdns_dict_set_dict(msg, "header", hdr) != 0 ||
+	    getdns_dict_set_dict(msg, "question", q) != 0 ||
+	    getdns_dict_set_list(msg, "answer", an) != 0)
+		goto out;
+	r = to_wire(msg, buf, len, need);
+out:
+	if (owner != qn)
+		bindata_free(owner);
+	bindata_free(next);
+	bindata_free(qn);
+	getdns_list_destroy(an);
+	getdns_dict_destroy(q);
+	getdns_dict_destroy(hdr);
+	getdns_dict_destroy(msg);
+	return r;
+}
+
+/*
+ * 1 when rr is an A or AAAA record (its address in *a), 0 for any other
+ * type, -1 for an A/AAAA record whose address is not whole (getdns keeps
+ * a record cut short; libresolv would not agree on it: refuse).
+ */
+static int
+rr_addr(const getdns_dict *rr, struct pd_addr *a)
+{
+	getdns_bindata *b;
+	uint32_t t;
+
+	if (getdns_dict_get_int(rr, "type", &t) != 0)
+		return -1;
+	if (t != GETDNS_RRTYPE_A && t != GETDNS_RRTYPE_AAAA)
+		return 0;
+	if (getdns_dict_get_bindata(rr, t == GETDNS_RRTYPE_A ?
+	    "/rdata/ipv4_address" : "/rdata/ipv6_address", &b) != 0 ||
+	    b->size != (t == GETDNS_RRTYPE_A ? 4u : 16u) ||
+	    getdns_dict_get_bindata(rr, "/rdata/rdata_raw", &b) != 0 ||
+	    b->size != (t == GETDNS_RRTYPE_A ? 4u : 16u))
+		return -1;
+	memset(a, 0, sizeof(*a));
+	a->family = t == GETDNS_RRTYPE_A ? AF_INET : AF_INET6;
+	memcpy(a->addr, b->data, b->size);
+	return 1;
+}
+
+/*
+ * The message's dict and its answer list. getdns reads what it can and
+ * stops quietly at the first record it cannot: a message whose answer
+ * section it did not read to the end (fewer records than the header
+ * counts) is no message here, or an address libresolv would still find
+ * in it could pass the pins unseen.
+ */
+static enum pd_err
+read_msg(const uint8_t *msg, size_t len, getdns_dict **dp, getdns_list **ap)
+{
+	uint32_t ancount;
+	size_t n;
+
+	*dp = NULL;
+	if (len < 12 || getdns_wire2msg_dict(msg, len, dp) !=
+	    GETDNS_RETURN_GOOD || *dp == NULL)
+		goto bad;
+	if (getdns_dict_get_list(*dp, "answer", ap) != 0 ||
+	    getdns_list_get_length(*ap, &n) != 0 ||
+	    getdns_dict_get_int(*dp, "/header/ancount", &ancount) != 0 ||
+	    n != ancount)
+		goto bad;
+	return PD_OK;
+bad:
+	getdns_dict_destroy(*dp);
+	*dp = NULL;
+	return PD_EPARSE;
+}
+
+enum pd_err
+pd_wire_addrs(const uint8_t *msg, size_t len, struct pd_addr *addrs,
+    unsigned max, unsigned *np)
+{
+	getdns_dict *d = NULL, *rr;
+	getdns_list *an;
+	struct pd_addr a;
+	size_t i, n;
+	unsigned k = 0;
+	enum pd_err r;
+	int is;
+
+	if ((r = read_msg(msg, len, &d, &an)) != PD_OK)
+		return r;
+	if (getdns_list_get_length(an, &n) != 0)
+		n = 0;
+	for (i = 0; i < n; i++) {
+		if (getdns_list_get_dict(an, i, &rr) != 0 ||
+		    (is = rr_addr(rr, &a)) < 0) {
+			r = PD_EPARSE;
+			goto out;
+		}
+		if (is && k < max)
+			addrs[k++] = a;
+	}
+	*np = k;
+out:
+	getdns_dict_destroy(d);
+	return r;
+}
+
+enum pd_err
+pd_wire_keep(uint8_t *msg, size_t len, size_t cap, const uint8_t *keep,
+    unsigned nkeep, size_t *outlen)
+{
+	getdns_dict *d = NULL, *rr;
+	getdns_list *an, *out = NULL;
+	struct pd_addr a;
+	size_t i, n, o = 0;
+	unsigned k = 0;
+	enum pd_err r;
+	int is;
+
+	if ((r = read_msg(msg, len, &d, &an)) != PD_OK)
+		return r;
+	r = PD_ENOMEM;
+	if ((out = getdns_list_create()) == NULL ||
+	    getdns_list_get_length(an, &n) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (getdns_list_get_dict(an, i, &rr) != 0)
+			goto out;
+		if ((is = rr_addr(rr, &a)) < 0) {
+			r = PD_EPARSE;
+			goto out;
+		}
+		/* Records past what the caller judged are dropped too. */
+		if (is && (k >= nkeep || !keep[k++]))
+			continue;
+		if (getdns_list_set_dict(out, o++, rr) != 0)
+			goto out;
+	}
+	if (getdns_dict_set_list(d, "answer", out) != 0)
+		goto out;
+	r = to_wire(d, msg, cap, outlen);
+out:
+	getdns_list_destroy(out);
+	getdns_dict_destroy(d);
+	return r;
+}
