@@ -22,6 +22,7 @@
 
 #include "resolver/dot/worker.h"
 #include "tests/tools/clock.h"
+#include "tests/tools/pfile.h"
 
 #define A	PD_WANT_A
 #define BOTH	(PD_WANT_A | PD_WANT_AAAA)
@@ -79,7 +80,7 @@ row(const char *what, double *t, int n)
 
 static struct pd_upstream up;
 static struct pd_policy pol;
-static char *anchors[1];
+static struct pd_policy_file pol_ca, pol_ta;
 
 static struct pd_dot *
 backend(int port)
@@ -97,9 +98,12 @@ backend(int port)
 	memset(&pol, 0, sizeof(pol));
 	pol.nupstreams = 1;
 	pol.upstreams = &up;
-	pol.tls_ca_file = (char *)env("LAB_CA");
-	anchors[0] = (char *)env("LAB_TA_DS");
-	pol.anchor_files = anchors;
+	pd_tools_pfile_clear(&pol_ca);
+	pd_tools_pfile_clear(&pol_ta);
+	(void)pd_tools_pfile(&pol_ca, env("LAB_CA"));
+	(void)pd_tools_pfile(&pol_ta, env("LAB_TA_DS"));
+	pol.tls_ca = &pol_ca;
+	pol.anchors = &pol_ta;
 	pol.nanchors = 1;
 	pol.timeout_ms = 5000;
 	pol.idle_timeout_ms = 30000;

@@ -72,6 +72,26 @@ print_rule(const struct pd_rule *r, size_t i)
 	}
 }
 
+/*
+ * A named file with the sha256 of the bytes loaded, and whether the
+ * policy pins it: the reviewer sees what a signature covers.
+ */
+static void
+print_file(const char *label, const struct pd_policy_file *f)
+{
+	char hex[65];
+
+	if (f->data == NULL) {
+		printf("%s%s (not read: nothing validates)\n", label, f->path);
+		return;
+	}
+	pd_cli_hex(f->sha256, sizeof(f->sha256), hex);
+	printf("%s%s\n%*s sha256 %s, %s\n", label, f->path,
+	    (int)strlen(label) - 1, "", hex, f->pinned ? "pinned" :
+	    f->line == 0 ? "default, not pinned (no signature covers it)" :
+	    "not pinned (a signed policy must pin it)");
+}
+
 static void
 print_summary(const struct pd_policy *p, const char *pubkey)
 {
@@ -96,12 +116,15 @@ print_summary(const struct pd_policy *p, const char *pubkey)
 			    u->npins == 1 ? "" : "s");
 		printf("\n");
 	}
-	printf("tls_ca_file: %s\n", p->tls_ca_file != NULL ? p->tls_ca_file :
-	    "(system store)");
-	printf("trust anchors:");
+	if (p->tls_ca != NULL)
+		print_file("tls_ca_file: ", p->tls_ca);
+	else
+		printf("tls_ca_file: (system store, not covered by a "
+		    "signature)\n");
 	for (i = 0; i < p->nanchors; i++)
-		printf(" %s", p->anchor_files[i]);
-	printf("\ntimeouts: lookup %u ms, idle %u ms\n", p->timeout_ms,
+		print_file(i == 0 ? "trust anchors: " : "               ",
+		    &p->anchors[i]);
+	printf("timeouts: lookup %u ms, idle %u ms\n", p->timeout_ms,
 	    p->idle_timeout_ms);
 	printf("cache: %u entries, ttl %u..%u s, stale %u s\n",
 	    p->cache_max_entries, p->cache_min_ttl, p->cache_max_ttl,
@@ -194,7 +217,7 @@ print_warnings(const struct pd_policy *p)
 		    err);
 	for (i = 0; i < p->nupstreams; i++) {
 		u = &p->upstreams[i];
-		if (u->npins == 0 && p->tls_ca_file == NULL)
+		if (u->npins == 0 && p->tls_ca == NULL)
 			n += warn("upstream %s: no tls_pubkey_pinset and no "
 			    "tls_ca_file: authenticated by the system CA "
 			    "store", u->label);

@@ -1,4 +1,7 @@
-/* pindns keygen, sign, verify: policy signatures (SPEC §5). */
+/*
+ * pindns keygen, sign, verify, digest: policy signatures (SPEC §5) and
+ * the sha256 a signed policy gives for each file it names.
+ */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,6 +62,66 @@ key_and_policy(int argc, char **argv, const char **key, const char **pol)
 	return *key != NULL && *pol != NULL && optind == argc ? 0 : -1;
 }
 
+void
+pd_cli_hex(const uint8_t *b, size_t n, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	out[2 * n] = '\0';
+}
+
+/* One named file the policy does not pin, as the line to write instead. */
+static void
+print_unpinned(const char *pol, const char *key,
+    const struct pd_policy_file *f)
+{
+	char hex[65];
+
+	pd_cli_hex(f->sha256, sizeof(f->sha256), hex);
+	fprintf(stderr, "  %s:%u:%u: %s{path: %s, sha256: %s}\n", pol,
+	    f->line, f->col, key, f->name, hex);
+}
+
+/*
+ * A signature covers the policy's bytes only: refuse to sign a policy
+ * naming a file without its sha256, and print every line to write
+ * instead (pd_sig_sign refuses it too, naming only the first).
+ */
+static int
+sign_precheck(const char *pol)
+{
+	struct pd_policy *p = NULL;
+	struct pd_error e;
+	size_t i, n = 0;
+
+	if (pd_policy_load(pol, NULL, &p, &e) != PD_OK) {
+		fprintf(stderr, "pindns sign: %s\n", e.msg);
+		return 1;
+	}
+	if (p->tls_ca != NULL && !p->tls_ca->pinned)
+		n++;
+	for (i = 0; i < p->nanchors; i++)
+		if (p->anchors[i].line != 0 && !p->anchors[i].pinned)
+			n++;
+	if (n != 0) {
+		fprintf(stderr, "pindns sign: %s: %zu named file%s without "
+		    "a sha256, refused: a signature covers only the policy's "
+		    "own bytes. Write instead (the sha256 of each file as it "
+		    "is now: make sure it is the one to trust):\n", pol, n,
+		    n == 1 ? "" : "s");
+		if (p->tls_ca != NULL && !p->tls_ca->pinned)
+			print_unpinned(pol, "tls_ca_file: ", p->tls_ca);
+		for (i = 0; i < p->nanchors; i++)
+			if (p->anchors[i].line != 0 && !p->anchors[i].pinned)
+				print_unpinned(pol, "dnssec_trust_anchors "
+				    "entry: ", &p->anchors[i]);
+	}
+	pd_policy_free(p);
+	return n != 0;
+}
+
 int
 pd_cmd_sign(int argc, char **argv)
 {
@@ -68,6 +131,8 @@ pd_cmd_sign(int argc, char **argv)
 
 	if (key_and_policy(argc, argv, &key, &pol) != 0)
 		return usage("sign: expected -k SECRET_KEY and one POLICY", u);
+	if (sign_precheck(pol) != 0)
+		return 1;
 	if (pd_sig_sign(key, pol, &e) != PD_OK) {
 		fprintf(stderr, "pindns sign: %s\n", e.msg);
 		return 1;
@@ -90,6 +155,31 @@ pd_cmd_verify(int argc, char **argv)
 		fprintf(stderr, "pindns verify: %s\n", e.msg);
 		return 1;
 	}
-	printf("%s: signature valid (%s)\n", pol, key);
+	printf("%s: signature valid, every file it names pinned (%s)\n", pol,
+	    key);
 	return 0;
+}
+
+int
+pd_cmd_digest(int argc, char **argv)
+{
+	static const char u[] = "digest FILE...";
+	struct pd_error e;
+	uint8_t d[32];
+	char hex[65];
+	int i, rc = 0;
+
+	if (argc < 2 || argv[1][0] == '-')
+		return usage("digest: expected one or more FILEs", u);
+	for (i = 1; i < argc; i++) {
+		if (pd_file_sha256(argv[i], PD_CA_FILE_MAX_BYTES, d, &e) !=
+		    PD_OK) {
+			fprintf(stderr, "pindns digest: %s\n", e.msg);
+			rc = 1;
+			continue;
+		}
+		pd_cli_hex(d, sizeof(d), hex);
+		printf("{path: %s, sha256: %s}\n", argv[i], hex);
+	}
+	return rc;
 }

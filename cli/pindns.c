@@ -14,6 +14,7 @@ static const struct pd_cmd {
 	{ "keygen", pd_cmd_keygen, "keygen BASENAME" },
 	{ "sign", pd_cmd_sign, "sign -k SECRET_KEY POLICY" },
 	{ "verify", pd_cmd_verify, "verify -k PUBLIC_KEY POLICY" },
+	{ "digest", pd_cmd_digest, "digest FILE..." },
 	{ "pin", pd_cmd_pin, "pin HOST[:PORT] | pin --cert FILE.pem" },
 	{ "query", pd_cmd_query,
 	    "query [-p POLICY] [-4|-6] [--json] NAME [SERVICE]" },

@@ -6,17 +6,14 @@
  * quietly turn `dnssec: required` into "refuse everything" and
  * `validate` into "accept anything unsigned". So the loader looks at each
  * file itself: zone-file presentation format, every record DS or DNSKEY,
- * at least one of them. policy/ knows no getdns; `pindns check` also has
- * the backend parse the files for real.
+ * at least one of them, over the bytes the loader read (policy/files.c).
+ * policy/ knows no getdns; `pindns check` also has the backend parse the
+ * same bytes for real.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "policy/internal.h"
-
-/* Anchor files are small; refuse anything absurd unread. */
-#define ANCHOR_MAX_BYTES	(1024 * 1024)
 
 /*
  * Is the token t[0..n-1] the word w, ASCII case-insensitively? Not
@@ -107,17 +104,14 @@ tokens(const char *s, const char *eol, unsigned *depth,
 
 enum pd_err
 pd_anchor_check(const char *policy, unsigned line, unsigned col,
-    const char *path, struct pd_error *err)
+    const char *path, const uint8_t *buf, size_t len, struct pd_error *err)
 {
 	struct line_tokens lt;
-	struct pd_error fe;
-	uint8_t *buf = NULL;
 	const char *s, *end, *eol;
 	char where[320];
-	size_t len, i, nrec = 0;
+	size_t i, nrec = 0;
 	unsigned ln = 0, depth = 0;
 	bool cont;
-	enum pd_err r;
 
 	if (line != 0)
 		snprintf(where, sizeof(where), "listed at %s:%u:%u", policy,
@@ -125,13 +119,6 @@ pd_anchor_check(const char *policy, unsigned line, unsigned col,
 	else
 		snprintf(where, sizeof(where), "the default trust anchor; "
 		    "set dnssec_trust_anchors");
-	if (pd_file_read(path, ANCHOR_MAX_BYTES, &buf, &len, &fe) != PD_OK) {
-		if (line != 0)
-			return pd_err_at(err, PD_EPARSE, policy, line, col,
-			    "trust anchor %s", fe.msg);
-		return pd_err_at(err, PD_EPARSE, policy, 0, 0, "trust "
-		    "anchor %s (%s)", fe.msg, where);
-	}
 	end = (const char *)buf + len;
 	for (s = (const char *)buf; s < end; s = eol + 1) {
 		ln++;
@@ -142,13 +129,11 @@ pd_anchor_check(const char *policy, unsigned line, unsigned col,
 		if (lt.n == 0 || cont)
 			continue;
 		if (lt.tok[0][0] == '$') {
-			if (word(lt.tok[0], lt.len[0], "$INCLUDE")) {
-				r = pd_err_at(err, PD_EPARSE, path, ln,
+			if (word(lt.tok[0], lt.len[0], "$INCLUDE"))
+				return pd_err_at(err, PD_EPARSE, path, ln,
 				    (unsigned)(lt.tok[0] - s) + 1, "$INCLUDE "
 				    "is not supported in a trust-anchor file "
 				    "(%s)", where);
-				goto out;
-			}
 			continue;	/* $ORIGIN, $TTL */
 		}
 		/* [owner] [ttl] [class] type; no owner when indented. */
@@ -156,33 +141,25 @@ pd_anchor_check(const char *policy, unsigned line, unsigned col,
 		while (i < lt.n && i < 4 && (is_ttl(lt.tok[i], lt.len[i]) ||
 		    is_class(lt.tok[i], lt.len[i])))
 			i++;
-		if (i >= lt.n || i >= 4) {
-			r = pd_err_at(err, PD_EPARSE, path, ln,
+		if (i >= lt.n || i >= 4)
+			return pd_err_at(err, PD_EPARSE, path, ln,
 			    (unsigned)(lt.tok[0] - s) + 1, "not a DS or DNSKEY "
 			    "record (%s)", where);
-			goto out;
-		}
 		if (!word(lt.tok[i], lt.len[i], "DS") &&
-		    !word(lt.tok[i], lt.len[i], "DNSKEY")) {
-			r = pd_err_at(err, PD_EPARSE, path, ln,
+		    !word(lt.tok[i], lt.len[i], "DNSKEY"))
+			return pd_err_at(err, PD_EPARSE, path, ln,
 			    (unsigned)(lt.tok[i] - s) + 1, "record type "
 			    "'%.*s' is not DS or DNSKEY (%s)",
 			    (int)(lt.len[i] < 16 ? lt.len[i] : 16), lt.tok[i],
 			    where);
-			goto out;
-		}
 		nrec++;
 	}
 	if (nrec != 0)
-		r = PD_OK;
-	else if (line != 0)
-		r = pd_err_at(err, PD_EPARSE, policy, line, col, "trust anchor "
-		    "%s holds no DS or DNSKEY record (getdns would accept it "
-		    "and leave every answer indeterminate)", path);
-	else
-		r = pd_err_at(err, PD_EPARSE, policy, 0, 0, "trust anchor %s "
-		    "holds no DS or DNSKEY record (%s)", path, where);
-out:
-	free(buf);
-	return r;
+		return PD_OK;
+	if (line != 0)
+		return pd_err_at(err, PD_EPARSE, policy, line, col, "trust "
+		    "anchor %s holds no DS or DNSKEY record (getdns would "
+		    "accept it and leave every answer indeterminate)", path);
+	return pd_err_at(err, PD_EPARSE, policy, 0, 0, "trust anchor %s "
+	    "holds no DS or DNSKEY record (%s)", path, where);
 }

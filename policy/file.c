@@ -60,7 +60,7 @@ file_read(const char *path, size_t max, bool private, uint8_t **bufp,
     size_t *lenp, struct pd_error *err)
 {
 	struct stat st;
-	uint8_t *buf = NULL;
+	uint8_t *buf = NULL, *small;
 	size_t len = 0;
 	ssize_t n;
 	int fd, saved;
@@ -131,6 +131,13 @@ file_read(const char *path, size_t max, bool private, uint8_t **bufp,
 		}
 	}
 	buf[len] = '\0';
+	/*
+	 * Give back what the limit reserved: the loader keeps the files a
+	 * policy names for the policy's life. Not for secrets, which a
+	 * moving realloc would leave behind unwiped.
+	 */
+	if (!private && (small = realloc(buf, len + 1)) != NULL)
+		buf = small;
 	*bufp = buf;
 	*lenp = len;
 	buf = NULL;

@@ -1,7 +1,8 @@
 /*
  * pindns policy: declarations shared by the files of the policy module
- * (load.c, name.c, match.c, pins.c, sig.c, watch.c, file.c). Not part of
- * the module's interface: nothing outside policy/ includes this.
+ * (load.c, name.c, match.c, pins.c, sig.c, watch.c, file.c, files.c,
+ * anchors.c). Not part of the module's interface: nothing outside policy/
+ * includes this.
  */
 #ifndef PD_POLICY_INTERNAL_H
 #define PD_POLICY_INTERNAL_H
@@ -102,13 +103,45 @@ int pd_pattern_normalize(const char *in, size_t inlen, char *out,
 /* ------------------------------------------------------------ anchors */
 
 /*
- * Check the trust-anchor file at path lexically (policy/anchors.c): it
- * must be readable and hold DS or DNSKEY records only, at least one.
- * policy, line and col say where the policy names it (line 0: the
- * default anchor). Errors inside the file are "PATH:LINE:COL: ...".
+ * Check the bytes of the trust-anchor file at path lexically
+ * (policy/anchors.c): DS or DNSKEY records only, at least one. policy,
+ * line and col say where the policy names it (line 0: the default
+ * anchor). Errors inside the file are "PATH:LINE:COL: ...".
  */
 enum pd_err pd_anchor_check(const char *policy, unsigned line, unsigned col,
-    const char *path, struct pd_error *err);
+    const char *path, const uint8_t *buf, size_t len, struct pd_error *err);
+
+/* ------------------------------------------------------------ named files */
+
+/*
+ * Read the file f names (f->path, at most max bytes) into f->data, once,
+ * and hash it into f->sha256 (policy/files.c). want (32 bytes, or NULL)
+ * is the sha256 the policy gives for it: bytes that hash otherwise are
+ * refused (PD_ESIG) and f->pinned is set only when they match. policy,
+ * f->line and f->col place messages; label starts them ("tls_ca_file:",
+ * "trust anchor"), hint (may be NULL) ends them in parentheses. On
+ * failure f->data is NULL.
+ */
+enum pd_err pd_pfile_read(struct pd_policy_file *f, size_t max,
+    const uint8_t *want, const char *policy, const char *label,
+    const char *hint, struct pd_error *err);
+
+/*
+ * For a policy that must be signed: PD_OK when every file p names carries
+ * its sha256, else PD_ESIG at the first one (in file order) that does not.
+ */
+enum pd_err pd_pfiles_pinned(const struct pd_policy *p,
+    struct pd_error *err);
+
+/* Free what f owns (not f itself). */
+void pd_pfile_clear(struct pd_policy_file *f);
+
+/*
+ * p->digest: BLAKE2b over the policy's bytes buf[0..len-1] and the bytes
+ * of every file it names, so that pd_watch tells a rewrite with the same
+ * content from a change (sets p->has_digest).
+ */
+void pd_policy_digest(struct pd_policy *p, const uint8_t *buf, size_t len);
 
 /* ------------------------------------------------------------ matcher */
 

@@ -12,17 +12,16 @@
  * as octal), booleans are plain true/false, and a quoted "853" is a
  * string, not a number. Relative paths (trust anchors, CA file, log file)
  * are taken relative to the policy file's directory, not to the working
- * directory of whatever process loads the policy.
+ * directory of whatever process loads the policy. The CA file and the
+ * trust anchors are read here, once, and may be pinned by sha256
+ * (policy/files.c).
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -312,17 +311,48 @@ resolve_path(const char *policy, const char *s)
 	return out;
 }
 
+/*
+ * A file the policy names: PATH, or {path: PATH, sha256: HEX} pinning its
+ * content. Read here, once, into f (policy/files.c); messages start with
+ * label.
+ */
 static enum pd_err
-get_path(struct ld *L, const struct pd_ynode *n, const char *what, char **out)
+get_file(struct ld *L, const struct pd_ynode *n, const char *what,
+    const char *label, size_t max, struct pd_policy_file *f)
 {
-	const char *s;
+	struct slot s[] = { SLOT("path"), SLOT("sha256"), SLOT(NULL) };
+	const struct pd_ynode *pn = n;
+	uint8_t want[32];
+	const char *v, *end;
+	size_t bin;
 	enum pd_err r;
 
-	if ((r = get_str(L, n, what, &s)) != PD_OK)
+	if (n->kind == PD_Y_MAP) {
+		if ((r = get_slots(L, n, s, what)) != PD_OK)
+			return r;
+		if ((pn = s[0].val) == NULL)
+			return bad(L, n, "%s: missing key 'path'", what);
+		if (s[1].val == NULL)
+			return bad(L, n, "%s: missing key 'sha256' (pindns "
+			    "digest FILE prints it)", what);
+		if ((r = get_str(L, s[1].val, "sha256", &v)) != PD_OK)
+			return r;
+		if (s[1].val->len != 64 || sodium_hex2bin(want, sizeof(want),
+		    v, 64, NULL, &bin, &end) != 0 || bin != sizeof(want) ||
+		    *end != '\0')
+			return bad(L, s[1].val, "sha256: expected 64 hex "
+			    "digits (pindns digest FILE prints them), got "
+			    "'%.80s'", v);
+	}
+	if ((r = get_str(L, pn, what, &v)) != PD_OK)
 		return r;
-	if ((*out = resolve_path(L->file, s)) == NULL)
+	f->line = pn->line;
+	f->col = pn->col;
+	if ((f->name = strdup(v)) == NULL ||
+	    (f->path = resolve_path(L->file, v)) == NULL)
 		return nomem(L);
-	return PD_OK;
+	return pd_pfile_read(f, max, n->kind == PD_Y_MAP ? want : NULL,
+	    L->file, label, NULL, L->err);
 }
 
 /* A pattern list (match or cname) into a normalised string vector. */
@@ -692,45 +722,65 @@ load_rules(struct ld *L, const struct pd_ynode *n)
 
 /* ------------------------------------------------------------ anchors */
 
+/*
+ * The default anchor is not named by the policy, so no sha256 can pin it
+ * (README: what a signature covers). It is read, and must be good, only
+ * when a rule validates; otherwise the backend is given no bytes for it
+ * and uses no anchor.
+ */
 static enum pd_err
-check_anchor_file(struct ld *L, const struct pd_ynode *at, const char *path)
+load_default_anchor(struct ld *L)
 {
-	if (at == NULL)
-		return pd_anchor_check(L->file, 0, 0, path, L->err);
-	return pd_anchor_check(L->file, at->line, at->col, path, L->err);
-}
+	struct pd_policy *p = L->p;
+	struct pd_policy_file *f;
+	enum pd_err r;
 
+	if ((p->anchors = calloc(1, sizeof(*p->anchors))) == NULL)
+		return nomem(L);
+	p->nanchors = 1;
+	f = &p->anchors[0];
+	if ((f->name = strdup(DEFAULT_ANCHOR)) == NULL ||
+	    (f->path = strdup(DEFAULT_ANCHOR)) == NULL)
+		return nomem(L);
+	if (!pd_policy_needs_dnssec(p))
+		return PD_OK;
+	if ((r = pd_pfile_read(f, PD_ANCHOR_MAX_BYTES, NULL, L->file,
+	    "trust anchor", "the default trust anchor; set "
+	    "dnssec_trust_anchors", L->err)) != PD_OK)
+		return r;
+	return pd_anchor_check(L->file, 0, 0, f->path, f->data, f->len,
+	    L->err);
+}
 
 static enum pd_err
 load_anchors(struct ld *L)
 {
 	struct pd_policy *p = L->p;
-	const struct pd_ynode *v;
+	const struct pd_ynode *n = L->anchors_val;
+	struct pd_policy_file *f;
 	size_t i, cnt;
 	enum pd_err r;
 
-	if (L->anchors_val == NULL) {
-		if ((p->anchor_files = calloc(1, sizeof(char *))) == NULL ||
-		    (p->anchor_files[0] = strdup(DEFAULT_ANCHOR)) == NULL)
-			return nomem(L);
-		p->nanchors = 1;
-		/* The default is checked only when a rule validates. */
-		if (!pd_policy_needs_dnssec(p))
-			return PD_OK;
-		return check_anchor_file(L, NULL, p->anchor_files[0]);
-	}
-	if ((r = get_str_list(L, L->anchors_val, "dnssec_trust_anchors", true,
-	    &cnt)) != PD_OK)
-		return r;
-	if ((p->anchor_files = calloc(cnt, sizeof(char *))) == NULL)
+	if (n == NULL)
+		return load_default_anchor(L);
+	if (n->kind == PD_Y_SEQ && n->n == 0)
+		return bad(L, n, "dnssec_trust_anchors: empty list");
+	if (is_null(n))
+		return bad(L, n, "dnssec_trust_anchors: expected a list, a "
+		    "path or {path: PATH, sha256: HEX}, got nothing");
+	/* A list, or one entry taken as a list of one. */
+	cnt = n->kind == PD_Y_SEQ ? n->n : 1;
+	if ((p->anchors = calloc(cnt, sizeof(*p->anchors))) == NULL)
 		return nomem(L);
 	for (i = 0; i < cnt; i++) {
-		v = list_item(L->anchors_val, i);
-		if ((r = get_path(L, v, "dnssec_trust_anchors",
-		    &p->anchor_files[i])) != PD_OK)
-			return r;
+		f = &p->anchors[i];
 		p->nanchors++;
-		if ((r = check_anchor_file(L, v, p->anchor_files[i])) != PD_OK)
+		if ((r = get_file(L, n->kind == PD_Y_SEQ ? n->v[i] : n,
+		    "dnssec_trust_anchors", "trust anchor",
+		    PD_ANCHOR_MAX_BYTES, f)) != PD_OK)
+			return r;
+		if ((r = pd_anchor_check(L->file, f->line, f->col, f->path,
+		    f->data, f->len, L->err)) != PD_OK)
 			return r;
 	}
 	return PD_OK;
@@ -804,18 +854,6 @@ load_log(struct ld *L, const struct pd_ynode *n)
 	return PD_OK;
 }
 
-static enum pd_err
-check_readable(struct ld *L, const struct pd_ynode *at, const char *what,
-    const char *path)
-{
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
-		return bad(L, at, "%s: %s: %s", what, path, strerror(errno));
-	close(fd);
-	return PD_OK;
-}
-
 enum {
 	TK_VERSION, TK_UPSTREAMS, TK_CA, TK_ANCHORS, TK_TIMEOUT, TK_IDLE,
 	TK_RR, TK_CACHE, TK_LOG, TK_DEFAULT, TK_RULES
@@ -870,11 +908,10 @@ load_top(struct ld *L, const struct pd_ynode *root)
 		}
 	}
 	if ((v = s[TK_CA].val) != NULL) {
-		if ((res = get_path(L, v, "tls_ca_file", &p->tls_ca_file)) !=
-		    PD_OK)
-			return res;
-		if ((res = check_readable(L, v, "tls_ca_file",
-		    p->tls_ca_file)) != PD_OK)
+		if ((p->tls_ca = calloc(1, sizeof(*p->tls_ca))) == NULL)
+			return nomem(L);
+		if ((res = get_file(L, v, "tls_ca_file", "tls_ca_file:",
+		    PD_CA_FILE_MAX_BYTES, p->tls_ca)) != PD_OK)
 			return res;
 	}
 	L->anchors_val = s[TK_ANCHORS].val;
@@ -1011,10 +1048,12 @@ pd_policy_free(struct pd_policy *p)
 		free(p->upstreams[i].pins);
 	}
 	free(p->upstreams);
-	free(p->tls_ca_file);
+	if (p->tls_ca != NULL)
+		pd_pfile_clear(p->tls_ca);
+	free(p->tls_ca);
 	for (i = 0; i < p->nanchors; i++)
-		free(p->anchor_files[i]);
-	free(p->anchor_files);
+		pd_pfile_clear(&p->anchors[i]);
+	free(p->anchors);
 	free(p->log_file);
 	for (i = 0; i < p->nrules; i++)
 		rule_free(&p->rules[i]);
@@ -1043,50 +1082,6 @@ pd_policy_pubkey_path(void)
 	if (stat(PD_PUBKEY_DEFAULT_PATH, &sb) != 0 && errno == ENOENT)
 		return NULL;
 	return PD_PUBKEY_DEFAULT_PATH;
-}
-
-/*
- * What makes two loads of the policy file the same policy: its bytes, and
- * the files it names as they are on disk (a trust-anchor or CA file
- * replaced behind an unchanged policy is a change). A file that cannot be
- * stat'ed is hashed as its errno.
- */
-static void
-stamp_file(crypto_generichash_state *st, const char *path)
-{
-	struct stat sb;
-	int64_t v[6];
-
-	memset(v, 0, sizeof(v));
-	if (stat(path, &sb) != 0)
-		v[0] = errno;
-	else {
-		v[1] = (int64_t)sb.st_dev;
-		v[2] = (int64_t)sb.st_ino;
-		v[3] = (int64_t)sb.st_size;
-		v[4] = (int64_t)sb.st_mtim.tv_sec;
-		v[5] = (int64_t)sb.st_mtim.tv_nsec;
-	}
-	(void)crypto_generichash_update(st, (const uint8_t *)path,
-	    strlen(path) + 1);
-	(void)crypto_generichash_update(st, (const uint8_t *)v, sizeof(v));
-}
-
-static void
-policy_digest(struct pd_policy *p, const uint8_t *buf, size_t len)
-{
-	crypto_generichash_state st;
-	size_t i;
-
-	if (crypto_generichash_init(&st, NULL, 0, sizeof(p->digest)) != 0)
-		return;
-	(void)crypto_generichash_update(&st, buf, len);
-	if (p->tls_ca_file != NULL)
-		stamp_file(&st, p->tls_ca_file);
-	for (i = 0; i < p->nanchors; i++)
-		stamp_file(&st, p->anchor_files[i]);
-	if (crypto_generichash_final(&st, p->digest, sizeof(p->digest)) == 0)
-		p->has_digest = true;
 }
 
 enum pd_err
@@ -1120,10 +1115,15 @@ pd_policy_load(const char *path, const char *pubkey, struct pd_policy **pp,
 	}
 	if ((r = pd_policy_parse(path, buf, len, &p, err)) != PD_OK)
 		goto out;
+	/* The signature vouches for the named files only through a sha256. */
+	if (pubkey != NULL && (r = pd_pfiles_pinned(p, err)) != PD_OK)
+		goto out;
 	p->signed_ok = pubkey != NULL;
-	policy_digest(p, buf, len);
+	pd_policy_digest(p, buf, len);
 	*pp = p;
+	p = NULL;
 out:
+	pd_policy_free(p);
 	free(sigpath);
 	free(buf);
 	return r;

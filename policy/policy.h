@@ -120,13 +120,37 @@ struct pd_rule {
 	uint32_t		 ttl;		/* static: default 60 */
 };
 
+/*
+ * A file the policy names (tls_ca_file, a dnssec_trust_anchors entry),
+ * read once, whole, when the policy is loaded. data holds exactly the
+ * bytes that were checked (against the policy's sha256 for the file when
+ * it gives one, lexically for anchors) and is what the getdns backend
+ * uses: nothing opens the file again, so replacing it changes nothing
+ * until the next load, which checks it anew.
+ */
+struct pd_policy_file {
+	char		*name;	/* as written in the policy */
+	char		*path;	/* relative ones from the policy's dir */
+	uint8_t		*data;	/* len bytes and a NUL; NULL: not read
+				 * (the default anchor, nothing validates) */
+	size_t		 len;
+	uint8_t		 sha256[32];	/* of data, when set */
+	bool		 pinned;	/* the policy gives the sha256 */
+	unsigned	 line, col;	/* where the policy names it; line
+					 * 0: not named (default anchor) */
+};
+
+/* Largest tls_ca_file and trust-anchor file read. */
+#define PD_CA_FILE_MAX_BYTES	(4 * 1024 * 1024)
+#define PD_ANCHOR_MAX_BYTES	(1024 * 1024)
+
 struct pd_policy {
 	char			*path;		/* as given to the loader */
 	uint64_t		 generation;	/* set by struct pd_watch */
 	bool			 signed_ok;	/* a valid signature was checked */
 	/*
-	 * pd_policy_load: BLAKE2b over the file's bytes and the stat stamps
-	 * of the files it names (CA file, trust anchors), so a rewrite with
+	 * pd_policy_load: BLAKE2b over the file's bytes and the bytes of
+	 * the files it names (CA file, trust anchors), so a rewrite with
 	 * the same bytes is no change to pd_watch (has_digest false for
 	 * pd_policy_parse).
 	 */
@@ -135,9 +159,10 @@ struct pd_policy {
 
 	size_t			 nupstreams;
 	struct pd_upstream	*upstreams;
-	char			*tls_ca_file;	/* NULL: system store */
+	struct pd_policy_file	*tls_ca;	/* NULL: system store */
 	size_t			 nanchors;
-	char			**anchor_files;	/* default /usr/share/dns/root.key */
+	struct pd_policy_file	*anchors;	/* default: one, line 0,
+						 * /usr/share/dns/root.key */
 	uint32_t		 timeout_ms;	/* default 2000 */
 	uint32_t		 idle_timeout_ms; /* default 10000 */
 	bool			 round_robin;	/* default false */
@@ -190,18 +215,25 @@ char *pd_path_absolute(const char *path);
  * Read, verify and parse the policy at path. When pubkey is not NULL the
  * file's detached signature (path + ".sig") is verified over the exact
  * bytes read, before the YAML parser sees them; a missing or bad
- * signature refuses the file. The file is read once (no TOCTOU between
- * verify and parse). On success *pp owns a new policy; on failure *pp is
- * untouched and err->msg says why.
+ * signature refuses the file. The signature covers the policy's bytes
+ * only, so with a key every file the policy names (tls_ca_file, each
+ * trust anchor) must carry its sha256 in the policy, or the policy is
+ * refused (PD_ESIG, "FILE:LINE:COLUMN: ..." where the file is named).
+ * Signed or not, a named file whose bytes do not hash to the sha256 the
+ * policy gives is refused (PD_ESIG). Each file is read once: what is
+ * verified is what is parsed and what the backend uses (no TOCTOU). On
+ * success *pp owns a new policy; on failure *pp is untouched and
+ * err->msg says why.
  */
 enum pd_err pd_policy_load(const char *path, const char *pubkey,
     struct pd_policy **pp, struct pd_error *err);
 
 /*
- * Parse a policy held in memory (no signature check). name is used in
- * messages and stored as path; relative paths inside the policy (CA file,
- * trust anchors, log file) are taken from name's directory. For tests and
- * fuzzing; pd_policy_load ends here.
+ * Parse a policy held in memory (no signature check, so no sha256 is
+ * required; one that is given must match). name is used in messages and
+ * stored as path; relative paths inside the policy (CA file, trust
+ * anchors, log file) are taken from name's directory, and the files it
+ * names are read. For tests and fuzzing; pd_policy_load ends here.
  */
 enum pd_err pd_policy_parse(const char *name, const uint8_t *buf, size_t len,
     struct pd_policy **pp, struct pd_error *err);
@@ -300,6 +332,9 @@ enum pd_err pd_sig_keygen(const char *base, char *keyid,
  * Sign the file at policy (at most PD_POLICY_MAX_BYTES) with the secret
  * key file seckey, writing policy + ".sig" atomically (rename). A secret
  * key file with any group or other permission bit is refused (PD_EPERM).
+ * The bytes signed are first parsed as pd_policy_parse does: a policy
+ * that does not load is refused with its error, and so (PD_ESIG) is one
+ * naming a file without its sha256, which the signature would not cover.
  * The secret key is wiped from memory before return.
  */
 enum pd_err pd_sig_sign(const char *seckey, const char *policy,
@@ -307,10 +342,21 @@ enum pd_err pd_sig_sign(const char *seckey, const char *policy,
 
 /*
  * Check policy + ".sig" over the bytes of policy with the public key file
- * pubkey. PD_OK when valid; PD_ESIG (missing, malformed, another key, not
- * valid), PD_EIO or PD_EPARSE otherwise, err saying which.
+ * pubkey, then load the policy as pd_policy_load does with that key, so
+ * that a file it names that is unpinned or no longer matches its sha256
+ * fails too. PD_OK when all holds; PD_ESIG (missing, malformed, another
+ * key, not valid, a named file unpinned or changed), PD_EIO or PD_EPARSE
+ * otherwise, err saying which.
  */
 enum pd_err pd_sig_verify(const char *pubkey, const char *policy,
+    struct pd_error *err);
+
+/*
+ * The sha256 of the regular file at path (at most max bytes), into out,
+ * as the loader computes it for a named file (`pindns digest`). PD_OK,
+ * PD_EIO or PD_ENOMEM; err says "PATH: why".
+ */
+enum pd_err pd_file_sha256(const char *path, size_t max, uint8_t out[32],
     struct pd_error *err);
 
 /* ------------------------------------------------------------ reload */

@@ -4,8 +4,12 @@
  *
  * The signature is checked over the very buffer the loader then parses
  * (pd_policy_load reads the file once), so nothing the YAML parser sees
- * has escaped the check. Secret keys are wiped with sodium_memzero as
- * soon as they are no longer needed, on every path.
+ * has escaped the check. It covers that buffer only: the files a policy
+ * names are covered through the sha256 the policy gives for each, which
+ * the loader checks (policy/files.c), so signing refuses a policy naming
+ * a file without one, and verifying loads the policy to check them.
+ * Secret keys are wiped with sodium_memzero as soon as they are no
+ * longer needed, on every path.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -241,6 +245,7 @@ enum pd_err
 pd_sig_sign(const char *seckey, const char *policy, struct pd_error *err)
 {
 	struct blob sk;
+	struct pd_policy *p = NULL;
 	uint8_t sig[ALG_LEN + KEYID_LEN + crypto_sign_BYTES], *buf = NULL;
 	char *sigpath = NULL, *tmp = NULL, id[KEYID_LEN * 2 + 1];
 	char comment[128];
@@ -256,6 +261,10 @@ pd_sig_sign(const char *seckey, const char *policy, struct pd_error *err)
 		goto out;
 	if ((r = pd_file_read(policy, PD_POLICY_MAX_BYTES, &buf, &len, err)) !=
 	    PD_OK)
+		goto out;
+	/* What is signed must load, and pin every file it names. */
+	if ((r = pd_policy_parse(policy, buf, len, &p, err)) != PD_OK ||
+	    (r = pd_pfiles_pinned(p, err)) != PD_OK)
 		goto out;
 	memcpy(sig, sk.raw, ALG_LEN + KEYID_LEN);
 	if (crypto_sign_detached(sig + ALG_LEN + KEYID_LEN, NULL, buf, len,
@@ -293,6 +302,7 @@ out:
 	sodium_memzero(&sk, sizeof(sk));
 	if (fd >= 0)
 		close(fd);
+	pd_policy_free(p);
 	free(buf);
 	free(sigpath);
 	free(tmp);
@@ -333,21 +343,17 @@ pd_sig_check(const char *pubkey, const char *sigpath, const uint8_t *buf,
 enum pd_err
 pd_sig_verify(const char *pubkey, const char *policy, struct pd_error *err)
 {
-	uint8_t *buf = NULL;
-	char *sigpath = NULL;
-	size_t len;
+	struct pd_policy *p = NULL;
 	enum pd_err r;
 
-	if ((r = pd_file_read(policy, PD_POLICY_MAX_BYTES, &buf, &len, err)) !=
-	    PD_OK)
-		return r;
-	if ((sigpath = concat(policy, ".sig")) == NULL) {
-		r = pd_err_at(err, PD_ENOMEM, policy, 0, 0, "out of memory");
-		goto out;
-	}
-	r = pd_sig_check(pubkey, sigpath, buf, len, err);
-out:
-	free(sigpath);
-	free(buf);
+	/*
+	 * "Valid" must mean what the preload would accept: the signature
+	 * over the bytes, and every file the policy names as pinned.
+	 */
+	if (pubkey == NULL)
+		return pd_err_at(err, PD_EINVAL, policy, 0, 0, "no public "
+		    "key");
+	r = pd_policy_load(policy, pubkey, &p, err);
+	pd_policy_free(p);
 	return r;
 }

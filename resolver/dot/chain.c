@@ -13,7 +13,6 @@
 #include "resolver/dot/names.h"
 #include "resolver/dot/rr.h"
 
-#define ANCHOR_FILE_MAX		(1024 * 1024)
 #define DNSKEY_FLAG_ZONE	0x0100
 #define DNSKEY_FLAG_REVOKE	0x0080
 /* Longest a cached entry lives, whatever the TTLs say. */
@@ -45,36 +44,31 @@ struct pd_chain {
 
 /* ------------------------------------------------------------ anchors */
 
-static bool
-read_file(const char *path, char **bufp, size_t *lenp, char *err,
+/*
+ * A private copy of the bytes the policy loader read and checked: the
+ * files are never opened here (what was checked is what is used), and
+ * the policy's own copy is shared read-only between threads, while
+ * check_lines splits lines in place.
+ */
+static enum pd_err
+copy_file(const struct pd_policy_file *f, char **bufp, char *err,
     size_t errlen)
 {
-	FILE *f;
 	char *buf;
-	size_t n;
 
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return false;
+	if (f->data == NULL) {
+		snprintf(err, errlen, "%s: not read when the policy was "
+		    "loaded", f->path);
+		return PD_EPARSE;
 	}
-	if ((buf = malloc(ANCHOR_FILE_MAX + 1)) == NULL) {
-		(void)fclose(f);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return false;
+	if ((buf = malloc(f->len + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", f->path);
+		return PD_ENOMEM;
 	}
-	n = fread(buf, 1, ANCHOR_FILE_MAX + 1, f);
-	if (ferror(f) || n > ANCHOR_FILE_MAX) {
-		snprintf(err, errlen, "%s: %s", path, ferror(f) ?
-		    "read error" : "larger than 1 MiB");
-		(void)fclose(f);
-		free(buf);
-		return false;
-	}
-	(void)fclose(f);
-	buf[n] = '\0';
+	memcpy(buf, f->data, f->len);
+	buf[f->len] = '\0';
 	*bufp = buf;
-	*lenp = n;
-	return true;
+	return PD_OK;
 }
 
 /*
@@ -123,19 +117,21 @@ restore:
 }
 
 static enum pd_err
-load_file(const char *path, getdns_list *out, size_t *count, char *err,
-    size_t errlen)
+load_file(const struct pd_policy_file *f, getdns_list *out, size_t *count,
+    char *err, size_t errlen)
 {
+	const char *path = f->path;
 	char *buf = NULL;
-	size_t len, n, i, found = 0;
+	size_t len = f->len, n, i, found = 0;
 	FILE *mf = NULL;
 	getdns_list *rrs = NULL;
 	getdns_dict *rr;
 	uint32_t type;
-	enum pd_err r = PD_EPARSE;
+	enum pd_err r;
 
-	if (!read_file(path, &buf, &len, err, errlen))
-		return PD_EPARSE;
+	if ((r = copy_file(f, &buf, err, errlen)) != PD_OK)
+		return r;
+	r = PD_EPARSE;
 	if (!check_lines(path, buf, err, errlen))
 		goto out;
 	if ((mf = fmemopen(buf, len ? len : 1, "r")) == NULL) {
@@ -203,7 +199,7 @@ pd_chain_load_anchors(const struct pd_policy *p, getdns_list **listp,
 		return PD_ENOMEM;
 	}
 	for (i = 0; i < p->nanchors; i++) {
-		if ((r = load_file(p->anchor_files[i], list, &count, err,
+		if ((r = load_file(&p->anchors[i], list, &count, err,
 		    errlen)) != PD_OK) {
 			getdns_list_destroy(list);
 			return r;

@@ -44,8 +44,10 @@
 struct pd_chain;
 
 /*
- * Parse the trust-anchor files of p with getdns_fp2rr_list. Every file
- * must be readable, every line must be a resource record getdns parses,
+ * Parse the trust anchors of p with getdns_fp2rr_list, from the bytes the
+ * policy loader read and checked (p->anchors[i].data; no file is opened
+ * here). Every file must have been read, every line must be a resource
+ * record getdns parses,
  * and each file must hold at least one DS or DNSKEY record (getdns itself
  * accepts a garbage or empty file silently and then answers
  * INDETERMINATE). On success *listp (may be NULL: count only) owns the

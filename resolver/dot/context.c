@@ -1,10 +1,15 @@
 /* pindns DoT backend: policy upstream -> getdns context (context.h). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "resolver/dot/context.h"
 
@@ -139,9 +144,76 @@ mf_free(void *arg, void *p)
 } while (0)
 
 enum pd_err
-pd_ctx_new(const struct pd_policy *p, const struct pd_upstream *u,
-    const getdns_list *anchors, getdns_eventloop *loop, struct pd_up *up,
+pd_ctx_ca_open(const struct pd_policy_file *ca, struct pd_ca *out,
     char *err, size_t errlen)
+{
+	struct stat a, b;
+	size_t off = 0;
+	ssize_t w;
+	int fd, pfd = -1;
+	const char *what = "memfd_create";
+
+	out->fd = -1;
+	out->path[0] = '\0';
+	if (ca->data == NULL) {
+		snprintf(err, errlen, "tls_ca_file %s: not read when the "
+		    "policy was loaded", ca->path);
+		return PD_EINVAL;
+	}
+	if ((fd = memfd_create("pindns-ca", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) < 0)
+		goto fail;
+	what = "write";
+	while (off < ca->len) {
+		if ((w = write(fd, ca->data + off, ca->len - off)) < 0 &&
+		    errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	what = "seal";
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+		goto fail;
+	snprintf(out->path, sizeof(out->path), "/proc/self/fd/%d", fd);
+	what = out->path;
+	if ((pfd = open(out->path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(pfd, &a) != 0 || fstat(fd, &b) != 0)
+		goto fail;
+	(void)close(pfd);
+	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		errno = ENOENT;
+		pfd = -1;
+		goto fail;
+	}
+	out->fd = fd;
+	return PD_OK;
+fail:
+	snprintf(err, errlen, "tls_ca_file %s: cannot hand the verified "
+	    "bytes to getdns (%s: %s%s)", ca->path, what, strerror(errno),
+	    what == out->path ? "; is /proc mounted?" : "");
+	if (pfd >= 0)
+		(void)close(pfd);
+	if (fd >= 0)
+		(void)close(fd);
+	out->path[0] = '\0';
+	return PD_EINTERNAL;
+}
+
+void
+pd_ctx_ca_close(struct pd_ca *ca)
+{
+	if (ca->fd >= 0)
+		(void)close(ca->fd);
+	ca->fd = -1;
+	ca->path[0] = '\0';
+}
+
+enum pd_err
+pd_ctx_new(const struct pd_policy *p, const struct pd_upstream *u,
+    const char *ca_path, const getdns_list *anchors, getdns_eventloop *loop,
+    struct pd_up *up, char *err, size_t errlen)
 {
 	getdns_context *ctx = NULL;
 	getdns_list *ups = NULL;
@@ -172,8 +244,8 @@ pd_ctx_new(const struct pd_policy *p, const struct pd_upstream *u,
 	    "trust_anchors_verify_CA");
 	SET(getdns_context_set_trust_anchors_verify_email(ctx, ""),
 	    "trust_anchors_verify_email");
-	if (p->tls_ca_file != NULL)
-		SET(getdns_context_set_tls_ca_file(ctx, p->tls_ca_file),
+	if (ca_path != NULL)
+		SET(getdns_context_set_tls_ca_file(ctx, ca_path),
 		    "tls_ca_file");
 	if (anchors != NULL)
 		SET(getdns_context_set_dnssec_trust_anchors(ctx,

@@ -14,8 +14,10 @@
  * from the OS), namespaces DNS only (otherwise /etc/hosts beats DNSSEC),
  * stub, TLS only, authentication REQUIRED, tls_auth_name and the SPKI
  * pinset of the upstream, tls_ca_file when the policy names one (getdns
- * then replaces the system store), the lookup timeout, trust anchors from
- * the policy's files only, trust_anchors_verify_CA "" (never fetch root
+ * then replaces the system store; it is given the bytes the policy loader
+ * checked, through a sealed memfd: see pd_ctx_ca_open), the lookup
+ * timeout, trust anchors from the policy's files only (as read and
+ * checked by the loader), trust_anchors_verify_CA "" (never fetch root
  * anchors, never touch ~/.getdns), and idle_timeout last (set before the
  * upstreams it crashes 1.6.0).
  */
@@ -45,13 +47,42 @@ struct pd_up {
 };
 
 /*
- * Make up->ctx for upstream u of p on loop (anchors may be NULL: no
- * DNSSEC needed). On failure err says which setting getdns refused.
+ * The policy's CA file as getdns can take it: a path to a private,
+ * sealed copy of the very bytes the policy loader hashed and checked.
+ * fd is -1 when the policy names no CA file (the system store).
+ */
+struct pd_ca {
+	int	 fd;
+	char	 path[32];	/* "/proc/self/fd/N" */
+};
+
+/*
+ * getdns 1.6.0 takes tls_ca_file as a path only, and OpenSSL reads it
+ * when a context first resolves (and again for a context rebuilt later):
+ * given the policy's own path, a file swapped after the loader's sha256
+ * check would be read instead. So ca->data goes into a memfd sealed
+ * against write, grow and shrink (also through /proc/PID/fd/N), and
+ * getdns gets /proc/self/fd/N. The path is opened once here and compared
+ * with the memfd, so a missing /proc fails now, with a message, rather
+ * than every TLS handshake later. On success out->fd is open (close-on-
+ * exec) until pd_ctx_ca_close; on failure err says why.
+ */
+enum pd_err	pd_ctx_ca_open(const struct pd_policy_file *ca,
+		    struct pd_ca *out, char *err, size_t errlen);
+
+/* Close what pd_ctx_ca_open opened; an fd of -1 is a no-op. */
+void		pd_ctx_ca_close(struct pd_ca *ca);
+
+/*
+ * Make up->ctx for upstream u of p on loop. ca_path (NULL: the system
+ * store) is pd_ctx_ca_open's path when p names a CA file; anchors may be
+ * NULL (no DNSSEC needed). On failure err says which setting getdns
+ * refused.
  */
 enum pd_err	pd_ctx_new(const struct pd_policy *p,
-		    const struct pd_upstream *u, const getdns_list *anchors,
-		    getdns_eventloop *loop, struct pd_up *up, char *err,
-		    size_t errlen);
+		    const struct pd_upstream *u, const char *ca_path,
+		    const getdns_list *anchors, getdns_eventloop *loop,
+		    struct pd_up *up, char *err, size_t errlen);
 
 /* Destroy up->ctx (getdns then closes its connection with a TLS
  * close_notify: never call this on a context inherited over fork()). */

@@ -142,6 +142,8 @@ struct pd_dot {
 	pid_t			 pid;
 	uint32_t		 timeout_ms;
 	struct pd_chain		*chain;
+	struct pd_ca		 ca;		/* policy's CA, for every
+						 * context made */
 	struct pd_loop		*loop;
 	size_t			 nup;
 	struct pd_up		*ups;
@@ -513,9 +515,9 @@ maybe_rebuild(struct pd_dot *d, struct pd_up *up, uint64_t now)
 	if (!up->auth_failed || now - up->auth_fail_ms < AUTH_RETRY_MS)
 		return;
 	/* pd_ctx_new registers up itself as the log callback's argument. */
-	if (pd_ctx_new(d->p, up->cfg, pd_chain_nanchors(d->chain) ?
-	    pd_chain_anchors(d->chain) : NULL, pd_loop_getdns(d->loop), up,
-	    err, sizeof(err)) != PD_OK) {
+	if (pd_ctx_new(d->p, up->cfg, d->ca.fd >= 0 ? d->ca.path : NULL,
+	    pd_chain_nanchors(d->chain) ? pd_chain_anchors(d->chain) : NULL,
+	    pd_loop_getdns(d->loop), up, err, sizeof(err)) != PD_OK) {
 		*up = saved;
 		up->auth_fail_ms = now;
 		return;
@@ -866,6 +868,7 @@ destroy(struct pd_dot *d, bool child)
 		getdns_dict_destroy(d->ext[i]);
 	pd_loop_free(d->loop);
 	pd_chain_free(d->chain);
+	pd_ctx_ca_close(&d->ca);
 	if (!child) {
 		(void)pthread_cond_destroy(&d->acv);
 		(void)pthread_mutex_destroy(&d->mu);
@@ -920,6 +923,7 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 		snprintf(err, errlen, "out of memory");
 		return PD_ENOMEM;
 	}
+	d->ca.fd = -1;
 	d->p = p;
 	d->host = host;
 	d->pid = getpid();
@@ -949,11 +953,15 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (p->tls_ca != NULL &&
+	    (r = pd_ctx_ca_open(p->tls_ca, &d->ca, err, errlen)) != PD_OK)
+		goto fail;
 	d->nup = p->nupstreams;
 	for (i = 0; i < d->nup; i++)
-		if ((r = pd_ctx_new(p, &p->upstreams[i], count ?
-		    pd_chain_anchors(d->chain) : NULL,
-		    pd_loop_getdns(d->loop), &d->ups[i], err, errlen)) != PD_OK)
+		if ((r = pd_ctx_new(p, &p->upstreams[i], d->ca.fd >= 0 ?
+		    d->ca.path : NULL, count ? pd_chain_anchors(d->chain) :
+		    NULL, pd_loop_getdns(d->loop), &d->ups[i], err,
+		    errlen)) != PD_OK)
 			goto fail;
 	if (!reg_add(d)) {
 		r = PD_EINTERNAL;

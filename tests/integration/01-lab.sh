@@ -105,7 +105,10 @@ pol=$(cat "$LAB_POLICY")
 check_match "the lab policy points at good with its pin" \
 	"tls_port: $LAB_GOOD_PORT.*value: ${LAB_GOOD_PIN//+/\\+}" "$(tr '\n' ' ' <<<"$pol")"
 check_match "the lab policy pins 127.0.10.0/24 and anchors on LAB_TA_DS" \
-	"- $LAB_TA_DS.*- 127\.0\.10\.0/24" "$(tr '\n' ' ' <<<"$pol")"
+	"- path: $LAB_TA_DS.*- 127\.0\.10\.0/24" "$(tr '\n' ' ' <<<"$pol")"
+check_match "the lab policy pins its CA and anchor files by sha256" \
+	"path: $LAB_CA +sha256: $(sha256sum "$LAB_CA" | cut -d' ' -f1) .*path: $LAB_TA_DS +sha256: $(sha256sum "$LAB_TA_DS" | cut -d' ' -f1) " \
+	"$(tr '\n' ' ' <<<"$pol")"
 
 # Every server is a live process started by the lab, and the unbound
 # ones run with the TCP_NODELAY shim loaded.

@@ -3,7 +3,8 @@
 # the poisoned namespace (so that a name the engine passes to libc goes
 # to the lab's poisoner, never to the machine's resolver).
 
-# hd_policy OUT [VAR=VALUE...]: write a pindns policy for the lab.
+# hd_policy OUT [VAR=VALUE...]: write a pindns policy for the lab (the CA
+# and anchor files pinned by sha256, so a signed copy loads).
 #   UP      upstreams, space-separated PORT or PORT/PIN (default: good, pinned)
 #   DNSSEC  the dynamodb rule's dnssec (validate)
 #   TIMEOUT timeout_ms (1000)     STALE  cache.stale_ttl (0)
@@ -34,9 +35,12 @@ hd_policy() {
 			fi
 		done
 		cat <<-YAML
-		tls_ca_file: $LAB_CA
+		tls_ca_file:
+		  path: $LAB_CA
+		  sha256: $(sha256sum "$LAB_CA" | cut -d' ' -f1)
 		dnssec_trust_anchors:
-		  - $LAB_TA_DS
+		  - path: $LAB_TA_DS
+		    sha256: $(sha256sum "$LAB_TA_DS" | cut -d' ' -f1)
 		timeout_ms: $TIMEOUT
 		idle_timeout_ms: 10000
 		cache:

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "resolver/dot/dot.h"
+#include "tests/tools/pfile.h"
 
 #define MAX_UP	4
 
@@ -130,7 +131,7 @@ main(int argc, char **argv)
 	static struct pd_upstream ups[MAX_UP];
 	static struct pd_spki_pin pins[MAX_UP];
 	static struct pd_policy p;
-	static char *anchors[1];
+	static struct pd_policy_file ca, ta;
 	const char *so = NULL, *addr = "127.0.0.1", *auth = "dot.lab.test";
 	const struct pd_dot_ops *ops;
 	enum pd_dnssec_mode mode = PD_DNSSEC_VALIDATE;
@@ -144,15 +145,21 @@ main(int argc, char **argv)
 	p.timeout_ms = 2000;
 	p.idle_timeout_ms = 10000;
 	p.upstreams = ups;
-	p.anchor_files = anchors;
 	p.default_rule.action = PD_ACTION_SECURE;
 	while ((c = getopt(argc, argv, "s:A:n:c:a:t:m:u:FE")) != -1) {
 		switch (c) {
 		case 's': so = optarg; break;
 		case 'A': addr = optarg; break;
 		case 'n': auth = optarg; break;
-		case 'c': p.tls_ca_file = optarg; break;
-		case 'a': anchors[0] = optarg; p.nanchors = 1; break;
+		case 'c':
+			(void)pd_tools_pfile(&ca, optarg);
+			p.tls_ca = &ca;
+			break;
+		case 'a':
+			(void)pd_tools_pfile(&ta, optarg);
+			p.anchors = &ta;
+			p.nanchors = 1;
+			break;
 		case 't': p.timeout_ms = (uint32_t)atoi(optarg); break;
 		case 'm':
 			mode = strcmp(optarg, "off") == 0 ? PD_DNSSEC_OFF :

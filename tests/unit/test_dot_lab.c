@@ -28,6 +28,7 @@
 #include "resolver/dot/chain.h"
 #include "resolver/dot/reply.h"
 #include "resolver/dot/worker.h"
+#include "tests/tools/pfile.h"
 #include "tests/unit/tap.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -104,7 +105,7 @@ struct pol {
 	struct pd_policy	p;
 	struct pd_upstream	u[4];
 	struct pd_spki_pin	pin[4];
-	char			*anchors[2];
+	struct pd_policy_file	ca, ta;
 };
 
 /* An upstream on the lab address; pin is base64 or NULL. */
@@ -136,15 +137,28 @@ pol_new(const char *ca, const char *ta, uint32_t timeout_ms)
 	struct pol *x = calloc(1, sizeof(*x));
 
 	x->p.upstreams = x->u;
-	x->p.tls_ca_file = (char *)ca;
-	x->anchors[0] = (char *)ta;
-	x->p.anchor_files = x->anchors;
-	x->p.nanchors = ta ? 1 : 0;
+	if (ca != NULL) {
+		(void)pd_tools_pfile(&x->ca, ca);
+		x->p.tls_ca = &x->ca;
+	}
+	if (ta != NULL) {
+		(void)pd_tools_pfile(&x->ta, ta);
+		x->p.anchors = &x->ta;
+		x->p.nanchors = 1;
+	}
 	x->p.timeout_ms = timeout_ms;
 	x->p.idle_timeout_ms = 10000;
 	x->p.default_rule.action = PD_ACTION_SECURE;
 	x->p.default_rule.dnssec = PD_DNSSEC_VALIDATE;
 	return x;
+}
+
+static void
+pol_free(struct pol *x)
+{
+	pd_tools_pfile_clear(&x->ca);
+	pd_tools_pfile_clear(&x->ta);
+	free(x);
 }
 
 /* The usual case: the good upstream, the lab CA, the zone's DS. */
@@ -248,7 +262,7 @@ t_secure(void)
 	T_EQ_STR(addrs(&res.a), "127.0.10.1", "dnssec off: the A record");
 	T_OK(!res.aaaa.asked, "only A asked: AAAA not asked");
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 }
 
 static void
@@ -307,7 +321,7 @@ t_shapes(void)
 	T_EQ_INT(pd_dot_resolve(d, Z("dynamodb.us-east-1"), 0,
 	    PD_DNSSEC_VALIDATE, &res), PD_EINVAL, "want 0 is refused");
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 }
 
 static void
@@ -336,7 +350,7 @@ t_attacks(void)
 	resolve(d, Z("dynamodb.us-east-1"), A, PD_DNSSEC_VALIDATE, &res);
 	T_EQ_INT(res.a.sec, PD_SEC_BOGUS, "tampered, keys cached: still BOGUS");
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 
 	x = pol_new(env("LAB_CA"), env("LAB_TA_DS"), 2000);
 	add_up(x, env_port("LAB_STRIPPED_PORT"), NULL);
@@ -350,7 +364,7 @@ t_attacks(void)
 	resolve(d, Z("dynamodb.us-east-1"), A, PD_DNSSEC_REQUIRED, &res);
 	T_EQ_INT(res.a.sec, PD_SEC_BOGUS, "stripped (required): BOGUS");
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 }
 
 static void
@@ -387,7 +401,7 @@ t_insecure(void)
 	T_EQ_INT(s1.chain_queries - s0.chain_queries, 0, "insecure, second "
 	    "name: no chain fetched");
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 }
 
 static void
@@ -439,7 +453,7 @@ t_tls(void)
 			T_EQ_STR(addrs(&res.a), "127.0.10.1", "%s: answer",
 			    c[i].what);
 		pd_dot_free(d);
-		free(x);
+		pol_free(x);
 	}
 }
 
@@ -466,7 +480,7 @@ t_timeout_failover(void)
 		pd_dot_free(d);
 	} else
 		T_OK(0, "hung: backend");
-	free(x);
+	pol_free(x);
 
 	/* A closed port: UNREACHABLE, at once. */
 	closed = env_port("LAB_HUNG_PORT") + 1;
@@ -496,7 +510,7 @@ t_timeout_failover(void)
 			T_OK(dt < 500, "closed port: fails fast (%.0f ms)", dt);
 			pd_dot_free(d);
 		}
-		free(x);
+		pol_free(x);
 
 		/* Failover: closed, then good. */
 		x = pol_new(env("LAB_CA"), env("LAB_TA_DS"), 2000);
@@ -511,7 +525,7 @@ t_timeout_failover(void)
 			    "closed port: answer");
 			pd_dot_free(d);
 		}
-		free(x);
+		pol_free(x);
 		close(s);
 	}
 
@@ -539,7 +553,7 @@ t_timeout_failover(void)
 		pd_dot_free(d);
 	} else
 		T_OK(0, "failover: backend");
-	free(x);
+	pol_free(x);
 
 	/* Failover: mitm (TLS failure), then good. */
 	x = pol_new(env("LAB_CA"), env("LAB_TA_DS"), 2000);
@@ -553,7 +567,7 @@ t_timeout_failover(void)
 		    "the good answer");
 		pd_dot_free(d);
 	}
-	free(x);
+	pol_free(x);
 }
 
 /* Lines in a file. */
@@ -619,7 +633,7 @@ t_round_trips(void)
 	T_EQ_STR(addrs(&res.a), "127.0.10.3", "validated miss, A: answer");
 	T_EQ_INT(log_delta(log, before), 1, "validated miss, A: 1 query");
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 }
 
 static void
@@ -657,7 +671,7 @@ t_rollover(void)
 	T_EQ_INT(s0.chain_queries, s1.chain_queries, "rollover: the new keys "
 	    "are cached");
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 }
 
 /* ------------------------------------------------------------ threads */
@@ -791,7 +805,7 @@ t_threads(void)
 	T_OK(calls > 0 && i == (calls < 16 ? calls : 16), "engine_thread "
 	    "never called on the caller's thread");
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 }
 
 /* ------------------------------------------------------------ sockets */
@@ -854,7 +868,7 @@ t_sockets(void)
 	    total);
 	T_EQ_INT(socks, 0, "exec: no engine socket survives exec");
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 }
 
 /* ------------------------------------------------------------ fork */
@@ -934,7 +948,7 @@ t_fork(void)
 	T_EQ_INT(sockets_to(env_port("LAB_GOOD_PORT"), fds, 8), 1,
 	    "fork: the parent kept its one connection");
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 }
 
 /* ------------------------------------------------------------ SIGPIPE */
@@ -972,7 +986,7 @@ t_idle_restart(void)
 	printf("# idle close: %llu SIGPIPEs drained, %llu retries\n",
 	    (unsigned long long)s.sigpipes, (unsigned long long)s.retries);
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 
 	/* The good upstream restarts between two lookups. */
 	x = pol_good();
@@ -996,7 +1010,7 @@ t_idle_restart(void)
 	    "restart succeeds");
 	T_EQ_STR(addrs(&res.a), "127.0.10.1", "restart: answer");
 	pd_dot_free(d);
-	free(x);
+	pol_free(x);
 }
 
 static void
@@ -1014,7 +1028,8 @@ t_anchors(void)
 		    "anchors: wrote an empty anchor file");
 		close(fd);
 	}
-	x->anchors[0] = path;
+	pd_tools_pfile_clear(&x->ta);
+	(void)pd_tools_pfile(&x->ta, path);
 	T_EQ_INT(pd_dot_check_anchors(&x->p, err, sizeof(err)), PD_EPARSE,
 	    "anchors: a file without DS/DNSKEY is refused");
 	T_OK(strstr(err, path) != NULL && strstr(err, "no DS") != NULL,
@@ -1031,13 +1046,16 @@ t_anchors(void)
 		    31, "anchors: wrote a malformed anchor file");
 		close(fd);
 	}
+	pd_tools_pfile_clear(&x->ta);
+	(void)pd_tools_pfile(&x->ta, path);
 	T_EQ_INT(pd_dot_check_anchors(&x->p, err, sizeof(err)), PD_EPARSE,
 	    "anchors: a malformed record is refused (%s)", err);
-	x->anchors[0] = "/nonexistent/ta.ds";
+	pd_tools_pfile_clear(&x->ta);
+	(void)pd_tools_pfile(&x->ta, "/nonexistent/ta.ds");
 	T_EQ_INT(pd_dot_check_anchors(&x->p, err, sizeof(err)), PD_EPARSE,
-	    "anchors: a missing file is refused (%s)", err);
+	    "anchors: bytes never read are refused (%s)", err);
 	unlink(path);
-	free(x);
+	pol_free(x);
 }
 
 /* ------------------------------------------------------------ forgery */
@@ -1178,7 +1196,7 @@ out:
 	getdns_list_destroy(ups);
 	if (ctx != NULL)
 		getdns_context_destroy(ctx);
-	free(x);
+	pol_free(x);
 }
 
 int

@@ -2,7 +2,9 @@
  * The loader: every fixture in tests/data/policy/bad/ must be refused
  * with exactly the message in its .err file (FILE:LINE:COLUMN: message);
  * every fixture in good/ must load; the SPEC example loads with each
- * field as written, and a minimal policy has every documented default.
+ * field as written, and a minimal policy has every documented default;
+ * the files a policy names are read once and checked against their
+ * sha256.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -150,10 +152,11 @@ test_spec_example(void)
 	T_EQ_INT(p->upstreams[0].npins, 1, "one SPKI pin");
 	T_EQ_INT(p->upstreams[0].pins[0].sha256[0], 0xca, "pin decoded");
 	T_EQ_INT(p->upstreams[0].pins[0].sha256[31], 0xb7, "pin decoded");
-	T_EQ_STR(p->tls_ca_file, DATA "/good/../anchors/root.ds",
+	T_EQ_STR(p->tls_ca ? p->tls_ca->path : NULL,
+	    DATA "/good/../anchors/root.ds",
 	    "tls_ca_file relative to the policy's directory");
 	T_EQ_INT(p->nanchors, 1, "one anchor file");
-	T_EQ_STR(p->anchor_files[0], DATA "/good/../anchors/root.key",
+	T_EQ_STR(p->anchors[0].path, DATA "/good/../anchors/root.key",
 	    "anchor relative to the policy's directory");
 	T_EQ_INT(p->timeout_ms, 2000, "timeout_ms");
 	T_EQ_INT(p->idle_timeout_ms, 10000, "idle_timeout_ms");
@@ -223,10 +226,11 @@ test_defaults(void)
 	}
 	T_EQ_INT(p->nupstreams, 0, "no upstreams");
 	T_OK(p->upstreams == NULL, "upstreams NULL");
-	T_OK(p->tls_ca_file == NULL, "tls_ca_file: system store");
+	T_OK(p->tls_ca == NULL, "tls_ca_file: system store");
 	T_EQ_INT(p->nanchors, 1, "default anchor");
-	T_EQ_STR(p->anchor_files[0], "/usr/share/dns/root.key",
+	T_EQ_STR(p->anchors[0].path, "/usr/share/dns/root.key",
 	    "default anchor path");
+	T_EQ_INT(p->anchors[0].line, 0, "the default anchor is not named");
 	T_EQ_INT(p->timeout_ms, 2000, "default timeout_ms");
 	T_EQ_INT(p->idle_timeout_ms, 10000, "default idle_timeout_ms");
 	T_OK(!p->round_robin, "default round_robin");
@@ -292,6 +296,135 @@ test_files(void)
 	T_OK(p == NULL, "nothing set on failure");
 }
 
+static void
+put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return;
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+hex_of(const char *path, char *hex)
+{
+	struct pd_error e;
+	uint8_t d[32];
+	size_t i;
+
+	hex[0] = '\0';
+	if (pd_file_sha256(path, PD_CA_FILE_MAX_BYTES, d, &e) != PD_OK)
+		return;
+	for (i = 0; i < sizeof(d); i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+/*
+ * The files a policy names are read once, at load: the policy holds the
+ * very bytes that were hashed and checked (the backend opens nothing),
+ * so a file replaced after the load changes nothing in force; the next
+ * load checks it against the sha256 the policy gives and refuses it.
+ */
+static void
+test_named_files(void)
+{
+	static const char ca_v1[] = "-----BEGIN CERTIFICATE-----\nv1\n";
+	static const char ca_v2[] = "-----BEGIN CERTIFICATE-----\nv2\n";
+	static const char ds[] = "example. 3600 IN DS 20326 8 2 "
+	    "e06d44b80b8f1d39a95c0b0d7c65d08458e880409bbc683457104237c7f8ec8d\n";
+	char dir[] = "/tmp/pindns-files-XXXXXX", ca[64], ta[64], pol[64];
+	char hca[65], hta[65], text[512], plain[256];
+	struct pd_policy *p = NULL, *q = NULL;
+	struct pd_error e = { 0 };
+
+	if (mkdtemp(dir) == NULL) {
+		T_OK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(ta, sizeof(ta), "%s/ta.ds", dir);
+	snprintf(pol, sizeof(pol), "%s/p.yaml", dir);
+	put(ca, ca_v1);
+	put(ta, ds);
+	hex_of(ca, hca);
+	hex_of(ta, hta);
+	snprintf(text, sizeof(text), "version: 1\n"
+	    "tls_ca_file: {path: ca.pem, sha256: %s}\n"
+	    "dnssec_trust_anchors:\n"
+	    "  - path: ta.ds\n"
+	    "    sha256: %s\n", hca, hta);
+	if (pd_policy_parse(pol, (const uint8_t *)text, strlen(text), &p,
+	    &e) != PD_OK) {
+		T_OK(0, "pinned policy loads: %s", e.msg);
+		goto out;
+	}
+	T_OK(p->tls_ca->pinned && p->anchors[0].pinned, "both files pinned");
+	T_EQ_STR(p->tls_ca->name, "ca.pem", "name as written");
+	T_EQ_STR(p->tls_ca->path, ca, "path from the policy's directory");
+	T_EQ_INT(p->tls_ca->line, 2, "CA named on line 2");
+	T_EQ_INT(p->tls_ca->col, 21, "at the path's column");
+	T_EQ_INT(p->anchors[0].line, 4, "anchor named on line 4");
+	T_OK(p->tls_ca->len == strlen(ca_v1) &&
+	    memcmp(p->tls_ca->data, ca_v1, strlen(ca_v1)) == 0,
+	    "the policy holds the CA file's bytes");
+	T_OK(p->anchors[0].len == strlen(ds) &&
+	    memcmp(p->anchors[0].data, ds, strlen(ds)) == 0,
+	    "and the anchor file's");
+
+	/* Swapped after the load: what is in force does not change. */
+	put(ca, ca_v2);
+	T_OK(memcmp(p->tls_ca->data, ca_v1, strlen(ca_v1)) == 0,
+	    "a file replaced after the load: the checked bytes stay");
+	T_EQ_INT(pd_policy_parse(pol, (const uint8_t *)text, strlen(text), &q,
+	    &e), PD_ESIG, "the next load refuses the replaced CA file");
+	T_OK(strstr(e.msg, "p.yaml:2:21: tls_ca_file: ") != NULL &&
+	    strstr(e.msg, "ca.pem: content does not match the sha256") !=
+	    NULL, "message: %s", e.msg);
+	T_OK(q == NULL, "nothing loaded");
+	put(ca, ca_v1);
+	put(ta, "example. 3600 IN DS 20326 8 2 "
+	    "e06d44b80b8f1d39a95c0b0d7c65d08458e880409bbc683457104237c7f8ec8e\n");
+	T_EQ_INT(pd_policy_parse(pol, (const uint8_t *)text, strlen(text), &q,
+	    &e), PD_ESIG, "a replaced anchor file is refused");
+	T_OK(strstr(e.msg, "p.yaml:4:11: trust anchor ") != NULL,
+	    "message: %s", e.msg);
+
+	/* Unpinned, any bytes load (no signature asks for a sha256). */
+	snprintf(plain, sizeof(plain), "version: 1\ntls_ca_file: ca.pem\n"
+	    "dnssec_trust_anchors: ta.ds\n");
+	T_EQ_INT(pd_policy_parse(pol, (const uint8_t *)plain, strlen(plain),
+	    &q, &e), PD_OK, "plain paths load unsigned: %s", e.msg);
+	T_OK(q != NULL && !q->tls_ca->pinned && !q->anchors[0].pinned,
+	    "and are not pinned");
+	pd_policy_free(q);
+	q = NULL;
+
+	/* What makes the same policy for a reload: the files' bytes too. */
+	put(pol, plain);
+	T_EQ_INT(pd_policy_load(pol, NULL, &q, &e), PD_OK, "load: %s", e.msg);
+	pd_policy_free(p);
+	p = q;
+	q = NULL;
+	T_EQ_INT(pd_policy_load(pol, NULL, &q, &e), PD_OK, "load again");
+	T_OK(p->has_digest && q->has_digest && memcmp(p->digest, q->digest,
+	    sizeof(p->digest)) == 0, "same bytes everywhere: same digest");
+	pd_policy_free(q);
+	q = NULL;
+	put(ca, ca_v2);
+	T_EQ_INT(pd_policy_load(pol, NULL, &q, &e), PD_OK, "load, CA changed");
+	T_OK(q != NULL && memcmp(p->digest, q->digest, sizeof(p->digest)) !=
+	    0, "same policy bytes, another CA file: another digest");
+out:
+	pd_policy_free(p);
+	pd_policy_free(q);
+	unlink(ca);
+	unlink(ta);
+	unlink(pol);
+	rmdir(dir);
+}
+
 /* Each `default` value SPEC §3 allows, and `static`, which it does not. */
 static void
 test_default_values(void)
@@ -339,5 +472,6 @@ main(void)
 	test_spec_example();
 	test_defaults();
 	test_files();
+	test_named_files();
 	return t_done();
 }
