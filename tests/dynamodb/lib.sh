@@ -144,29 +144,50 @@ seed_cmd() {
 # gunicorn's workers write their PIDs: seed_workers). Returns 1 (with a
 # not ok) when the app does not come up within SEED_START_SECS (default 90).
 seed_app_start() {
-	local label=$1 pre=() t
+	local label=$1 pre=() t try old new a args
 	shift
 	if [ "$1" = pindns ]; then
 		pre=("$PEXEC" -p "$2" --)
 		shift 2
 	fi
 	[ "$1" = -- ] && shift
+	args=("$@")
 	APP_LOG="$SEED_DIR/$label.log"
 	SEED_BOOTED="$SEED_DIR/$label.booted"
-	: >"$SEED_BOOTED"
-	setsid env DYNAMODB_ENDPOINT="$SEED_ENDPOINT" SEED_BOOTED="$SEED_BOOTED" \
-		"${SEED_SAN_ENV[@]}" ${SEED_APP_ENV:-} \
-		"$POISONED" "$LAB_STATE" -- "${pre[@]}" "$@" \
-		>"$APP_LOG" 2>&1 </dev/null &
-	APP_PID=$!
-	pd_cleanup "pd_stop $APP_PID 1"
-	for ((t = 0; t < ${SEED_START_SECS:-90} * 10; t++)); do
-		if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
-			"http://127.0.0.1:$APP_PORT/healthz")" = 200 ]; then
-			return 0
-		fi
-		pd_alive "$APP_PID" || break
-		sleep 0.1
+	# free_port only finds a port free for now: another program may bind
+	# it before the app does. Then the app is stopped and started again
+	# on another port (the port in its arguments replaced), up to 5 times.
+	for try in 1 2 3 4 5; do
+		: >"$SEED_BOOTED"
+		setsid env DYNAMODB_ENDPOINT="$SEED_ENDPOINT" SEED_BOOTED="$SEED_BOOTED" \
+			"${SEED_SAN_ENV[@]}" ${SEED_APP_ENV:-} \
+			"$POISONED" "$LAB_STATE" -- "${pre[@]}" "${args[@]}" \
+			>"$APP_LOG" 2>&1 </dev/null &
+		APP_PID=$!
+		pd_cleanup "pd_stop $APP_PID 1"
+		for ((t = 0; t < ${SEED_START_SECS:-90} * 10; t++)); do
+			if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+				"http://127.0.0.1:$APP_PORT/healthz")" = 200 ]; then
+				return 0
+			fi
+			grep -qiE 'address already in use|connection in use' \
+				"$APP_LOG" && break
+			pd_alive "$APP_PID" || break
+			sleep 0.1
+		done
+		grep -qiE 'address already in use|connection in use' "$APP_LOG" ||
+			break
+		pd_stop "$APP_PID" 1
+		old=$APP_PORT
+		new=$(free_port)
+		for ((a = 0; a < ${#args[@]}; a++)); do
+			case "${args[a]}" in
+			"$old") args[a]=$new ;;
+			*":$old") args[a]=${args[a]%:"$old"}:$new ;;
+			esac
+		done
+		APP_PORT=$new
+		echo "# $label: port $old was taken before the app bound it; again on $new"
 	done
 	not_ok "$label: app up on 127.0.0.1:$APP_PORT" \
 		"expected: GET /healthz 200 within ${SEED_START_SECS:-90} s" \
