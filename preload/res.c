@@ -18,9 +18,10 @@
  * temporary failure (nothing written). A message longer than the buffer
  * is cut with TC set and its full length returned, as glibc does.
  *
- * res_search: a claimed name is answered as it is; completing a short
- * name through the search list is not done here (libc does it for
- * unclaimed names).
+ * res_search: a claimed name is answered as it is. A name no rule claims
+ * that glibc would complete (HOSTALIASES, the search list of the
+ * caller's resolver state) into a claimed one is searched here, in
+ * glibc's order (preload/search.h); otherwise libc searches as always.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -29,6 +30,7 @@
 
 #include "preload/eng.h"
 #include "preload/real.h"
+#include "preload/search.h"
 
 /* glibc's MAXDNAME and HFIXEDSZ (arpa/nameser.h). */
 #define RQ_NAME_MAX	1025
@@ -126,6 +128,60 @@ rq_reply(const struct rq *q, res_state st, const struct pd_dnsr *r)
 	return (int)r->len;
 }
 
+static int rq_run(struct rq *q);
+
+/*
+ * res_search of a name no rule claims as written that glibc would
+ * complete into one a rule claims: each candidate as res_query of that
+ * absolute name answers it (claimed ones from the engine, the others by
+ * libc with the caller's state), in glibc's order; a claimed candidate
+ * refused or failed ends the search with that outcome. Else libc's own
+ * res_search, untouched.
+ */
+static int
+rq_search(struct rq *q, res_state st)
+{
+	unsigned char claimed[PD_SEARCH_MAX];
+	struct pd_search s;
+	struct rq c;
+	unsigned i, any = 0;
+	int rc, herr, first = 0, nodata = 0, again = 0, done = 0;
+
+	if (pd_search_plan_state(q->name, st, &s) != 0)
+		return rq_real(q);
+	for (i = 0; i < s.n; i++)
+		any |= claimed[i] = (unsigned char)pd_eng_claims(s.name[i]);
+	if (!any)
+		return rq_real(q);
+	for (i = 0; i < s.n; i++) {
+		if (done && s.kind[i] == PD_CAND_DOMAIN)
+			continue;
+		c = *q;
+		c.kind = RQ_QUERY;
+		c.name = s.name[i];
+		if ((rc = rq_run(&c)) > 0) {
+			(void)rq_fail(st, HOST_NOT_FOUND);	/* as glibc */
+			return rc;
+		}
+		herr = st->res_h_errno;
+		if (claimed[i] && herr != HOST_NOT_FOUND && herr != NO_DATA)
+			return -1;	/* refused or failed: fail closed */
+		if (s.kind[i] == PD_CAND_AS_IS_FIRST)
+			first = herr;
+		if (herr == NO_DATA)
+			nodata = 1;
+		else if (herr == TRY_AGAIN)
+			again = 1;
+		else if (herr != HOST_NOT_FOUND) {
+			if (s.kind[i] != PD_CAND_DOMAIN)
+				return -1;
+			done = 1;
+		}
+	}
+	return rq_fail(st, first != 0 ? first : nodata ? NO_DATA :
+	    again ? TRY_AGAIN : HOST_NOT_FOUND);
+}
+
 static int
 rq_run(struct rq *q)
 {
@@ -154,6 +210,8 @@ rq_run(struct rq *q)
 	switch (r.verdict) {
 	case PD_VERDICT_SYSTEM:
 		errno = saved_errno;
+		if (q->kind == RQ_SEARCH)
+			return rq_search(q, st);
 		return rq_real(q);
 	case PD_VERDICT_SYSTEM_PINNED:
 		errno = saved_errno;

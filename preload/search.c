@@ -226,10 +226,11 @@ add(struct pd_search *s, enum pd_cand_kind kind, const char *name,
 	return 1;
 }
 
-int
-pd_search_plan(const char *name, struct pd_search *s)
+/* The candidates for name under configuration c (glibc's order). */
+static int
+plan(const char *name, const struct conf *cp, struct pd_search *s)
 {
-	struct conf c;
+	const struct conf *cc = cp;
 	unsigned dots = 0, i;
 	int searched = 0, root_on_list = 0, as_is_first = 0;
 	size_t len;
@@ -239,12 +240,10 @@ pd_search_plan(const char *name, struct pd_search *s)
 	len = strlen(name);
 	if (len == 0 || name[len - 1] == '.')
 		return -1;
-	if (conf_get(&c) != 0)
-		return -1;
 	for (p = name; *p != '\0'; p++)
 		dots += *p == '.';
 
-	if (dots == 0 && !(c.options & RES_NOALIASES)) {
+	if (dots == 0 && !(cc->options & RES_NOALIASES)) {
 		char alias[NS_MAXDNAME];
 
 		if (alias_of(name, alias, sizeof(alias))) {
@@ -256,14 +255,14 @@ pd_search_plan(const char *name, struct pd_search *s)
 			return s->n > 0 ? 0 : -1;
 		}
 	}
-	if (dots >= c.ndots) {
+	if (dots >= cc->ndots) {
 		as_is_first = 1;
 		(void)add(s, PD_CAND_AS_IS_FIRST, name, NULL);
 	}
-	if ((dots == 0 && (c.options & RES_DEFNAMES)) ||
-	    (dots != 0 && (c.options & RES_DNSRCH))) {
-		for (i = 0; i < c.ndom; i++) {
-			const char *d = c.dom[i];
+	if ((dots == 0 && (cc->options & RES_DEFNAMES)) ||
+	    (dots != 0 && (cc->options & RES_DNSRCH))) {
+		for (i = 0; i < cc->ndom; i++) {
+			const char *d = cc->dom[i];
 
 			searched = 1;
 			if (d[0] == '.')
@@ -272,12 +271,44 @@ pd_search_plan(const char *name, struct pd_search *s)
 				root_on_list = 1;
 			(void)add(s, PD_CAND_DOMAIN, name, d);
 			/* Without RES_DNSRCH glibc tries one domain only. */
-			if (!(c.options & RES_DNSRCH))
+			if (!(cc->options & RES_DNSRCH))
 				break;
 		}
 	}
-	if ((dots != 0 || !searched || !(c.options & RES_NOTLDQUERY)) &&
+	if ((dots != 0 || !searched || !(cc->options & RES_NOTLDQUERY)) &&
 	    !(as_is_first || root_on_list))
 		(void)add(s, PD_CAND_AS_IS_LAST, name, NULL);
 	return s->n > 0 ? 0 : -1;
+}
+
+int
+pd_search_plan(const char *name, struct pd_search *s)
+{
+	struct conf c;
+
+	s->n = 0;
+	if (conf_get(&c) != 0)
+		return -1;
+	return plan(name, &c, s);
+}
+
+int
+pd_search_plan_state(const char *name, const struct __res_state *st,
+    struct pd_search *s)
+{
+	struct conf c;
+	unsigned i;
+
+	if (st == NULL || !(st->options & RES_INIT))
+		return pd_search_plan(name, s);
+	/* The caller's state, as its res_nsearch would read it. */
+	c.options = st->options;
+	c.ndots = st->ndots;
+	c.ndom = 0;
+	for (i = 0; i < MAXDNSRCH && st->dnsrch[i] != NULL; i++) {
+		if (strlen(st->dnsrch[i]) >= sizeof(c.dom[0]))
+			continue;
+		strcpy(c.dom[c.ndom++], st->dnsrch[i]);
+	}
+	return plan(name, &c, s);
 }

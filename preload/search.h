@@ -49,4 +49,12 @@ struct pd_search {
  */
 int	pd_search_plan(const char *name, struct pd_search *s);
 
+/*
+ * The same for res_nsearch(st, name): the search list, ndots and options
+ * of the caller's resolver state when it is initialised (a program may
+ * have set them itself), else as pd_search_plan().
+ */
+int	pd_search_plan_state(const char *name, const struct __res_state *st,
+	    struct pd_search *s);
+
 #endif /* PD_PRELOAD_SEARCH_H */

@@ -20,7 +20,8 @@
 # timeout: 240
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../preload-lib.sh"
-require unshare diff "$BUILD/tools/gai-probe" "$BUILD/libpindns.so" \
+require unshare diff "$BUILD/tools/gai-probe" "$BUILD/tools/res-probe" \
+	"$BUILD/libpindns.so" \
 	"$TOP/tests/lab/poisoned" /usr/bin/python3 getent
 lab_env
 
@@ -93,6 +94,25 @@ if [ "$PINDNS_SAN" != tsan ]; then
 	check_eq "search list: python3 getaddrinfo and gethostbyname" \
 		"127.0.10.1 127.0.10.1" "$out"
 fi
+
+# res_search and res_nsearch: the same completion through the res_* door.
+R=$BUILD/tools/res-probe
+q "search dynamodb A" "nsearch dynamodb A" "search dynamodb AAAA"
+out=$(run "${SEARCH[@]}" -- "$R" <"$PD_TMP/q" 2>&1)
+check_match "control: res_search completes dynamodb into the poisoner" \
+	"an $N\.  *[0-9A-Z]* IN A  127\.0\.66\.6" "$out"
+out=$(pre "${SEARCH[@]}" -- "$R" <"$PD_TMP/q" 2>&1)
+check_eq "res_search, res_nsearch: the lab's address, question completed" \
+	"an $N. IN A 127.0.10.1
+an $N. IN A 127.0.10.1
+qd $N type=1 class=1
+qd $N type=1 class=1" \
+	"$(grep -E '^  (an|qd) ' <<<"$out" | sed 's/^  //; s/  */ /g; s/ [0-9a-zA-Z]* IN / IN /' | sort)"
+# The name has no AAAA: glibc tries the last candidate, then says NO_DATA.
+check_match "res_search AAAA: NO_DATA, as glibc after the whole list" \
+	"search dynamodb AAAA
+  = -1 h_errno=NO_DATA" "$out"
+check_nomatch "res_search: never the poisoner's address" '127\.0\.66\.6' "$out"
 
 # ------------------------------------------ LOCALDOMAIN, RES_OPTIONS
 q "${Q[@]}"
