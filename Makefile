@@ -9,7 +9,7 @@
 #   make stress     the 60 s load, fault and OOM runs (tests/stress/run)
 #   make valgrind   memcheck: unit tests, 10,000 lookups via the preload
 #   make bench      benchmarks (figures on stdout, no asserts)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (man pages in PREFIX/share/man)
 #
 # Objects go to $(BUILD)/obj mirroring the source tree; every object is
 # position-independent so the same .o serves the shared objects, the CLI
@@ -109,8 +109,12 @@ ALL_OBJ := $(PRELOAD_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ) \
 all: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI) $(UNIT_BIN) $(TOOL_BIN) \
      $(TOOLSO_BIN) $(BENCH_BIN)
 
+# scripts/install-deps TARGET installs what that target needs (and
+# leaves no daemon it installed running or enabled).
 deps:
-	@scripts/install-deps
+	@scripts/install-deps all
+deps-%:
+	@scripts/install-deps $*
 
 # Objects and links depend on this Makefile: a change of flags rebuilds.
 $(OBJ)/%.o: %.c Makefile
@@ -204,7 +208,7 @@ $(TSAN_SYMBOLIZER): tests/tsan/symbolizer.c
 
 # ---------------------------------------------------------------- tests
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) tests/run
 
@@ -214,7 +218,7 @@ unit: all
 check-exports: $(LIB_PRELOAD)
 	@BUILD=$(BUILD) tests/integration/00-exports.sh
 
-asan: deps
+asan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	@BUILD=build-asan PINDNS_SAN=asan tests/run
@@ -223,23 +227,23 @@ asan: deps
 # shared objects leave __tsan_* undefined (no -z defs here): an
 # instrumented program provides them, an uninstrumented one gets clang's
 # shared runtime preloaded first (tests/lib.sh, pd_preload_value).
-tsan: deps
+tsan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang OPT="-O1 -g" \
 		SAN="-fsanitize=thread" ZDEFS= all
 	@BUILD=build-tsan PINDNS_SAN=tsan tests/run --threaded-only
 
-stress: deps all
+stress: deps-test all
 	@BUILD=$(BUILD) tests/stress/run
 
 # memcheck over the unit tests and 10,000 lookups through the preload.
-valgrind: deps all
+valgrind: deps-test all
 	@BUILD=$(BUILD) tests/stress/valgrind
 
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/demo
 
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) bench/run
 
@@ -268,7 +272,7 @@ build-fuzz/fuzz_build: preload/build.c preload/numeric.c $(wildcard preload/*.h)
 
 fuzz-build: $(FUZZ_BIN)
 
-fuzz: deps fuzz-build
+fuzz: deps-fuzz fuzz-build
 	@for f in $(FUZZ_BIN); do \
 		n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus/$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
@@ -282,6 +286,8 @@ fuzz: deps fuzz-build
 LIBDIR_P := $(DESTDIR)$(PREFIX)/lib/pindns
 BINDIR_P := $(DESTDIR)$(PREFIX)/bin
 SHARE_P  := $(DESTDIR)$(PREFIX)/share/pindns
+MANDIR_P := $(DESTDIR)$(PREFIX)/share/man
+MAN_SRC  := $(sort $(wildcard man/*.[1-8]))
 
 install: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI)
 	install -d $(LIBDIR_P) $(BINDIR_P) $(SHARE_P)
@@ -290,6 +296,10 @@ install: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI)
 	install -m 0755 scripts/pindns-exec $(BINDIR_P)/pindns-exec
 	install -m 0755 scripts/pindns-aws-pins $(BINDIR_P)/pindns-aws-pins
 	install -m 0644 policy/dynamodb.yaml $(SHARE_P)/policy.yaml
+	for m in $(MAN_SRC); do \
+		install -d $(MANDIR_P)/man$${m##*.} && \
+		install -m 0644 $$m $(MANDIR_P)/man$${m##*.}/ || exit 1; \
+	done
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
