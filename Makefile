@@ -294,6 +294,7 @@ EXAMPLE  ?= share/pindns/policy.yaml
 LIBDIR_P := $(DESTDIR)$(PREFIX)/$(LIBSUBDIR)
 BINDIR_P := $(DESTDIR)$(PREFIX)/bin
 MANDIR_P := $(DESTDIR)$(PREFIX)/share/man
+COMPDIR_P := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 MAN_SRC  := $(sort $(wildcard man/*.[1-8]))
 
 # What is installed: the three objects and the tool.
@@ -309,6 +310,8 @@ install: product
 	install -m 0755 scripts/pindns-aws-pins $(BINDIR_P)/pindns-aws-pins
 	$(if $(EXAMPLE),install -D -m 0644 policy/dynamodb.yaml \
 		$(DESTDIR)$(PREFIX)/$(EXAMPLE))
+	install -D -m 0644 scripts/bash-completion/pindns $(COMPDIR_P)/pindns
+	ln -sf pindns $(COMPDIR_P)/pindns-exec
 	for m in $(MAN_SRC); do \
 		install -d $(MANDIR_P)/man$${m##*.} && \
 		install -m 0644 $$m $(MANDIR_P)/man$${m##*.}/ || exit 1; \

@@ -26,6 +26,8 @@ want="644 .$PFX/lib/pindns/libpindns-dot.so
 755 .$PFX/bin/pindns
 755 .$PFX/bin/pindns-aws-pins
 755 .$PFX/bin/pindns-exec
+644 .$PFX/share/bash-completion/completions/pindns
+777 .$PFX/share/bash-completion/completions/pindns-exec
 644 .$PFX/share/man/man1/pindns-aws-pins.1
 644 .$PFX/share/man/man1/pindns-exec.1
 644 .$PFX/share/man/man1/pindns.1

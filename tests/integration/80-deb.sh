@@ -100,7 +100,16 @@ for p in 1:pindns 1:pindns-exec 1:pindns-aws-pins 5:pindns.yaml 7:pindns; do
 		"$(man -w "${p%%:*}" "${p#*:}" 2>&1)"
 done
 EX=/usr/share/doc/pindns/examples/dynamodb.yaml
-check "the example policy passes the installed pindns check" /usr/bin/pindns check "$EX"
+check_match "the example policy passes the installed pindns check, 0 warnings" \
+	"^$EX: OK, 0 warnings$" "$(/usr/bin/pindns check "$EX" 2>&1)"
+C=/usr/share/bash-completion/completions
+check_eq "bash completion for pindns and pindns-exec" "pindns pindns" \
+	"$(basename "$(readlink -f "$C/pindns")") $(basename "$(readlink -f "$C/pindns-exec")")"
+check_match "bash completion completes a subcommand" '^query$' \
+	"$(bash -c ". $C/pindns; COMP_WORDS=(pindns qu); COMP_CWORD=1; _pindns; echo \"\${COMPREPLY[*]}\"" 2>&1)"
+check_match "no policy: the installed pindns-exec names -p and the packaged example" \
+	"no such file; name one with -p POLICY .*install -D -m 0644 $EX /nonexistent/policy\.yaml" \
+	"$(/usr/bin/pindns-exec -p /nonexistent/policy.yaml -- true 2>&1)"
 
 # The seed scenario, from the installed files only: no source tree.
 seed_servers_up || exit 1
