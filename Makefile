@@ -9,7 +9,8 @@
 #   make stress     the 60 s load, fault and OOM runs (tests/stress/run)
 #   make valgrind   memcheck: unit tests, 10,000 lookups via the preload
 #   make bench      benchmarks (figures on stdout, no asserts)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (man pages in PREFIX/share/man)
+#   make deb        the Debian package in $(BUILD)/deb/, checked by lintian
 #
 # Objects go to $(BUILD)/obj mirroring the source tree; every object is
 # position-independent so the same .o serves the shared objects, the CLI
@@ -103,14 +104,19 @@ ALL_OBJ := $(PRELOAD_OBJ) $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ) \
            $(call o,$(UNIT_SRC) $(TOOL_SRC) $(TOOLSO_SRC) $(BENCH_SRC))
 
 .PHONY: all test demo asan tsan fuzz fuzz-build bench install clean deps \
+        product deb \
         unit check-exports stress valgrind
 .DEFAULT_GOAL := all
 
 all: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI) $(UNIT_BIN) $(TOOL_BIN) \
      $(TOOLSO_BIN) $(BENCH_BIN)
 
+# scripts/install-deps TARGET installs what that target needs (and
+# leaves no daemon it installed running or enabled).
 deps:
-	@scripts/install-deps
+	@scripts/install-deps all
+deps-%:
+	@scripts/install-deps $*
 
 # Objects and links depend on this Makefile: a change of flags rebuilds.
 $(OBJ)/%.o: %.c Makefile
@@ -207,7 +213,7 @@ $(TSAN_SYMBOLIZER): tests/tsan/symbolizer.c
 
 # ---------------------------------------------------------------- tests
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) tests/run
 
@@ -217,7 +223,7 @@ unit: all
 check-exports: $(LIB_PRELOAD)
 	@BUILD=$(BUILD) tests/integration/00-exports.sh
 
-asan: deps
+asan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	@BUILD=build-asan PINDNS_SAN=asan tests/run
@@ -226,23 +232,23 @@ asan: deps
 # shared objects leave __tsan_* undefined (no -z defs here): an
 # instrumented program provides them, an uninstrumented one gets clang's
 # shared runtime preloaded first (tests/lib.sh, pd_preload_value).
-tsan: deps
+tsan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang OPT="-O1 -g" \
 		SAN="-fsanitize=thread" ZDEFS= all
 	@BUILD=build-tsan PINDNS_SAN=tsan tests/run --threaded-only
 
-stress: deps all
+stress: deps-test all
 	@BUILD=$(BUILD) tests/stress/run
 
 # memcheck over the unit tests and 10,000 lookups through the preload.
-valgrind: deps all
+valgrind: deps-test all
 	@BUILD=$(BUILD) tests/stress/valgrind
 
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/demo
 
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) bench/run
 
@@ -271,7 +277,7 @@ build-fuzz/fuzz_build: preload/build.c preload/numeric.c $(wildcard preload/*.h)
 
 fuzz-build: $(FUZZ_BIN)
 
-fuzz: deps fuzz-build
+fuzz: deps-fuzz fuzz-build
 	@for f in $(FUZZ_BIN); do \
 		n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus/$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
@@ -282,17 +288,54 @@ fuzz: deps fuzz-build
 
 # ---------------------------------------------------------------- install
 
-LIBDIR_P := $(DESTDIR)$(PREFIX)/lib/pindns
+# LIBSUBDIR: the libraries' directory under PREFIX (the Debian package
+# uses lib/<multiarch>/pindns); the installed pindns-exec is told where,
+# relative to its own bin/. EXAMPLE: where the shipped policy goes under
+# PREFIX (empty: not installed; the package puts it in its examples).
+LIBSUBDIR ?= lib/pindns
+EXAMPLE  ?= share/pindns/policy.yaml
+LIBDIR_P := $(DESTDIR)$(PREFIX)/$(LIBSUBDIR)
 BINDIR_P := $(DESTDIR)$(PREFIX)/bin
-SHARE_P  := $(DESTDIR)$(PREFIX)/share/pindns
+MANDIR_P := $(DESTDIR)$(PREFIX)/share/man
+COMPDIR_P := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+MAN_SRC  := $(sort $(wildcard man/*.[1-8]))
 
-install: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI)
-	install -d $(LIBDIR_P) $(BINDIR_P) $(SHARE_P)
+# What is installed: the three objects and the tool.
+product: $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(CLI)
+
+install: product
+	install -d $(LIBDIR_P) $(BINDIR_P)
 	install -m 0644 $(LIB_PRELOAD) $(LIB_ENGINE) $(LIB_DOT) $(LIBDIR_P)/
 	install -m 0755 $(CLI) $(BINDIR_P)/pindns
-	install -m 0755 scripts/pindns-exec $(BINDIR_P)/pindns-exec
+	sed 's|^libsub=.*|libsub=$(LIBSUBDIR)|' scripts/pindns-exec \
+		>$(BINDIR_P)/pindns-exec
+	chmod 0755 $(BINDIR_P)/pindns-exec
 	install -m 0755 scripts/pindns-aws-pins $(BINDIR_P)/pindns-aws-pins
-	install -m 0644 policy/dynamodb.yaml $(SHARE_P)/policy.yaml
+	$(if $(EXAMPLE),install -D -m 0644 policy/dynamodb.yaml \
+		$(DESTDIR)$(PREFIX)/$(EXAMPLE))
+	install -D -m 0644 scripts/bash-completion/pindns $(COMPDIR_P)/pindns
+	ln -sf pindns $(COMPDIR_P)/pindns-exec
+	for m in $(MAN_SRC); do \
+		install -d $(MANDIR_P)/man$${m##*.} && \
+		install -m 0644 $$m $(MANDIR_P)/man$${m##*.}/ || exit 1; \
+	done
+
+# ---------------------------------------------------------------- deb
+# make deb: the Debian package (debian/, debhelper) built with
+# dpkg-buildpackage in a copy of the source tree under $(BUILD)/deb, so
+# nothing lands outside the tree; then lintian, which must say nothing.
+
+DEB_DIR := $(BUILD)/deb
+
+deb: deps-deb
+	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	@git ls-files -co --exclude-standard -z | \
+		xargs -0 cp --parents -a -t $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || \
+		{ tail -n 30 ../build.log; exit 1; }
+	lintian --fail-on error,warning --suppress-tags \
+		bad-distribution-in-changes-file $(DEB_DIR)/pindns_*.changes
+	@ls $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

@@ -5,6 +5,7 @@
  * then print a summary and the warnings a reviewer should see.
  */
 #include <arpa/inet.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,10 +218,6 @@ print_warnings(const struct pd_policy *p)
 		    err);
 	for (i = 0; i < p->nupstreams; i++) {
 		u = &p->upstreams[i];
-		if (u->npins == 0 && p->tls_ca == NULL)
-			n += warn("upstream %s: no tls_pubkey_pinset and no "
-			    "tls_ca_file: authenticated by the system CA "
-			    "store", u->label);
 		if (u->npins == 1)
 			n += warn("upstream %s: a single SPKI pin and no "
 			    "backup pin: the provider's next key rotation "
@@ -234,22 +231,28 @@ int
 pd_cmd_check(int argc, char **argv)
 {
 	static const char u[] = "check [POLICY]";
+	static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
 	const struct pd_dot_ops *dot;
 	struct pd_policy *p = NULL;
 	struct pd_error e;
 	const char *path, *pubkey;
 	char derr[512];
 	unsigned nw;
+	int c;
 
-	if (argc > 2 || (argc == 2 && argv[1][0] == '-' && argv[1][1] != 0)) {
-		fprintf(stderr, "pindns: check: expected at most one POLICY\n"
-		    "usage: pindns %s\n", u);
-		return 1;
-	}
-	if (argc == 2)
-		path = argv[1];
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1)
+		return pd_cli_bad_option("check", u, c, argv);
+	if (argc - optind > 1)
+		return pd_cli_usage_error("check", u, "expected at most one "
+		    "POLICY");
+	if (argc - optind == 1)
+		path = argv[optind];
 	else if ((path = getenv("PINDNS_POLICY")) == NULL || *path == '\0')
 		path = PD_POLICY_DEFAULT_PATH;
+	if (pd_cli_no_policy("check", path, "pindns check POLICY"))
+		return PD_EXIT_USAGE;
 	pubkey = pd_policy_pubkey_path();
 	if (pd_policy_load(path, pubkey, &p, &e) != PD_OK) {
 		fprintf(stderr, "%s\n", e.msg);

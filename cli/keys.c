@@ -1,7 +1,8 @@
 /*
- * pindns keygen, sign, verify, digest: policy signatures (SPEC §5) and
+ * pindns keygen, sign, verify, digest: policy signatures (pindns(1)) and
  * the sha256 a signed policy gives for each file it names.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,12 +10,7 @@
 #include "cli/cli.h"
 #include "policy/policy.h"
 
-static int
-usage(const char *why, const char *u)
-{
-	fprintf(stderr, "pindns: %s\nusage: pindns %s\n", why, u);
-	return 1;
-}
+static const struct option no_longopts[] = { { NULL, 0, NULL, 0 } };
 
 int
 pd_cmd_keygen(int argc, char **argv)
@@ -23,43 +19,52 @@ pd_cmd_keygen(int argc, char **argv)
 	struct pd_error e;
 	char id[17];
 
-	if (argc != 2 || argv[1][0] == '-')
-		return usage(argc < 2 ? "keygen: missing BASENAME" :
-		    "keygen: expected one BASENAME", u);
-	if (pd_sig_keygen(argv[1], id, &e) != PD_OK) {
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", no_longopts, NULL)) != -1)
+		return pd_cli_bad_option("keygen", u, c, argv);
+	if (argc - optind != 1)
+		return pd_cli_usage_error("keygen", u, argc - optind < 1 ?
+		    "missing BASENAME" : "expected one BASENAME");
+	if (pd_sig_keygen(argv[optind], id, &e) != PD_OK) {
 		fprintf(stderr, "pindns keygen: %s\n", e.msg);
 		return 1;
 	}
 	printf("key id %s\n", id);
 	printf("secret key: %s.key (mode 0600: keep it off the servers)\n",
-	    argv[1]);
+	    argv[optind]);
 	printf("public key: %s.pub (install as /etc/pindns/policy.pub or "
-	    "point PINDNS_PUBKEY at it)\n", argv[1]);
+	    "point PINDNS_PUBKEY at it)\n", argv[optind]);
 	return 0;
 }
 
-/* "-k FILE POLICY" in either order; returns 0 with both set. */
+/*
+ * "-k FILE POLICY", options anywhere (getopt_long permutes). Returns 0
+ * with both set, else the usage error's exit status.
+ */
 static int
-key_and_policy(int argc, char **argv, const char **key, const char **pol)
+key_and_policy(const char *cmd, const char *u, int argc, char **argv,
+    const char **key, const char **pol)
 {
 	int c;
 
 	*key = *pol = NULL;
-	optind = 1;
+	optind = 0;
 	opterr = 0;
-	while ((c = getopt(argc, argv, "+k:")) != -1) {
+	while ((c = getopt_long(argc, argv, ":k:", no_longopts, NULL)) != -1) {
 		if (c != 'k')
-			return -1;
+			return pd_cli_bad_option(cmd, u, c, argv);
 		*key = optarg;
 	}
-	if (optind < argc)
-		*pol = argv[optind++];
-	if (optind < argc && *key == NULL && strcmp(argv[optind], "-k") == 0 &&
-	    optind + 1 < argc) {
-		*key = argv[optind + 1];	/* POLICY -k FILE */
-		optind += 2;
-	}
-	return *key != NULL && *pol != NULL && optind == argc ? 0 : -1;
+	if (*key == NULL)
+		return pd_cli_usage_error(cmd, u, "missing -k KEY");
+	if (argc - optind != 1)
+		return pd_cli_usage_error(cmd, u, argc - optind < 1 ?
+		    "missing POLICY" : "expected one POLICY");
+	*pol = argv[optind];
+	return 0;
 }
 
 void
@@ -129,8 +134,10 @@ pd_cmd_sign(int argc, char **argv)
 	const char *key, *pol;
 	struct pd_error e;
 
-	if (key_and_policy(argc, argv, &key, &pol) != 0)
-		return usage("sign: expected -k SECRET_KEY and one POLICY", u);
+	int rc;
+
+	if ((rc = key_and_policy("sign", u, argc, argv, &key, &pol)) != 0)
+		return rc;
 	if (sign_precheck(pol) != 0)
 		return 1;
 	if (pd_sig_sign(key, pol, &e) != PD_OK) {
@@ -148,9 +155,10 @@ pd_cmd_verify(int argc, char **argv)
 	const char *key, *pol;
 	struct pd_error e;
 
-	if (key_and_policy(argc, argv, &key, &pol) != 0)
-		return usage("verify: expected -k PUBLIC_KEY and one POLICY",
-		    u);
+	int rc;
+
+	if ((rc = key_and_policy("verify", u, argc, argv, &key, &pol)) != 0)
+		return rc;
 	if (pd_sig_verify(key, pol, &e) != PD_OK) {
 		fprintf(stderr, "pindns verify: %s\n", e.msg);
 		return 1;
@@ -169,8 +177,11 @@ pd_cmd_digest(int argc, char **argv)
 	char hex[65];
 	int i, rc = 0;
 
-	if (argc < 2 || argv[1][0] == '-')
-		return usage("digest: expected one or more FILEs", u);
+	if (argc < 2)
+		return pd_cli_usage_error("digest", u, "missing FILE");
+	if (argv[1][0] == '-' && argv[1][1] != '\0')
+		return pd_cli_usage_error("digest", u, "unknown option '%s'",
+		    argv[1]);
 	for (i = 1; i < argc; i++) {
 		if (pd_file_sha256(argv[i], PD_CA_FILE_MAX_BYTES, d, &e) !=
 		    PD_OK) {

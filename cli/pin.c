@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -28,10 +29,6 @@
 #include "cli/cli.h"
 
 #define PIN_TIMEOUT_MS	5000
-
-static const char usage_text[] =
-    "usage: pindns pin HOST[:PORT]      (PORT default 853)\n"
-    "       pindns pin --cert FILE.pem\n";
 
 static void
 ssl_errors(const char *what)
@@ -209,9 +206,8 @@ pin_live(const char *arg)
 	int fd = -1, rc = 1;
 
 	if (split_hostport(arg, host, sizeof(host), port, sizeof(port)) != 0) {
-		fprintf(stderr, "pindns pin: bad HOST[:PORT] '%s'\n%s", arg,
-		    usage_text);
-		return 1;
+		return pd_cli_usage_error("pin", "pin HOST[:PORT] | pin --cert "
+		    "FILE.pem", "bad HOST[:PORT] '%s'", arg);
 	}
 	if ((fd = dial(host, port, label, sizeof(label))) < 0)
 		return 1;
@@ -260,11 +256,25 @@ out:
 int
 pd_cmd_pin(int argc, char **argv)
 {
-	if (argc == 3 && strcmp(argv[1], "--cert") == 0)
-		return pin_file(argv[2]);
-	if (argc == 2 && argv[1][0] != '-')
-		return pin_live(argv[1]);
-	fprintf(stderr, "pindns: pin: expected HOST[:PORT] or --cert "
-	    "FILE.pem\n%s", usage_text);
-	return 1;
+	static const char u[] = "pin HOST[:PORT] | pin --cert FILE.pem";
+	static const struct option longopts[] = {
+		{ "cert", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *cert = NULL;
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		if (c != 'c')
+			return pd_cli_bad_option("pin", u, c, argv);
+		cert = optarg;
+	}
+	if (cert != NULL && optind == argc)
+		return pin_file(cert);
+	if (cert == NULL && argc - optind == 1)
+		return pin_live(argv[optind]);
+	return pd_cli_usage_error("pin", u, "expected HOST[:PORT] or --cert "
+	    "FILE.pem");
 }

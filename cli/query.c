@@ -1,5 +1,5 @@
 /*
- * pindns query [-p POLICY] [-4|-6] [--json] NAME [SERVICE]
+ * pindns query [-4|-6] [--json] [--audit] [-p POLICY] NAME [SERVICE]
  *
  * Resolves NAME through pd_engine_lookup(), the entry point the preload
  * calls, and explains the outcome: rule, action, upstream, DNSSEC status,
@@ -7,10 +7,13 @@
  * the policy hands to libc are then looked up with libc's getaddrinfo, as
  * the preload would (and held against the rule's pins when it has some).
  *
- * Exit: 0 accepted, 1 usage, 2 refused by policy, 3 temporary failure,
- * 4 absent (NXDOMAIN or no address of the family).
+ * Exit: 0 accepted, 1 usage or configuration (no policy, an invalid one),
+ * 2 refused by policy, 3 temporary failure, 4 absent (NXDOMAIN or no
+ * address of the family). The audit line goes to the policy's log target
+ * only with --audit.
  */
 #include <arpa/inet.h>
+#include <getopt.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +24,15 @@
 #include "resolver/clock.h"
 #include "resolver/engine.h"
 #include "resolver/log.h"
+#include "policy/policy.h"
 
 #define EXIT_ACCEPTED	0
-#define EXIT_USAGE	1
+#define EXIT_USAGE	PD_EXIT_USAGE
 #define EXIT_REFUSED	2
 #define EXIT_TEMPFAIL	3
 #define EXIT_ABSENT	4
 
-#define USAGE "usage: pindns query [-p POLICY] [-4|-6] [--json] NAME [SERVICE]"
+#define USAGE "query [-4|-6] [--json] [--audit] [-p POLICY] NAME [SERVICE]"
 
 struct port {
 	int		socktype;
@@ -49,8 +53,7 @@ struct outcome {
 static int
 usage_error(const char *msg)
 {
-	fprintf(stderr, "pindns query: %s\n%s\n", msg, USAGE);
-	return EXIT_USAGE;
+	return pd_cli_usage_error("query", USAGE, "%s", msg);
 }
 
 /* The port(s) of SERVICE, as getaddrinfo resolves it for any socket type. */
@@ -292,46 +295,84 @@ print_json(const char *name, const struct outcome *o)
 	printf("\"exit\":%d}\n", o->code);
 }
 
+/* The policy must load before the engine is asked anything: without one
+ * every name would be "refused", which is a configuration error here. */
+static int
+policy_loads(const char *path)
+{
+	struct pd_policy *p = NULL;
+	struct pd_error e;
+
+	if (path == NULL && ((path = getenv("PINDNS_POLICY")) == NULL ||
+	    *path == '\0'))
+		path = PD_POLICY_DEFAULT_PATH;
+	if (pd_cli_no_policy("query", path, "pindns query -p POLICY NAME"))
+		return -1;
+	if (pd_policy_load(path, pd_policy_pubkey_path(), &p, &e) != PD_OK) {
+		fprintf(stderr, "%s\npindns query: %s is invalid (pindns check "
+		    "%s)\n", e.msg, path, path);
+		return -1;
+	}
+	pd_policy_free(p);
+	return 0;
+}
+
 int
 pd_cmd_query(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "audit", no_argument, NULL, 'a' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct pd_engine_cfg cfg;
 	struct outcome *o;
 	const char *name = NULL, *service = NULL;
 	unsigned want = PD_WANT_A | PD_WANT_AAAA;
-	bool json = false;
+	bool json = false, audit = false;
 	uint64_t t0;
-	int i, code;
+	int c, code;
 
 	memset(&cfg, 0, sizeof(cfg));
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-p") == 0 || strcmp(argv[i],
-		    "--policy") == 0) {
-			if (++i >= argc)
-				return usage_error("-p needs a policy file");
-			cfg.policy_path = argv[i];
-		} else if (strcmp(argv[i], "--json") == 0)
+	/* GNU getopt_long permutes: options may follow NAME. */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":46p:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			cfg.policy_path = optarg;
+			break;
+		case 'j':
 			json = true;
-		else if (strcmp(argv[i], "-4") == 0)
+			break;
+		case 'a':
+			audit = true;
+			break;
+		case '4':
 			want = PD_WANT_A;
-		else if (strcmp(argv[i], "-6") == 0)
+			break;
+		case '6':
 			want = PD_WANT_AAAA;
-		else if (strcmp(argv[i], "--") == 0) {
-			i++;
 			break;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0')
-			return usage_error("unknown option");
-		else
-			break;
+		default:
+			return pd_cli_bad_option("query", USAGE, c, argv);
+		}
 	}
-	if (i < argc)
-		name = argv[i++];
-	if (i < argc)
-		service = argv[i++];
+	if (optind < argc)
+		name = argv[optind++];
+	if (optind < argc)
+		service = argv[optind++];
 	if (name == NULL || *name == '\0')
 		return usage_error("missing NAME");
-	if (i < argc)
+	if (optind < argc)
 		return usage_error("too many arguments");
+	if (policy_loads(cfg.policy_path) != 0)
+		return EXIT_USAGE;
+	/* The production audit log only when asked: an operator's
+	 * question is not a lookup of the service's. */
+	if (!audit)
+		cfg.log_target = "none";
 	if ((o = calloc(1, sizeof(*o))) == NULL) {
 		fprintf(stderr, "pindns query: out of memory\n");
 		return EXIT_TEMPFAIL;

@@ -26,7 +26,8 @@
 enum target {
 	T_STDERR,
 	T_SYSLOG,
-	T_FILE
+	T_FILE,
+	T_NONE		/* lines are dropped: `pindns query` without --audit */
 };
 
 struct pd_log {
@@ -303,6 +304,8 @@ pd_log_write(struct pd_log *l, const struct pd_log_rec *r)
 		return;
 	len = pd_log_format(r, line, sizeof(line));
 	switch (l->kind) {
+	case T_NONE:
+		return;
 	case T_SYSLOG:
 		pri = LOG_AUTH | (r->verdict == PD_VERDICT_REFUSED ||
 		    r->verdict == PD_VERDICT_FAILED ? LOG_WARNING : LOG_INFO);
@@ -446,6 +449,8 @@ pd_log_open(const char *spec, struct pd_log **lp, char *err, size_t errlen)
 		kind = T_STDERR;
 	else if (strcmp(spec, "syslog") == 0)
 		kind = T_SYSLOG;
+	else if (strcmp(spec, "none") == 0)
+		kind = T_NONE;
 	else if (strncmp(spec, "file:", 5) == 0 && spec[5] != '\0') {
 		kind = T_FILE;
 		if ((fd = open_file(spec + 5, err, errlen)) < 0)

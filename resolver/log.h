@@ -57,8 +57,9 @@ struct pd_log_rec {
 struct pd_log;
 
 /*
- * Open a target: "stderr", "syslog" or "file:/path" (the file is created
- * 0600 if missing, opened O_APPEND|O_CLOEXEC). Only a regular file is
+ * Open a target: "stderr", "syslog", "none" (every line dropped: what
+ * `pindns query` uses unless asked for --audit) or "file:/path" (the file
+ * is created 0600 if missing, opened O_APPEND|O_CLOEXEC). Only a regular file is
  * taken: a final symbolic link, a FIFO, a socket, a device or a
  * directory under the name is refused, and the open never blocks (a FIFO
  * without a reader). On failure *lp is untouched and err says why

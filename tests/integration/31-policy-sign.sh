@@ -56,3 +56,7 @@ check_rc "verify without POLICY is a usage error" 1 "$PINDNS" verify -k k1.pub
 check_rc "keygen without BASENAME is a usage error" 1 "$PINDNS" keygen
 out=$("$PINDNS" sign p.yaml 2>&1)
 check_match "usage printed" "usage: pindns sign -k SECRET_KEY POLICY" "$out"
+check "sign: -k after POLICY" "$PINDNS" sign p.yaml -k k1.key
+out=$("$PINDNS" verify --bogus -k k1.pub p.yaml 2>&1)
+check_eq "verify: unknown option: exit 1" 1 "$?"
+check_match "verify: unknown option named" "^pindns verify: unknown option '--bogus'" "$out"

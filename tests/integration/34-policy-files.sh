@@ -86,8 +86,8 @@ out=$("$PD" check mitm.yaml 2>&1)
 check_eq "signed without sha256s: check refuses" 1 $?
 cp "$LAB_MITM_CA" ca.pem
 q mitm.yaml
-check_eq "CA swapped beside it: the lookup is refused (exit 2)" 2 "$rc"
-check_match "as policy-unloadable" 'refused \(policy-unloadable\)' "$out"
+check_eq "CA swapped beside it: the policy does not load (query exit 1)" 1 "$rc"
+check_match "saying the named file has no sha256" 'ca\.pem has no sha256' "$out"
 check_nomatch "never the MITM's forged address" '127\.0\.66\.6' "$out"
 
 fresh
@@ -95,9 +95,9 @@ policy ins.yaml "$LAB_INSECURE_PORT" ca.pem ta.ds validate "$LAB_PINS"
 legacy_sign ins.yaml || not_ok "legacy signature made"
 cp "$LAB_TA_ROOT" ta.ds
 q ins.yaml
-check_eq "anchor swapped beside it: the lookup is refused (exit 2)" 2 "$rc"
-check_match "as policy-unloadable, not accepted as insecure" \
-	'refused \(policy-unloadable\)' "$out"
+check_eq "anchor swapped beside it: the policy does not load (query exit 1)" 1 "$rc"
+check_match "saying a named file has no sha256, never accepted as insecure" \
+	'has no sha256' "$out"
 
 # ------------------------------------------------------------ pinned CA
 
@@ -120,8 +120,9 @@ check_match "verify says why" "mitm\.yaml:6:21: tls_ca_file: .*ca\.pem: content 
 out=$("$PD" check mitm.yaml 2>&1)
 check_eq "CA swapped: check refuses" 1 $?
 q mitm.yaml
-check_eq "CA swapped: the lookup is refused (exit 2)" 2 "$rc"
-check_match "as policy-unloadable" 'refused \(policy-unloadable\)' "$out"
+check_eq "CA swapped: the policy does not load (query exit 1)" 1 "$rc"
+check_match "saying the CA file does not match its sha256" \
+	'ca\.pem: content does not match the sha256' "$out"
 check_nomatch "never the MITM's forged address" '127\.0\.66\.6' "$out"
 
 # ------------------------------------------------------------ pinned anchor
@@ -138,6 +139,6 @@ out=$("$PD" verify -k k.pub ins.yaml 2>&1)
 check_eq "anchor swapped: verify says not valid" 1 $?
 check_match "verify says why" "ins\.yaml:7:31: trust anchor .*ta\.ds: content does not match the sha256" "$out"
 q ins.yaml
-check_eq "anchor swapped: the lookup is refused (exit 2)" 2 "$rc"
-check_match "as policy-unloadable, not accepted as insecure" \
-	'refused \(policy-unloadable\)' "$out"
+check_eq "anchor swapped: the policy does not load (query exit 1)" 1 "$rc"
+check_match "saying the anchor does not match its sha256, never accepted as insecure" \
+	'content does not match the sha256' "$out"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `pindns query` against the lab: the explanation (rule, action, upstream,
 # DNSSEC status, chain, each address accepted or dropped and why, TTL,
-# port of a SERVICE), --json, the exit codes (0 accepted, 1 usage,
-# 2 refused, 3 temporary failure, 4 absent), the audit line it writes, and
+# port of a SERVICE), --json, the exit codes (0 accepted, 1 usage or no
+# policy, 2 refused, 3 temporary failure, 4 absent), options after NAME,
+# the audit line it writes with --audit only, and
 # that a static rule is answered without a single network socket.
 # tags: lab
 # timeout: 120
@@ -76,6 +77,19 @@ q -p
 check_eq "-p without a file: exit 1" 1 "$rc"
 q --bogus x
 check_eq "unknown option: exit 1" 1 "$rc"
+check_match "unknown option: named" "^pindns query: unknown option '--bogus'" "$out"
+q "dynamodb.us-east-1.$Z" -p "$P"
+check_eq "options after NAME (query NAME -p POLICY): exit 0" 0 "$rc"
+q "dynamodb.eu-north-1.$Z" -4 -p "$P"
+check_eq "options after NAME: -4 applied (eu-north-1 NODATA: exit 4)" 4 "$rc"
+q -p "$PD_TMP/no-such-policy.yaml" "dynamodb.us-east-1.$Z"
+check_eq "missing policy: exit 1 (configuration error), not 2 (refused)" 1 "$rc"
+check_match "missing policy: said, with -p" \
+	"^pindns query: no policy file $PD_TMP/no-such-policy\.yaml"$'\n'".*-p POLICY" "$out"
+printf 'version: 1\nbogus: 1\n' >"$PD_TMP/invalid.yaml"
+q -p "$PD_TMP/invalid.yaml" "dynamodb.us-east-1.$Z"
+check_eq "invalid policy: exit 1" 1 "$rc"
+check_match "invalid policy: the loader's message" "invalid\.yaml:2:1: unknown key 'bogus'" "$out"
 q -p "$P" "dynamodb.us-east-1.$Z" no-such-service-xyz
 check_eq "unknown service: exit 1" 1 "$rc"
 check_match "unknown service: said so" "service 'no-such-service-xyz'" "$out"
@@ -93,11 +107,14 @@ q -p "$PD_TMP/hung.yaml" "dynamodb.us-east-1.$Z"
 check_eq "hung upstream: exit 3" 3 "$rc"
 check_match "hung upstream: failed (timeout)" 'failed \(timeout\)' "$out"
 
-# The audit line of a query (the lab policy logs level all to a file).
+# The audit line of a query (the lab policy logs level all to a file):
+# written with --audit only.
 n0=$(grep -c 'dynamodb.us-west-2' "$LAB_AUDIT_LOG" 2>/dev/null)
 q -p "$P" "dynamodb.us-west-2.$Z"
+check_eq "query without --audit writes no audit line" "$n0" "$(grep -c 'dynamodb.us-west-2' "$LAB_AUDIT_LOG")"
+q -p "$P" --audit "dynamodb.us-west-2.$Z"
 line=$(grep 'dynamodb.us-west-2' "$LAB_AUDIT_LOG" | tail -n 1)
-check_eq "query wrote one audit line" $((n0 + 1)) "$(grep -c 'dynamodb.us-west-2' "$LAB_AUDIT_LOG")"
+check_eq "query --audit wrote one audit line" $((n0 + 1)) "$(grep -c 'dynamodb.us-west-2' "$LAB_AUDIT_LOG")"
 check_match "audit line: SPEC fields" "^\{\"ts\":\"[0-9T:.-]+Z\",\"pid\":[0-9]+,\"name\":\"dynamodb\.us-west-2\.$Z\",\"rule\":\"dynamodb\",\"verdict\":\"refused\",\"reason\":\"outside-pin\",\"dnssec\":\"secure\",\"upstream\":\"127\.0\.0\.1:$LAB_GOOD_PORT\",\"addresses\":\[\"127\.0\.99\.9\"\],\"accepted\":\[\],\"ms\":[0-9]+\.[0-9]\}$" "$line"
 
 # A static rule: no DNS at all (no inet socket, no connect).

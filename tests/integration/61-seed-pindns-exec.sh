@@ -44,14 +44,18 @@ check_eq "unknown option: exit 125" 125 "$rc"
 check_match "unknown option: says which" '^pindns-exec: unknown option --bogus' "$out"
 pe -p
 check_eq "-p without POLICY: exit 125" 125 "$rc"
+pe --version
+check_eq "--version: exit 0" 0 "$rc"
+check_match "--version: pindns's version" "^pindns [0-9]" "$out"
 
 # ------------------------------------------------------------ policy
 
 cp "$LAB_POLICY" "$T/policy.yaml"
 pe -p "$T/nonexistent.yaml" -- true
 check_eq "missing policy: exit 125" 125 "$rc"
-check_eq "missing policy: one clear line" \
-	"pindns-exec: policy $T/nonexistent.yaml: no such file" "$out"
+check_match "missing policy: one clear line, with -p and the shipped example" \
+	"^pindns-exec: policy $T/nonexistent\.yaml: no such file; name one with -p POLICY \(or PINDNS_POLICY\), or start from the shipped example: install -D -m 0644 $TOP/policy/dynamodb\.yaml $T/nonexistent\.yaml \(man pindns\.yaml\)$" "$out"
+check_eq "missing policy: exactly one line" 1 "$(grep -c . <<<"$out")"
 
 printf 'version: 1\nrules:\n  - name: x\n    action: secure\n    bogus_key: 1\n' \
 	>"$T/invalid.yaml"

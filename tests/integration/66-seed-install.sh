@@ -2,7 +2,7 @@
 # make install PREFIX=/usr/local DESTDIR=...: the layout of SPEC section 1
 # (both libraries and the DoT backend in PREFIX/lib/pindns, pindns,
 # pindns-exec and pindns-aws-pins in PREFIX/bin, the example policy in
-# PREFIX/share/pindns), and the installed tree works on its own:
+# PREFIX/share/pindns, the manual in PREFIX/share/man), and the installed tree works on its own:
 # pindns-exec from DESTDIR finds its library and tool, and the FastAPI
 # example runs under it in the poisoned namespace, reaching the stand-in.
 # tags: lab
@@ -26,6 +26,13 @@ want="644 .$PFX/lib/pindns/libpindns-dot.so
 755 .$PFX/bin/pindns
 755 .$PFX/bin/pindns-aws-pins
 755 .$PFX/bin/pindns-exec
+644 .$PFX/share/bash-completion/completions/pindns
+777 .$PFX/share/bash-completion/completions/pindns-exec
+644 .$PFX/share/man/man1/pindns-aws-pins.1
+644 .$PFX/share/man/man1/pindns-exec.1
+644 .$PFX/share/man/man1/pindns.1
+644 .$PFX/share/man/man5/pindns.yaml.5
+644 .$PFX/share/man/man7/pindns.7
 644 .$PFX/share/pindns/policy.yaml"
 check_eq "installed files and modes" "$(sort -k2 <<<"$want")" "$got"
 check_eq "nothing installed outside PREFIX" "" \
@@ -33,6 +40,8 @@ check_eq "nothing installed outside PREFIX" "" \
 check "the installed example policy passes the installed pindns check" \
 	"$R/bin/pindns" check "$R/share/pindns/policy.yaml"
 check "pindns-exec --help from the installed tree" "$R/bin/pindns-exec" --help
+check_match "man finds the installed pindns.yaml(5)" "^$R/share/man/man5/pindns\.yaml\.5" \
+	"$(MANPATH="$R/share/man" man -w 5 pindns.yaml 2>&1)"
 
 # pindns-exec from the installed tree: its own library, its own tool.
 POL="$SEED_DIR/policy.yaml"

@@ -28,6 +28,8 @@ check_match "table: the audit log accepted the legitimate address" \
 	'audit log +\(no pindns: nothing recorded\) +accepted 127\.0\.10\.1' "$(row 'audit log')"
 check_match "table: the forged answer was refused with a 503" \
 	'app answered +503 ' "$(grep -A4 '^4\. ' <<<"$out" | grep 'app answered')"
+check_match "it says the real amazonaws.com is not DNSSEC-signed and the pins carry the weight" \
+	'the real amazonaws.com is NOT DNSSEC-signed.*'$'\n''.*'$'\n''.*address pins' "$out"
 check_nomatch "no UNEXPECTED outcome" 'UNEXPECTED' "$out"
 check_eq "the demo removed its temporary directory" "" \
 	"$(ls -d "$PD_TMP"/pindns-demo.* 2>/dev/null)"
