@@ -169,7 +169,7 @@ $(BUILD)/tools/%: $(OBJ)/tests/tools/%.o
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) -ldl -lpthread
 
 # The res_* probe reads replies as a client does, with libresolv.
-$(BUILD)/tools/res-probe: TOOL_LIBS := -lresolv
+$(BUILD)/tools/res-probe $(BUILD)/tools/sock-probe: TOOL_LIBS := -lresolv
 
 $(BUILD)/tools/%.so: $(OBJ)/tests/tools/so_%.o
 	@mkdir -p $(@D)
