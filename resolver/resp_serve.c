@@ -33,8 +33,8 @@
 #include "resolver/resp.h"
 
 #define EP_MAX		64	/* endpoints (servers x families) */
-#define FWD_MAX		256	/* UDP forward sockets */
-#define FWD_IDLE_MS	30000
+#define FWD_MAX		128	/* UDP forward sockets */
+#define FWD_IDLE_MS	10000
 #define WORKERS_MAX	4
 #define JOBS_MAX	1024	/* queued claimed queries; more are dropped */
 #define PIN_WAIT_MS	5000	/* X's reply to a pinned query */

@@ -330,6 +330,133 @@ list_fds(void)
 	printf("sockets after exec: %d\n", socks);
 }
 
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+static _Atomic unsigned long n_ok, n_wrong, n_lost;
+static double load_end;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The A record's address of reply m, "" when none. */
+static void
+first_a(const unsigned char *m, ssize_t len, char *out, size_t olen)
+{
+	ns_msg h;
+	ns_rr rr;
+	int i;
+
+	out[0] = '\0';
+	if (len < 0 || ns_initparse(m, (int)len, &h) != 0)
+		return;
+	for (i = 0; i < ns_msg_count(h, ns_s_an); i++)
+		if (ns_parserr(&h, ns_s_an, i, &rr) == 0 &&
+		    ns_rr_type(rr) == ns_t_a && ns_rr_rdlen(rr) == 4) {
+			inet_ntop(AF_INET, ns_rr_rdata(rr), out, (socklen_t)olen);
+			return;
+		}
+}
+
+static void *
+load_dns(void *arg)
+{
+	static const char *names[2][2] = {
+		{ NULL, "127.0.10.1" }, { "www.plain.lab.test", "127.0.20.1" },
+	};
+	unsigned char q[512], m[4096];
+	char got[64];
+	unsigned k = (unsigned)(uintptr_t)arg, i;
+	int fd = -1, connected = 0, ql;
+	ssize_t n;
+
+	for (i = 0; now_s() < load_end; i++) {
+		const char *nm = names[i % 2][0] ? names[i % 2][0] : name;
+
+		if (i % 16 == 0) {
+			if (fd >= 0)
+				close(fd);
+			fd = socket(AF_INET, SOCK_DGRAM, 0);
+			connected = (k + i / 16) % 2;
+			if (connected && connect(fd, (struct sockaddr *)&srv,
+			    srvlen) != 0)
+				connected = 0;
+		}
+		ql = res_mkquery(QUERY, nm, C_IN, 1, NULL, 0, NULL, q,
+		    sizeof(q));
+		if (ql < 0 || (connected ? send(fd, q, (size_t)ql, 0) :
+		    sendto(fd, q, (size_t)ql, 0, (struct sockaddr *)&srv,
+		    srvlen)) != ql || wait_in(fd) != 0) {
+			n_lost++;
+			continue;
+		}
+		n = recv(fd, m, sizeof(m), 0);
+		first_a(m, n, got, sizeof(got));
+		if (n >= 2 && memcmp(q, m, 2) == 0 &&
+		    strcmp(got, names[i % 2][1]) == 0)
+			n_ok++;
+		else
+			n_wrong++;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void *
+load_gai(void *arg)
+{
+	struct addrinfo hints, *res;
+	char a[64];
+
+	(void)arg;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	while (now_s() < load_end) {
+		if (getaddrinfo(name, "443", &hints, &res) != 0) {
+			n_lost++;
+			continue;
+		}
+		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->
+		    sin_addr, a, sizeof(a));
+		if (strcmp(a, "127.0.10.1") == 0)
+			n_ok++;
+		else
+			n_wrong++;
+		freeaddrinfo(res);
+	}
+	return NULL;
+}
+
+static int
+run_load(double secs, unsigned nt)
+{
+	pthread_t t[128];
+	unsigned i, n = 0;
+
+	load_end = now_s() + secs;
+	for (i = 0; i < nt && n < 128; i++)
+		if (pthread_create(&t[n], NULL, load_dns,
+		    (void *)(uintptr_t)i) == 0)
+			n++;
+	for (i = 0; i < nt / 2 && n < 128; i++)
+		if (pthread_create(&t[n], NULL, load_gai, NULL) == 0)
+			n++;
+	for (i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	printf("answers %lu wrong %lu lost %lu\n", n_ok, n_wrong, n_lost);
+	return n_wrong == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -403,6 +530,8 @@ main(int argc, char **argv)
 			;
 		printf("orphan, new socket:\n");
 		ask_udp(udp_connected(), 1);
+	} else if (strcmp(mode, "load") == 0 && argc > 5) {
+		return run_load(atof(argv[4]), (unsigned)atoi(argv[5]));
 	} else if (strcmp(mode, "exhaust") == 0) {
 		int fd6 = socket(AF_INET6, SOCK_DGRAM, 0);
 		struct sockaddr_in6 m6;
