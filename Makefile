@@ -176,12 +176,15 @@ $(BUILD)/tools/%.so: $(OBJ)/tests/tools/so_%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -ldl -lpthread
 
+# plain_dns builds queries with res_mkquery (libresolv), as a client does.
+$(BUILD)/bench/plain_dns: PLAIN_LIBS := -lresolv
+
 # bench/plain_*.c run under LD_PRELOAD (with and without the preload, to
 # compare): they link libc only, like any program the preload reaches.
 $(BUILD)/bench/plain_%: $(OBJ)/bench/plain_%.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lpthread
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(PLAIN_LIBS) -lpthread
 
 # The shims are preloaded into programs that are not instrumented (the
 # lab's unbound servers), which cannot load a sanitized object (ASan wants

@@ -59,19 +59,6 @@ typedef int recvmmsg_fn(int, struct mmsghdr *, unsigned int, int,
     struct timespec *);
 typedef int getpeername_fn(int, struct sockaddr *, socklen_t *);
 
-static struct {
-	connect_fn	*connect;
-	sendto_fn	*sendto;
-	sendmsg_fn	*sendmsg;
-	sendmmsg_fn	*sendmmsg;
-	recvfrom_fn	*recvfrom;
-	recvfrom_chk_fn	*recvfrom_chk;
-	recvmsg_fn	*recvmsg;
-	recvmmsg_fn	*recvmmsg;
-	getpeername_fn	*getpeername;
-} real;
-static pthread_once_t real_once = PTHREAD_ONCE_INIT;
-
 struct map {
 	int			 fam;	/* of the program's socket */
 	unsigned		 epoch;	/* fork generation it was made in */
@@ -90,6 +77,23 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 /* ------------------------------------------------------------ binding */
 
+/*
+ * The real calls, bound on first use. A hook's fast path is one load of
+ * its pointer (a pthread_once call costs more than the rest of the
+ * hook); two threads racing bind the same value.
+ */
+static struct {
+	_Atomic(connect_fn *)		connect;
+	_Atomic(sendto_fn *)		sendto;
+	_Atomic(sendmsg_fn *)		sendmsg;
+	_Atomic(sendmmsg_fn *)		sendmmsg;
+	_Atomic(recvfrom_fn *)		recvfrom;
+	_Atomic(recvfrom_chk_fn *)	recvfrom_chk;
+	_Atomic(recvmsg_fn *)		recvmsg;
+	_Atomic(recvmmsg_fn *)		recvmmsg;
+	_Atomic(getpeername_fn *)	getpeername;
+} real;
+
 static int
 fail_int(void)
 {
@@ -97,31 +101,28 @@ fail_int(void)
 	return -1;
 }
 
-static void *
+/* proxychains' load_sym, without the abort: never bind to ourselves. */
+static __attribute__((noinline, cold)) void *
 load_sym(const char *name, void *self)
 {
+	int saved = errno;
 	void *p = dlsym(RTLD_NEXT, name);
 
+	errno = saved;
 	return p == NULL || p == self ? (void *)fail_int : p;
 }
 
-static void
-real_bind(void)
-{
-	real.connect = (connect_fn *)load_sym("connect", (void *)connect);
-	real.sendto = (sendto_fn *)load_sym("sendto", (void *)sendto);
-	real.sendmsg = (sendmsg_fn *)load_sym("sendmsg", (void *)sendmsg);
-	real.sendmmsg = (sendmmsg_fn *)load_sym("sendmmsg", (void *)sendmmsg);
-	real.recvfrom = (recvfrom_fn *)load_sym("recvfrom", (void *)recvfrom);
-	real.recvfrom_chk = (recvfrom_chk_fn *)load_sym("__recvfrom_chk",
-	    NULL);
-	real.recvmsg = (recvmsg_fn *)load_sym("recvmsg", (void *)recvmsg);
-	real.recvmmsg = (recvmmsg_fn *)load_sym("recvmmsg", (void *)recvmmsg);
-	real.getpeername = (getpeername_fn *)load_sym("getpeername",
-	    (void *)getpeername);
-}
-
-#define REAL(f)	((void)pthread_once(&real_once, real_bind), real.f)
+#define REAL(f, sym)							\
+	__extension__({							\
+		__typeof__(atomic_load(&real.f)) f_ =			\
+		    atomic_load_explicit(&real.f, memory_order_relaxed);\
+		if (__builtin_expect(f_ == NULL, 0)) {			\
+			f_ = (__typeof__(f_))load_sym(#sym, (void *)sym);\
+			atomic_store_explicit(&real.f, f_,		\
+			    memory_order_relaxed);			\
+		}							\
+		f_;							\
+	})
 
 /* ------------------------------------------------------------ the map */
 
@@ -236,7 +237,7 @@ out:
  * bytes, *len now says how long the address is), report X instead, cut
  * to cap as the kernel cuts.
  */
-static void
+static __attribute__((noinline, cold)) void
 unmap(struct sockaddr *sa, socklen_t *len, socklen_t cap)
 {
 	unsigned i, n = atomic_load_explicit(&nmaps, memory_order_acquire);
@@ -332,33 +333,42 @@ may_pass_iov(const struct msghdr *m)
 
 /* ------------------------------------------------------------ hooks */
 
-HOOK int
-connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
+/*
+ * Each hook's fast path: one compare of the destination's port (or one
+ * load of the map's size on the way back), then libc. The rest is out
+ * of line.
+ */
+static __attribute__((noinline, cold)) int
+connect_dns(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	const struct sockaddr *sa = addr.__sockaddr__, *to;
+	const struct sockaddr *to;
 	socklen_t tolen;
 	int saved = errno;
 
-	if (!to_dns(sa, len))
-		return REAL(connect)(fd, sa, len);
 	if ((to = redirect(fd, sa, len, &tolen)) == NULL) {
 		errno = ECONNREFUSED;
 		return -1;
 	}
 	errno = saved;
-	return REAL(connect)(fd, to, tolen);
+	return REAL(connect, connect)(fd, to, tolen);
 }
 
-HOOK ssize_t
-sendto(int fd, const void *buf, size_t n, int flags,
-    __CONST_SOCKADDR_ARG addr, socklen_t len)
+HOOK int
+connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
-	const struct sockaddr *sa = addr.__sockaddr__, *to;
+	if (__builtin_expect(!to_dns(addr.__sockaddr__, len), 1))
+		return REAL(connect, connect)(fd, addr.__sockaddr__, len);
+	return connect_dns(fd, addr.__sockaddr__, len);
+}
+
+static __attribute__((noinline, cold)) ssize_t
+sendto_dns(int fd, const void *buf, size_t n, int flags,
+    const struct sockaddr *sa, socklen_t len)
+{
+	const struct sockaddr *to;
 	socklen_t tolen;
 	int saved = errno;
 
-	if (!to_dns(sa, len))
-		return REAL(sendto)(fd, buf, n, flags, sa, len);
 	if ((to = redirect(fd, sa, len, &tolen)) == NULL) {
 		if (!may_pass(buf, n)) {
 			errno = ECONNREFUSED;
@@ -367,20 +377,27 @@ sendto(int fd, const void *buf, size_t n, int flags,
 		to = sa;
 	}
 	errno = saved;
-	return REAL(sendto)(fd, buf, n, flags, to, tolen);
+	return REAL(sendto, sendto)(fd, buf, n, flags, to, tolen);
 }
 
 HOOK ssize_t
-sendmsg(int fd, const struct msghdr *msg, int flags)
+sendto(int fd, const void *buf, size_t n, int flags,
+    __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+	if (__builtin_expect(!to_dns(addr.__sockaddr__, len), 1))
+		return REAL(sendto, sendto)(fd, buf, n, flags,
+		    addr.__sockaddr__, len);
+	return sendto_dns(fd, buf, n, flags, addr.__sockaddr__, len);
+}
+
+static __attribute__((noinline, cold)) ssize_t
+sendmsg_dns(int fd, const struct msghdr *msg, int flags)
 {
 	const struct sockaddr *to;
-	struct msghdr m;
+	struct msghdr m = *msg;
 	socklen_t tolen;
 	int saved = errno;
 
-	if (msg == NULL || !to_dns(msg->msg_name, msg->msg_namelen))
-		return REAL(sendmsg)(fd, msg, flags);
-	m = *msg;
 	if ((to = redirect(fd, msg->msg_name, msg->msg_namelen, &tolen)) ==
 	    NULL) {
 		if (!may_pass_iov(msg)) {
@@ -392,11 +409,20 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 	m.msg_name = (void *)(uintptr_t)to;
 	m.msg_namelen = tolen;
 	errno = saved;
-	return REAL(sendmsg)(fd, &m, flags);
+	return REAL(sendmsg, sendmsg)(fd, &m, flags);
 }
 
-HOOK int
-sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
+HOOK ssize_t
+sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	if (__builtin_expect(msg == NULL ||
+	    !to_dns(msg->msg_name, msg->msg_namelen), 1))
+		return REAL(sendmsg, sendmsg)(fd, msg, flags);
+	return sendmsg_dns(fd, msg, flags);
+}
+
+static __attribute__((noinline, cold)) int
+sendmmsg_dns(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
 {
 	struct mmsghdr w[MMSG_MAX];
 	const struct sockaddr *to;
@@ -404,11 +430,6 @@ sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
 	unsigned i, k;
 	int rc, saved = errno;
 
-	for (i = 0; v != NULL && i < vlen; i++)
-		if (to_dns(v[i].msg_hdr.msg_name, v[i].msg_hdr.msg_namelen))
-			break;
-	if (v == NULL || i == vlen)
-		return REAL(sendmmsg)(fd, v, vlen, flags);
 	/* sendmmsg may send fewer than asked; callers send the rest. */
 	if (vlen > MMSG_MAX)
 		vlen = MMSG_MAX;
@@ -432,10 +453,21 @@ sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
 		w[i].msg_hdr.msg_namelen = tolen;
 	}
 	errno = saved;
-	rc = REAL(sendmmsg)(fd, w, vlen, flags);
+	rc = REAL(sendmmsg, sendmmsg)(fd, w, vlen, flags);
 	for (k = 0; rc > 0 && k < (unsigned)rc; k++)
 		v[k].msg_len = w[k].msg_len;
 	return rc;
+}
+
+HOOK int
+sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
+{
+	unsigned i;
+
+	for (i = 0; v != NULL && i < vlen; i++)
+		if (to_dns(v[i].msg_hdr.msg_name, v[i].msg_hdr.msg_namelen))
+			return sendmmsg_dns(fd, v, vlen, flags);
+	return REAL(sendmmsg, sendmmsg)(fd, v, vlen, flags);
 }
 
 HOOK ssize_t
@@ -446,20 +478,27 @@ recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_ARG addr,
 	socklen_t cap = len != NULL ? *len : 0;
 	ssize_t rc;
 
-	rc = REAL(recvfrom)(fd, buf, n, flags, sa, len);
-	if (rc >= 0 && atomic_load_explicit(&nmaps, memory_order_relaxed))
+	rc = REAL(recvfrom, recvfrom)(fd, buf, n, flags, sa, len);
+	if (__builtin_expect(rc >= 0 && atomic_load_explicit(&nmaps,
+	    memory_order_relaxed) != 0, 0))
 		unmap(sa, len, cap);
 	return rc;
 }
 
-/* _FORTIFY_SOURCE builds call this when the buffer's size is known. */
+/*
+ * _FORTIFY_SOURCE builds call this when the buffer's size is known
+ * (declared by <bits/socket2.h> only under _FORTIFY_SOURCE).
+ */
+ssize_t	__recvfrom_chk(int, void *, size_t, size_t, int, __SOCKADDR_ARG,
+	    socklen_t *);
+
 HOOK ssize_t
 __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
     __SOCKADDR_ARG addr, socklen_t *len)
 {
 	if (n > buflen)		/* libc's check fails: let it say so */
-		return REAL(recvfrom_chk)(fd, buf, n, buflen, flags, addr.__sockaddr__,
-		    len);
+		return REAL(recvfrom_chk, __recvfrom_chk)(fd, buf, n, buflen,
+		    flags, addr.__sockaddr__, len);
 	return recvfrom(fd, buf, n, flags, addr, len);
 }
 
@@ -469,7 +508,7 @@ recvmsg(int fd, struct msghdr *msg, int flags)
 	socklen_t cap = msg != NULL ? msg->msg_namelen : 0;
 	ssize_t rc;
 
-	rc = REAL(recvmsg)(fd, msg, flags);
+	rc = REAL(recvmsg, recvmsg)(fd, msg, flags);
 	if (rc >= 0 && atomic_load_explicit(&nmaps, memory_order_relaxed))
 		unmap(msg->msg_name, &msg->msg_namelen, cap);
 	return rc;
@@ -484,13 +523,13 @@ recvmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags,
 	int rc;
 
 	if (!atomic_load_explicit(&nmaps, memory_order_relaxed) || v == NULL)
-		return REAL(recvmmsg)(fd, v, vlen, flags, tmo);
+		return REAL(recvmmsg, recvmmsg)(fd, v, vlen, flags, tmo);
 	/* recvmmsg may return fewer than asked: the rest come next call. */
 	if (vlen > MMSG_MAX)
 		vlen = MMSG_MAX;
 	for (i = 0; i < vlen; i++)
 		cap[i] = v[i].msg_hdr.msg_namelen;
-	rc = REAL(recvmmsg)(fd, v, vlen, flags, tmo);
+	rc = REAL(recvmmsg, recvmmsg)(fd, v, vlen, flags, tmo);
 	for (i = 0; rc > 0 && i < (unsigned)rc; i++)
 		unmap(v[i].msg_hdr.msg_name, &v[i].msg_hdr.msg_namelen,
 		    cap[i]);
@@ -504,7 +543,7 @@ getpeername(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 	socklen_t cap = len != NULL ? *len : 0;
 	int rc;
 
-	rc = REAL(getpeername)(fd, sa, len);
+	rc = REAL(getpeername, getpeername)(fd, sa, len);
 	if (rc == 0 && atomic_load_explicit(&nmaps, memory_order_relaxed))
 		unmap(sa, len, cap);
 	return rc;
