@@ -327,6 +327,8 @@ list_fds(void)
 			socks += strncmp(t, "socket:", 7) == 0;
 		}
 	}
+	if (d != NULL)
+		closedir(d);
 	printf("sockets after exec: %d\n", socks);
 }
 
