@@ -170,19 +170,16 @@ query(struct conn *c, uint8_t *msg, size_t len)
 	pd_resp_classify(msg, len, &rq, &unread);
 	if (unread)
 		return false;	/* nothing can be read: nothing may pass */
-	switch (rq.act) {
-	case PD_RESP_NOW:
-	case PD_RESP_WAIT:
+	if (rq.act == PD_RESP_NOW || rq.act == PD_RESP_WAIT) {
 		n = pd_resp_answer(&rq, c->obuf + 2, sizeof(c->obuf) - 2,
 		    PD_RESP_MSG_MAX);
 		return n > 0 && put_frame(c->cfd, c->obuf, n);
-	case PD_RESP_PINNED:
+	}
+	if (rq.act == PD_RESP_PINNED) {
+		/* X's reply to it is held against the pins (reply()). */
 		if (c->npin == PIN_PENDING)
 			return false;
 		c->pin[c->npin++] = rq;
-		/* FALLTHROUGH */
-	case PD_RESP_FORWARD:
-		break;
 	}
 	return open_x(c) && put_all(c->xfd, msg - 2, len + 2);
 }
