@@ -175,19 +175,22 @@ $(BUILD)/tools/%: $(OBJ)/tests/tools/%.o
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(TOOL_LIBS) -ldl -lpthread
 
 # The res_* probe reads replies as a client does, with libresolv.
-$(BUILD)/tools/res-probe: TOOL_LIBS := -lresolv
+$(BUILD)/tools/res-probe $(BUILD)/tools/sock-probe: TOOL_LIBS := -lresolv
 
 $(BUILD)/tools/%.so: $(OBJ)/tests/tools/so_%.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -ldl -lpthread
 
+# plain_dns builds queries with res_mkquery (libresolv), as a client does.
+$(BUILD)/bench/plain_dns: PLAIN_LIBS := -lresolv
+
 # bench/plain_*.c run under LD_PRELOAD (with and without the preload, to
 # compare): they link libc only, like any program the preload reaches.
 $(BUILD)/bench/plain_%: $(OBJ)/bench/plain_%.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -lpthread
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(PLAIN_LIBS) -lpthread
 
 # The shims are preloaded into programs that are not instrumented (the
 # lab's unbound servers), which cannot load a sanitized object (ASan wants

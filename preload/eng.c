@@ -392,3 +392,11 @@ pd_eng_pin_reply(const struct pd_dnsq *q, uint8_t *buf, size_t len,
 	pd_eng_guard--;
 	h_errno = herr;
 }
+
+const struct pd_sock_ops *
+pd_eng_sock(void)
+{
+	const struct pd_engine_ops *ops = eng_get();
+
+	return ops != NULL ? ops->sock : NULL;
+}

@@ -67,4 +67,10 @@ void	pd_eng_answer(const struct pd_dnsq *q, uint8_t *buf, size_t len,
 void	pd_eng_pin_reply(const struct pd_dnsq *q, uint8_t *buf, size_t len,
 	    size_t cap, struct pd_dnsr *r);
 
+/*
+ * The engine's responder (engine.h struct pd_sock_ops), loading the
+ * engine on first use. NULL when the engine is unavailable.
+ */
+const struct pd_sock_ops *pd_eng_sock(void);
+
 #endif /* PD_PRELOAD_ENG_H */

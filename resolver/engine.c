@@ -47,6 +47,7 @@
 #include "resolver/dot/dot.h"
 #include "resolver/engine.h"
 #include "resolver/log.h"
+#include "resolver/resp.h"
 #include "resolver/tcache.h"
 #include "resolver/verdict.h"
 
@@ -1418,6 +1419,49 @@ pd_engine_refuse_type(const char *name, struct pd_result *res)
 	audit(ps, name, r, res, "off", NULL, NULL, 0, 0.0);
 }
 
+const struct pd_host *
+pd_engine_host(void)
+{
+	return E.host;
+}
+
+enum pd_claim
+pd_engine_claim(const char *name, unsigned want)
+{
+	char norm[PD_NAME_MAX + 1];
+	const struct pd_rule *r;
+	struct pd_result res;
+	struct pstate *ps = NULL;
+	uint64_t gen;
+	int len;
+
+	if (atomic_load(&E.inited) || pd_engine_init(NULL) == 0)
+		ps = current(&gen);
+	if (ps == NULL)
+		return PD_CLAIM_NOW;	/* refused at once: no policy */
+	if ((len = pd_name_normalize(name, norm)) < 0)
+		r = &ps->p->default_rule;
+	else {
+		r = pd_policy_match(ps->p, norm, (size_t)len);
+		if (r == &ps->p->default_rule &&
+		    is_localhost(norm, (size_t)len))
+			return PD_CLAIM_NONE;
+	}
+	if (r->action == PD_ACTION_SYSTEM)
+		return r->pins != NULL ? PD_CLAIM_PINNED : PD_CLAIM_NONE;
+	if (r->action != PD_ACTION_SECURE || len < 0 || want == 0)
+		return PD_CLAIM_NOW;
+	switch (pd_cache_get(ps->cache, norm, (size_t)len, want, pd_clock_ms(),
+	    &res, NULL, NULL)) {
+	case PD_CACHE_FRESH:
+	case PD_CACHE_REFRESH:
+	case PD_CACHE_STALE_HOLD:
+		return PD_CLAIM_NOW;
+	default:
+		return PD_CLAIM_WAIT;
+	}
+}
+
 static void
 ops_lookup(const char *name, unsigned want, struct pd_result *res)
 {
@@ -1433,4 +1477,5 @@ __attribute__((visibility("default"))) const struct pd_engine_ops
 	.claims = pd_engine_claims,
 	.answer = pd_engine_answer,
 	.pin_reply = pd_engine_pin_reply,
+	.sock = &pd_resp_ops,
 };

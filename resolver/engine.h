@@ -32,7 +32,7 @@
 
 #include "policy/addr.h"
 
-#define PD_ENGINE_ABI		3
+#define PD_ENGINE_ABI		4
 #define PD_ENGINE_SONAME	"libpindns-engine.so"
 #define PD_ENGINE_SYMBOL	"pindns_engine_v1"
 
@@ -226,6 +226,39 @@ struct pd_engine_ops {
 	 */
 	void	(*pin_reply)(const struct pd_dnsq *q, uint8_t *buf, size_t len,
 		    size_t cap, struct pd_dnsr *r);
+
+	/* The responder (see struct pd_sock_ops below). */
+	const struct pd_sock_ops *sock;
+};
+
+/*
+ * The responder for programs that send DNS themselves (SPEC §4.1 last
+ * row; resolver/sock.c). A process gets one responder endpoint per
+ * (server address X, family of the program's socket): a UDP socket and a
+ * TCP listener on the same loopback port, served by a thread of the
+ * engine. Queries sent there are answered by the engine when a rule
+ * claims their name and relayed unchanged to X otherwise.
+ */
+struct sockaddr;
+
+struct pd_sock_ops {
+	/*
+	 * The endpoint for X (to, tolen: an AF_INET or AF_INET6 address)
+	 * and a program socket of family fam: *r gets its loopback address
+	 * (127.0.0.1 for AF_INET, ::1 for AF_INET6), made on first use.
+	 * Returns 0, or -1 with errno set when no endpoint can be made (no
+	 * descriptor, no memory, no thread). In a child after fork(), an
+	 * endpoint of the parent is never returned.
+	 */
+	int	(*endpoint)(int fam, const struct sockaddr *to,
+		    unsigned tolen, struct sockaddr *r, unsigned *rlen);
+
+	/*
+	 * For a process whose responder cannot be made: would the engine
+	 * answer the query msg[0..len-1] (a rule claims its name), or can
+	 * it not tell? 1 yes or cannot tell, 0 no (libc's path: send it).
+	 */
+	int	(*claimed)(const uint8_t *msg, size_t len);
 };
 
 /* The same entry points, linked directly (CLI, unit tests). */
@@ -245,6 +278,20 @@ void	pd_engine_pin_reply(const struct pd_dnsq *q, uint8_t *buf, size_t len,
  * Else REFUSED with reason OTHER_TYPE, in the audit log.
  */
 void	pd_engine_refuse_type(const char *name, struct pd_result *res);
+/*
+ * For the responder: who answers a question for name of type want
+ * (PD_WANT_A or PD_WANT_AAAA; 0 for any other type or class), without
+ * resolving or logging anything.
+ */
+enum pd_claim {
+	PD_CLAIM_NONE = 0,	/* no rule claims it: the program's server */
+	PD_CLAIM_PINNED,	/* a `system` rule with pins: the program's
+				 * server, its reply held against the pins */
+	PD_CLAIM_NOW,		/* the engine answers without the network
+				 * (cache hit, static, deny, no policy) */
+	PD_CLAIM_WAIT		/* the engine answers, maybe after a lookup */
+};
+enum pd_claim pd_engine_claim(const char *name, unsigned want);
 /* Tear down (CLI and tests; the preload never calls it). */
 void	pd_engine_shutdown(void);
 

@@ -18,6 +18,7 @@
 
 #include "resolver/dot/dot.h"
 #include "resolver/engine.h"
+#include "resolver/resp.h"
 
 #define T_A	1
 #define T_AAAA	28
@@ -57,12 +58,16 @@ chain_links(const struct pd_explain *ex, const struct pd_result *res,
 	return 0;
 }
 
+/*
+ * The reply to q in buf: the lookup, then the message laid out by the
+ * backend. m comes with what the caller decides about the message (ID,
+ * question in wire form, OPT); the rest is filled here.
+ */
 void
-pd_engine_answer(const struct pd_dnsq *q, uint8_t *buf, size_t len,
-    struct pd_dnsr *r)
+pd_respond_build(const struct pd_dnsq *q, struct pd_dot_msg *m, uint8_t *buf,
+    size_t len, struct pd_dnsr *r)
 {
 	const struct pd_dot_ops *ops;
-	struct pd_dot_msg m;
 	struct pd_explain *ex = NULL;
 	struct pd_result res;
 	struct pd_addr *v = NULL;
@@ -96,32 +101,43 @@ pd_engine_answer(const struct pd_dnsq *q, uint8_t *buf, size_t len,
 		for (i = 0; i < res.naddrs && i < PD_MAX_ADDRS; i++)
 			if (res.addrs[i].family == fam)
 				v[n++] = res.addrs[i];
-	memset(&m, 0, sizeof(m));
-	m.id = (uint16_t)randombytes_uniform(65536);
-	m.rd = q->rd;
-	m.ad = strcmp(ex->dnssec, "secure") == 0;
-	m.rcode = res.verdict == PD_VERDICT_ABSENT &&
+	m->rd = q->rd;
+	m->ad = strcmp(ex->dnssec, "secure") == 0;
+	m->rcode = res.verdict == PD_VERDICT_ABSENT &&
 	    res.reason == PD_REASON_NXDOMAIN ? 3 : 0;
-	m.qname = q->name;
-	m.qclass = q->qclass;
-	m.qtype = q->qtype;
-	m.ttl = res.ttl;
+	m->qname = q->name;
+	m->qclass = q->qclass;
+	m->qtype = q->qtype;
+	m->ttl = res.ttl;
 	if (res.verdict == PD_VERDICT_ACCEPTED)
-		m.nchain = chain_links(ex, &res, &m.chain);
-	m.naddrs = n;
-	m.addrs = v;
+		m->nchain = chain_links(ex, &res, &m->chain);
+	m->naddrs = n;
+	m->addrs = v;
 	if ((ops = pd_dot_get(NULL, 0)) == NULL || ops->wire_build == NULL ||
-	    ops->wire_build(&m, buf, len, &r->len) != PD_OK) {
+	    ops->wire_build(m, buf, len, &r->len) != PD_OK) {
 		/* Nothing to hand out: fail closed, never to libc. */
 		say_refused(r, PD_REASON_UNREACHABLE);
 		r->verdict = PD_VERDICT_FAILED;
 		goto out;
 	}
-	r->rcode = m.rcode;
-	r->ancount = m.nchain + m.naddrs;
+	r->rcode = m->rcode;
+	r->ancount = m->nchain + m->naddrs;
 out:
+	m->addrs = NULL;
+	m->chain = NULL;
 	free(v);
 	free(ex);
+}
+
+void
+pd_engine_answer(const struct pd_dnsq *q, uint8_t *buf, size_t len,
+    struct pd_dnsr *r)
+{
+	struct pd_dot_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.id = (uint16_t)randombytes_uniform(65536);
+	pd_respond_build(q, &m, buf, len, r);
 }
 
 void

@@ -33,9 +33,12 @@
 #include "policy/policy.h"
 #include "resolver/engine.h"
 
-#define PD_DOT_ABI		2
+#define PD_DOT_ABI		3
 #define PD_DOT_SONAME		"libpindns-dot.so"
 #define PD_DOT_SYMBOL		"pindns_dot_v1"
+
+/* The payload size our replies' OPT records announce (RFC 9715's 1232). */
+#define PD_DOT_UDP_SIZE		1232
 
 /* Longest CNAME chain followed; a longer one is a failure (bogus). */
 #define PD_DOT_MAX_CHAIN	8
@@ -123,6 +126,45 @@ struct pd_dot_msg {
 	const char		(*chain)[PD_CANON_MAX + 1];
 	unsigned		 naddrs;
 	const struct pd_addr	*addrs;		/* all of qtype's family */
+	/*
+	 * The responder (ABI 3): qwire, when not NULL, is the question
+	 * name in wire form exactly as the program sent it (qname is then
+	 * ignored), so the echo keeps its case byte for byte. edns: the
+	 * query had an OPT record; the reply carries one too (RFC 6891
+	 * §7), with the DO bit copied (RFC 3225) and, when ede is not
+	 * negative, an Extended DNS Error option (RFC 8914) with info code
+	 * ede and ede_text (may be NULL). tc: set TC (RFC 1035 §4.1.1),
+	 * for a reply cut to the question because it would not fit.
+	 */
+	const uint8_t		*qwire;
+	size_t			 qwirelen;
+	bool			 edns;
+	bool			 do_bit;
+	int			 ede;
+	const char		*ede_text;
+	bool			 tc;
+};
+
+/*
+ * A query message as the responder reads it (ABI 3, wire_query): the
+ * header fields it needs, the first question (qname normalised for the
+ * engine, and in wire form as sent), and the OPT record's facts.
+ */
+struct pd_dot_query {
+	uint16_t	id;
+	unsigned	opcode;
+	bool		qr;
+	bool		rd;
+	unsigned	qdcount;
+	uint16_t	qtype;
+	uint16_t	qclass;
+	int		normlen;	/* -1: the name has no normalised form */
+	char		norm[PD_NAME_MAX + 1];
+	uint8_t		qwire[256];
+	size_t		qwirelen;
+	bool		edns;
+	bool		do_bit;
+	uint16_t	udp_size;	/* the OPT's payload size; 512 without */
 };
 
 struct pd_dot;
@@ -201,6 +243,13 @@ struct pd_dot_ops {
 	 */
 	enum pd_err	(*wire_keep)(uint8_t *msg, size_t len, size_t cap,
 			    const uint8_t *keep, unsigned n, size_t *outlen);
+
+	/*
+	 * ABI 3. Read the DNS message msg[0..len-1] as a query into *q.
+	 * PD_EPARSE when it is no DNS message or has no question.
+	 */
+	enum pd_err	(*wire_query)(const uint8_t *msg, size_t len,
+			    struct pd_dot_query *q);
 
 	/* "getdns 1.6.0 (API ...)", for `pindns version`. */
 	const char *	(*version)(void);

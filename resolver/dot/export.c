@@ -38,6 +38,7 @@ __attribute__((visibility("default"))) const struct pd_dot_ops
 	.wire_build = pd_wire_build,
 	.wire_addrs = pd_wire_addrs,
 	.wire_keep = pd_wire_keep,
+	.wire_query = pd_wire_query,
 	.version = dot_version,
 };
 

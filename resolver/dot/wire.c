@@ -87,6 +87,63 @@ out:
 	return r;
 }
 
+/*
+ * The reply's OPT record (RFC 6891 §6.1.2): our payload size, the DO bit
+ * as the query had it (RFC 3225 §3), and an Extended DNS Error option
+ * (RFC 8914 §2: a 16-bit info code, then UTF-8 text) when m says so.
+ */
+static enum pd_err
+add_opt(getdns_dict *msg, const struct pd_dot_msg *m)
+{
+	getdns_dict *opt = NULL, *rdata = NULL, *o = NULL;
+	getdns_list *ar = NULL, *opts = NULL;
+	getdns_bindata data;
+	uint8_t ede[2 + 128];
+	size_t tl = 0;
+	enum pd_err r = PD_ENOMEM;
+
+	if ((ar = getdns_list_create()) == NULL ||
+	    (opt = getdns_dict_create()) == NULL ||
+	    (rdata = getdns_dict_create()) == NULL ||
+	    (opts = getdns_list_create()) == NULL)
+		goto out;
+	if (m->ede >= 0) {
+		if (m->ede_text != NULL && (tl = strlen(m->ede_text)) >
+		    sizeof(ede) - 2)
+			tl = sizeof(ede) - 2;
+		ede[0] = (uint8_t)(m->ede >> 8);
+		ede[1] = (uint8_t)m->ede;
+		if (tl > 0)
+			memcpy(ede + 2, m->ede_text, tl);
+		data.data = ede;
+		data.size = 2 + tl;
+		if ((o = getdns_dict_create()) == NULL ||
+		    getdns_dict_set_int(o, "option_code", 15) != 0 ||
+		    getdns_dict_set_bindata(o, "option_data", &data) != 0 ||
+		    getdns_list_set_dict(opts, 0, o) != 0)
+			goto out;
+	}
+	if (getdns_dict_set_int(opt, "type", GETDNS_RRTYPE_OPT) != 0 ||
+	    getdns_dict_set_int(opt, "udp_payload_size", PD_DOT_UDP_SIZE) !=
+	    0 || getdns_dict_set_int(opt, "extended_rcode", 0) != 0 ||
+	    getdns_dict_set_int(opt, "version", 0) != 0 ||
+	    getdns_dict_set_int(opt, "do", m->do_bit) != 0 ||
+	    getdns_dict_set_int(opt, "z", 0) != 0 ||
+	    getdns_dict_set_list(rdata, "options", opts) != 0 ||
+	    getdns_dict_set_dict(opt, "rdata", rdata) != 0 ||
+	    getdns_list_set_dict(ar, 0, opt) != 0 ||
+	    getdns_dict_set_list(msg, "additional", ar) != 0)
+		goto out;
+	r = PD_OK;
+out:
+	getdns_dict_destroy(o);
+	getdns_list_destroy(opts);
+	getdns_dict_destroy(rdata);
+	getdns_dict_destroy(opt);
+	getdns_list_destroy(ar);
+	return r;
+}
+
 /* Serialise msg; min(len, *need) bytes into buf. */
 static enum pd_err
 to_wire(const getdns_dict *msg, uint8_t *buf, size_t len, size_t *need)
@@ -113,7 +170,15 @@ pd_wire_build(const struct pd_dot_msg *m, uint8_t *buf, size_t len,
 	unsigned i;
 	enum pd_err r;
 
-	if ((r = wire_name(m->qname, &qn)) != PD_OK)
+	if (m->qwire != NULL) {
+		if ((qn = malloc(sizeof(*qn))) == NULL ||
+		    (qn->data = malloc(m->qwirelen)) == NULL) {
+			free(qn);
+			return PD_ENOMEM;
+		}
+		memcpy(qn->data, m->qwire, m->qwirelen);
+		qn->size = m->qwirelen;
+	} else if ((r = wire_name(m->qname, &qn)) != PD_OK)
 		goto out;
 	r = PD_ENOMEM;
 	if ((msg = getdns_dict_create()) == NULL ||
@@ -127,6 +192,7 @@ pd_wire_build(const struct pd_dot_msg *m, uint8_t *buf, size_t len,
 	    getdns_dict_set_int(hdr, "rd", m->rd) != 0 ||
 	    getdns_dict_set_int(hdr, "ra", 1) != 0 ||
 	    getdns_dict_set_int(hdr, "ad", m->ad) != 0 ||
+	    getdns_dict_set_int(hdr, "tc", m->tc) != 0 ||
 	    getdns_dict_set_int(hdr, "rcode", (uint32_t)m->rcode) != 0 ||
 	    getdns_dict_set_bindata(q, "qname", qn) != 0 ||
 	    getdns_dict_set_int(q, "qtype", m->qtype) != 0 ||
@@ -153,6 +219,8 @@ pd_wire_build(const struct pd_dot_msg *m, uint8_t *buf, size_t len,
 		    "ipv4_address", &addr)) != PD_OK)
 			goto out;
 	}
+	if (m->edns && (r = add_opt(msg, m)) != PD_OK)
+		goto out;
 	r = PD_ENOMEM;
 	if (getdns_dict_set_dict(msg, "header", hdr) != 0 ||
 	    getdns_dict_set_dict(msg, "question", q) != 0 ||
@@ -294,6 +362,61 @@ pd_wire_keep(uint8_t *msg, size_t len, size_t cap, const uint8_t *keep,
 	r = to_wire(d, msg, cap, outlen);
 out:
 	getdns_list_destroy(out);
+	getdns_dict_destroy(d);
+	return r;
+}
+
+enum pd_err
+pd_wire_query(const uint8_t *msg, size_t len, struct pd_dot_query *q)
+{
+	getdns_dict *d = NULL, *rr;
+	getdns_list *ar;
+	getdns_bindata *qn;
+	uint32_t v, id, op, qr, rd, qd, qt, qc;
+	size_t i, n;
+	enum pd_err r = PD_EPARSE;
+
+	memset(q, 0, sizeof(*q));
+	if (getdns_wire2msg_dict(msg, len, &d) != GETDNS_RETURN_GOOD ||
+	    d == NULL)
+		return PD_EPARSE;
+	if (getdns_dict_get_int(d, "/header/id", &id) != 0 ||
+	    getdns_dict_get_int(d, "/header/opcode", &op) != 0 ||
+	    getdns_dict_get_int(d, "/header/qr", &qr) != 0 ||
+	    getdns_dict_get_int(d, "/header/rd", &rd) != 0 ||
+	    getdns_dict_get_int(d, "/header/qdcount", &qd) != 0 ||
+	    getdns_dict_get_bindata(d, "/question/qname", &qn) != 0 ||
+	    getdns_dict_get_int(d, "/question/qtype", &qt) != 0 ||
+	    getdns_dict_get_int(d, "/question/qclass", &qc) != 0 ||
+	    qn->size == 0 || qn->size > sizeof(q->qwire))
+		goto out;
+	q->id = (uint16_t)id;
+	q->opcode = op;
+	q->qr = qr != 0;
+	q->rd = rd != 0;
+	q->qdcount = qd;
+	q->qtype = (uint16_t)qt;
+	q->qclass = (uint16_t)qc;
+	memcpy(q->qwire, qn->data, qn->size);
+	q->qwirelen = qn->size;
+	q->normlen = pd_dname_norm(qn, q->norm);
+	q->udp_size = 512;
+	if (getdns_dict_get_list(d, "additional", &ar) == 0 &&
+	    getdns_list_get_length(ar, &n) == 0)
+		for (i = 0; i < n; i++)
+			if (getdns_list_get_dict(ar, i, &rr) == 0 &&
+			    getdns_dict_get_int(rr, "type", &v) == 0 &&
+			    v == GETDNS_RRTYPE_OPT) {
+				q->edns = true;
+				if (getdns_dict_get_int(rr, "udp_payload_size",
+				    &v) == 0 && v > 512)
+					q->udp_size = (uint16_t)v;
+				q->do_bit = getdns_dict_get_int(rr, "do",
+				    &v) == 0 && v != 0;
+				break;
+			}
+	r = PD_OK;
+out:
 	getdns_dict_destroy(d);
 	return r;
 }

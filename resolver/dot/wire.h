@@ -14,5 +14,7 @@ enum pd_err	pd_wire_addrs(const uint8_t *msg, size_t len,
 		    struct pd_addr *addrs, unsigned max, unsigned *np);
 enum pd_err	pd_wire_keep(uint8_t *msg, size_t len, size_t cap,
 		    const uint8_t *keep, unsigned nkeep, size_t *outlen);
+enum pd_err	pd_wire_query(const uint8_t *msg, size_t len,
+		    struct pd_dot_query *q);
 
 #endif /* PD_DOT_WIRE_H */

@@ -1,0 +1,550 @@
+/*
+ * pindns preload: programs that send DNS themselves (SPEC §4.1, last
+ * row: c-ares, dnspython, Node's dns.resolve*, hand-rolled clients).
+ *
+ * A UDP or TCP socket's traffic to port 53 of any address X goes to the
+ * engine's responder R(X) on loopback instead (resolver/resp.h): connect
+ * to X connects to R(X); sendto, sendmsg and sendmmsg naming X send to
+ * R(X). The responder answers what a rule claims and relays the rest to
+ * X unchanged. On the way back, recvfrom, recvmsg, recvmmsg and
+ * getpeername report X wherever the kernel says R(X), so a client's check
+ * that the reply came from the server it asked passes.
+ *
+ * R(X) names X on its own (the responder binds one port per X and family
+ * for UDP and TCP alike), so no per-descriptor state is kept: close,
+ * dup2 and a reused descriptor need nothing. The map R <-> X is a small
+ * append-only table: lookups take no lock. A process that never sends
+ * DNS itself pays a port compare per connect/send call and a load of the
+ * table's size per receive call.
+ *
+ * When the responder cannot be made (no engine, no descriptor, no
+ * thread), nothing claimed may pass: a message sent with an address is
+ * read by the engine and, when a rule claims its question (or the engine
+ * cannot tell), the send fails with ECONNREFUSED, which resolvers treat
+ * as a failed server; a connect() to port 53 fails the same way (what
+ * the program sends on a connected socket cannot be seen here).
+ *
+ * Fork: a child makes its own responder on first use (the table's
+ * entries from the parent keep mapping replies on inherited sockets).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "preload/eng.h"
+
+#define HOOK __attribute__((visibility("default")))
+
+/* Servers (with the family of the program's socket) one process maps. */
+#define MAP_MAX		128
+/* Messages of one sendmmsg/recvmmsg call handled at a time. */
+#define MMSG_MAX	64
+
+typedef int connect_fn(int, const struct sockaddr *, socklen_t);
+typedef ssize_t sendto_fn(int, const void *, size_t, int,
+    const struct sockaddr *, socklen_t);
+typedef ssize_t sendmsg_fn(int, const struct msghdr *, int);
+typedef int sendmmsg_fn(int, struct mmsghdr *, unsigned int, int);
+typedef ssize_t recvfrom_fn(int, void *, size_t, int, struct sockaddr *,
+    socklen_t *);
+typedef ssize_t recvfrom_chk_fn(int, void *, size_t, size_t, int,
+    struct sockaddr *, socklen_t *);
+typedef ssize_t recvmsg_fn(int, struct msghdr *, int);
+typedef int recvmmsg_fn(int, struct mmsghdr *, unsigned int, int,
+    struct timespec *);
+typedef int getpeername_fn(int, struct sockaddr *, socklen_t *);
+
+struct map {
+	int			 fam;	/* of the program's socket */
+	unsigned		 epoch;	/* fork generation it was made in */
+	struct sockaddr_storage	 x;
+	socklen_t		 xlen;
+	struct sockaddr_storage	 r;
+	socklen_t		 rlen;
+};
+
+/* Entries below nmaps are written once, before nmaps covers them. */
+static struct map maps[MAP_MAX];
+static _Atomic unsigned nmaps;
+static pthread_mutex_t map_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic unsigned epoch;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* ------------------------------------------------------------ binding */
+
+/*
+ * The real calls, bound on first use. A hook's fast path is one load of
+ * its pointer (a pthread_once call costs more than the rest of the
+ * hook); two threads racing bind the same value.
+ */
+static struct {
+	_Atomic(connect_fn *)		connect;
+	_Atomic(sendto_fn *)		sendto;
+	_Atomic(sendmsg_fn *)		sendmsg;
+	_Atomic(sendmmsg_fn *)		sendmmsg;
+	_Atomic(recvfrom_fn *)		recvfrom;
+	_Atomic(recvfrom_chk_fn *)	recvfrom_chk;
+	_Atomic(recvmsg_fn *)		recvmsg;
+	_Atomic(recvmmsg_fn *)		recvmmsg;
+	_Atomic(getpeername_fn *)	getpeername;
+} real;
+
+static int
+fail_int(void)
+{
+	errno = ENOSYS;
+	return -1;
+}
+
+/* proxychains' load_sym, without the abort: never bind to ourselves. */
+static __attribute__((noinline, cold)) void *
+load_sym(const char *name, void *self)
+{
+	int saved = errno;
+	void *p = dlsym(RTLD_NEXT, name);
+
+	errno = saved;
+	return p == NULL || p == self ? (void *)fail_int : p;
+}
+
+#define REAL(f, sym)							\
+	__extension__({							\
+		__typeof__(atomic_load(&real.f)) f_ =			\
+		    atomic_load_explicit(&real.f, memory_order_relaxed);\
+		if (__builtin_expect(f_ == NULL, 0)) {			\
+			f_ = (__typeof__(f_))load_sym(#sym, (void *)sym);\
+			atomic_store_explicit(&real.f, f_,		\
+			    memory_order_relaxed);			\
+		}							\
+		f_;							\
+	})
+
+/* ------------------------------------------------------------ the map */
+
+/* Does sa (len bytes) name port 53? The only test on the fast path. */
+static inline int
+to_dns(const struct sockaddr *sa, socklen_t len)
+{
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET)
+		return len >= sizeof(struct sockaddr_in) &&
+		    ((const struct sockaddr_in *)sa)->sin_port == htons(53);
+	if (sa->sa_family == AF_INET6)
+		return len >= sizeof(struct sockaddr_in6) &&
+		    ((const struct sockaddr_in6 *)sa)->sin6_port == htons(53);
+	return 0;
+}
+
+static int
+same_addr(const struct sockaddr *a, const struct sockaddr_storage *b,
+    int scope)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+	const struct sockaddr_in6 *b6 = (const struct sockaddr_in6 *)b;
+
+	if (a->sa_family != b->ss_family)
+		return 0;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_port ==
+		    ((const struct sockaddr_in *)b)->sin_port &&
+		    ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return a6->sin6_port == b6->sin6_port &&
+	    (!scope || a6->sin6_scope_id == b6->sin6_scope_id) &&
+	    memcmp(&a6->sin6_addr, &b6->sin6_addr, 16) == 0;
+}
+
+static void
+fork_child(void)
+{
+	atomic_fetch_add(&epoch, 1);
+}
+
+static void
+fork_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, fork_child);
+}
+
+/* The map entry of X for a socket of family fam, in this process. */
+static const struct map *
+map_find(int fam, const struct sockaddr *x)
+{
+	unsigned i, n = atomic_load_explicit(&nmaps, memory_order_acquire);
+	unsigned e = atomic_load_explicit(&epoch, memory_order_relaxed);
+
+	for (i = 0; i < n; i++)
+		if (maps[i].fam == fam && maps[i].epoch == e &&
+		    same_addr(x, &maps[i].x, 1))
+			return &maps[i];
+	return NULL;
+}
+
+/*
+ * R(X) for a socket of family fam: from the map, else made by the
+ * engine and added. NULL when no responder can be had.
+ */
+static const struct map *
+map_get(int fam, const struct sockaddr *x, socklen_t xlen)
+{
+	const struct pd_sock_ops *ops;
+	const struct map *m;
+	struct map *nm;
+	unsigned n, rlen;
+	int rc;
+
+	if ((m = map_find(fam, x)) != NULL)
+		return m;
+	(void)pthread_once(&fork_once, fork_init);
+	if ((ops = pd_eng_sock()) == NULL || ops->endpoint == NULL)
+		return NULL;
+	(void)pthread_mutex_lock(&map_mu);
+	if ((m = map_find(fam, x)) != NULL)
+		goto out;
+	n = atomic_load_explicit(&nmaps, memory_order_relaxed);
+	if (n == MAP_MAX)
+		goto out;
+	nm = &maps[n];
+	memset(nm, 0, sizeof(*nm));
+	nm->fam = fam;
+	nm->epoch = atomic_load(&epoch);
+	nm->xlen = x->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
+	(void)xlen;
+	memcpy(&nm->x, x, nm->xlen);
+	rlen = sizeof(nm->r);
+	pd_eng_guard++;
+	rc = ops->endpoint(fam, x, nm->xlen, (struct sockaddr *)&nm->r, &rlen);
+	pd_eng_guard--;
+	if (rc != 0)
+		goto out;
+	nm->rlen = rlen;
+	atomic_store_explicit(&nmaps, n + 1, memory_order_release);
+	m = nm;
+out:
+	(void)pthread_mutex_unlock(&map_mu);
+	return m;
+}
+
+/*
+ * Where the kernel reports R(X) in sa (the caller's buffer held cap
+ * bytes, *len now says how long the address is), report X instead, cut
+ * to cap as the kernel cuts.
+ */
+static __attribute__((noinline, cold)) void
+unmap(struct sockaddr *sa, socklen_t *len, socklen_t cap)
+{
+	unsigned i, n = atomic_load_explicit(&nmaps, memory_order_acquire);
+	struct sockaddr_storage ss;
+
+	if (n == 0 || sa == NULL || len == NULL || cap < sizeof(sa_family_t))
+		return;
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return;
+	/* What the kernel wrote may be cut short: compare a whole copy. */
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, sa, cap < sizeof(ss) ? cap : sizeof(ss));
+	for (i = 0; i < n; i++)
+		if (*len == maps[i].rlen &&
+		    same_addr((struct sockaddr *)&ss, &maps[i].r, 0)) {
+			memcpy(sa, &maps[i].x, cap < maps[i].xlen ? cap :
+			    maps[i].xlen);
+			*len = maps[i].xlen;
+			return;
+		}
+}
+
+/* ------------------------------------------------------------ redirect */
+
+/* A socket whose port-53 traffic goes to the responder: UDP or TCP. */
+static int
+dns_socket(int fd)
+{
+	int proto = 0;
+	socklen_t len = sizeof(proto);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0)
+		return 0;
+	return proto == IPPROTO_UDP || proto == IPPROTO_TCP;
+}
+
+/*
+ * The address to use instead of sa for fd: R(X), or sa itself when fd is
+ * not ours to redirect. NULL: no responder (*fallback says what to do).
+ */
+static const struct sockaddr *
+redirect(int fd, const struct sockaddr *sa, socklen_t len, socklen_t *rlen)
+{
+	const struct map *m;
+
+	*rlen = len;
+	if (pd_eng_guarded() || !dns_socket(fd))
+		return sa;
+	if ((m = map_get(sa->sa_family, sa, len)) == NULL)
+		return NULL;
+	*rlen = m->rlen;
+	return (const struct sockaddr *)&m->r;
+}
+
+/*
+ * No responder: may msg[0..len-1] go to its server as it is? Only when
+ * the engine reads it and no rule claims its question.
+ */
+static int
+may_pass(const void *msg, size_t len)
+{
+	const struct pd_sock_ops *ops = pd_eng_sock();
+	int claimed;
+
+	if (ops == NULL || ops->claimed == NULL)
+		return 0;
+	pd_eng_guard++;
+	claimed = ops->claimed(msg, len);
+	pd_eng_guard--;
+	return !claimed;
+}
+
+/* The bytes of a message in one buffer, for may_pass(). */
+static int
+may_pass_iov(const struct msghdr *m)
+{
+	uint8_t *buf;
+	size_t i, n = 0, o = 0;
+	int ok;
+
+	for (i = 0; i < m->msg_iovlen; i++)
+		n += m->msg_iov[i].iov_len;
+	if (n > 65535 || (buf = malloc(n + 1)) == NULL)
+		return 0;
+	for (i = 0; i < m->msg_iovlen; i++) {
+		memcpy(buf + o, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+		o += m->msg_iov[i].iov_len;
+	}
+	ok = may_pass(buf, n);
+	free(buf);
+	return ok;
+}
+
+/* ------------------------------------------------------------ hooks */
+
+/*
+ * Each hook's fast path: one compare of the destination's port (or one
+ * load of the map's size on the way back), then libc. The rest is out
+ * of line.
+ */
+static __attribute__((noinline, cold)) int
+connect_dns(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	const struct sockaddr *to;
+	socklen_t tolen;
+	int saved = errno;
+
+	if ((to = redirect(fd, sa, len, &tolen)) == NULL) {
+		errno = ECONNREFUSED;
+		return -1;
+	}
+	errno = saved;
+	return REAL(connect, connect)(fd, to, tolen);
+}
+
+HOOK int
+connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+	if (__builtin_expect(!to_dns(addr.__sockaddr__, len), 1))
+		return REAL(connect, connect)(fd, addr.__sockaddr__, len);
+	return connect_dns(fd, addr.__sockaddr__, len);
+}
+
+static __attribute__((noinline, cold)) ssize_t
+sendto_dns(int fd, const void *buf, size_t n, int flags,
+    const struct sockaddr *sa, socklen_t len)
+{
+	const struct sockaddr *to;
+	socklen_t tolen;
+	int saved = errno;
+
+	if ((to = redirect(fd, sa, len, &tolen)) == NULL) {
+		if (!may_pass(buf, n)) {
+			errno = ECONNREFUSED;
+			return -1;
+		}
+		to = sa;
+	}
+	errno = saved;
+	return REAL(sendto, sendto)(fd, buf, n, flags, to, tolen);
+}
+
+HOOK ssize_t
+sendto(int fd, const void *buf, size_t n, int flags,
+    __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+	if (__builtin_expect(!to_dns(addr.__sockaddr__, len), 1))
+		return REAL(sendto, sendto)(fd, buf, n, flags,
+		    addr.__sockaddr__, len);
+	return sendto_dns(fd, buf, n, flags, addr.__sockaddr__, len);
+}
+
+static __attribute__((noinline, cold)) ssize_t
+sendmsg_dns(int fd, const struct msghdr *msg, int flags)
+{
+	const struct sockaddr *to;
+	struct msghdr m = *msg;
+	socklen_t tolen;
+	int saved = errno;
+
+	if ((to = redirect(fd, msg->msg_name, msg->msg_namelen, &tolen)) ==
+	    NULL) {
+		if (!may_pass_iov(msg)) {
+			errno = ECONNREFUSED;
+			return -1;
+		}
+		to = msg->msg_name;
+	}
+	m.msg_name = (void *)(uintptr_t)to;
+	m.msg_namelen = tolen;
+	errno = saved;
+	return REAL(sendmsg, sendmsg)(fd, &m, flags);
+}
+
+HOOK ssize_t
+sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	if (__builtin_expect(msg == NULL ||
+	    !to_dns(msg->msg_name, msg->msg_namelen), 1))
+		return REAL(sendmsg, sendmsg)(fd, msg, flags);
+	return sendmsg_dns(fd, msg, flags);
+}
+
+static __attribute__((noinline, cold)) int
+sendmmsg_dns(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
+{
+	struct mmsghdr w[MMSG_MAX];
+	const struct sockaddr *to;
+	socklen_t tolen;
+	unsigned i, k;
+	int rc, saved = errno;
+
+	/* sendmmsg may send fewer than asked; callers send the rest. */
+	if (vlen > MMSG_MAX)
+		vlen = MMSG_MAX;
+	memcpy(w, v, vlen * sizeof(w[0]));
+	for (i = 0; i < vlen; i++) {
+		if (!to_dns(w[i].msg_hdr.msg_name, w[i].msg_hdr.msg_namelen))
+			continue;
+		to = redirect(fd, w[i].msg_hdr.msg_name,
+		    w[i].msg_hdr.msg_namelen, &tolen);
+		if (to == NULL) {
+			if (may_pass_iov(&w[i].msg_hdr))
+				continue;
+			if (i == 0) {
+				errno = ECONNREFUSED;
+				return -1;
+			}
+			vlen = i;	/* the refused one fails next call */
+			break;
+		}
+		w[i].msg_hdr.msg_name = (void *)(uintptr_t)to;
+		w[i].msg_hdr.msg_namelen = tolen;
+	}
+	errno = saved;
+	rc = REAL(sendmmsg, sendmmsg)(fd, w, vlen, flags);
+	for (k = 0; rc > 0 && k < (unsigned)rc; k++)
+		v[k].msg_len = w[k].msg_len;
+	return rc;
+}
+
+HOOK int
+sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
+{
+	unsigned i;
+
+	for (i = 0; v != NULL && i < vlen; i++)
+		if (to_dns(v[i].msg_hdr.msg_name, v[i].msg_hdr.msg_namelen))
+			return sendmmsg_dns(fd, v, vlen, flags);
+	return REAL(sendmmsg, sendmmsg)(fd, v, vlen, flags);
+}
+
+HOOK ssize_t
+recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_ARG addr,
+    socklen_t *len)
+{
+	struct sockaddr *sa = addr.__sockaddr__;
+	socklen_t cap = len != NULL ? *len : 0;
+	ssize_t rc;
+
+	rc = REAL(recvfrom, recvfrom)(fd, buf, n, flags, sa, len);
+	if (__builtin_expect(rc >= 0 && atomic_load_explicit(&nmaps,
+	    memory_order_relaxed) != 0, 0))
+		unmap(sa, len, cap);
+	return rc;
+}
+
+/*
+ * _FORTIFY_SOURCE builds call this when the buffer's size is known
+ * (declared by <bits/socket2.h> only under _FORTIFY_SOURCE).
+ */
+ssize_t	__recvfrom_chk(int, void *, size_t, size_t, int, __SOCKADDR_ARG,
+	    socklen_t *);
+
+HOOK ssize_t
+__recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+    __SOCKADDR_ARG addr, socklen_t *len)
+{
+	if (n > buflen)		/* libc's check fails: let it say so */
+		return REAL(recvfrom_chk, __recvfrom_chk)(fd, buf, n, buflen,
+		    flags, addr.__sockaddr__, len);
+	return recvfrom(fd, buf, n, flags, addr, len);
+}
+
+HOOK ssize_t
+recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	socklen_t cap = msg != NULL ? msg->msg_namelen : 0;
+	ssize_t rc;
+
+	rc = REAL(recvmsg, recvmsg)(fd, msg, flags);
+	if (rc >= 0 && atomic_load_explicit(&nmaps, memory_order_relaxed))
+		unmap(msg->msg_name, &msg->msg_namelen, cap);
+	return rc;
+}
+
+HOOK int
+recvmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags,
+    struct timespec *tmo)
+{
+	socklen_t cap[MMSG_MAX];
+	unsigned i;
+	int rc;
+
+	if (!atomic_load_explicit(&nmaps, memory_order_relaxed) || v == NULL)
+		return REAL(recvmmsg, recvmmsg)(fd, v, vlen, flags, tmo);
+	/* recvmmsg may return fewer than asked: the rest come next call. */
+	if (vlen > MMSG_MAX)
+		vlen = MMSG_MAX;
+	for (i = 0; i < vlen; i++)
+		cap[i] = v[i].msg_hdr.msg_namelen;
+	rc = REAL(recvmmsg, recvmmsg)(fd, v, vlen, flags, tmo);
+	for (i = 0; rc > 0 && i < (unsigned)rc; i++)
+		unmap(v[i].msg_hdr.msg_name, &v[i].msg_hdr.msg_namelen,
+		    cap[i]);
+	return rc;
+}
+
+HOOK int
+getpeername(int fd, __SOCKADDR_ARG addr, socklen_t *len)
+{
+	struct sockaddr *sa = addr.__sockaddr__;
+	socklen_t cap = len != NULL ? *len : 0;
+	int rc;
+
+	rc = REAL(getpeername, getpeername)(fd, sa, len);
+	if (rc == 0 && atomic_load_explicit(&nmaps, memory_order_relaxed))
+		unmap(sa, len, cap);
+	return rc;
+}

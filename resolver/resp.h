@@ -1,0 +1,106 @@
+/*
+ * pindns engine: the responder for programs that send DNS themselves
+ * (SPEC §4.1, last row; engine.h struct pd_sock_ops).
+ *
+ * The preload sends a program's port-53 traffic for server X to a
+ * loopback endpoint R(X) of this process (resp_serve.c: one UDP socket
+ * and one TCP listener on the same port, served by a thread of the
+ * engine). Each query is read with getdns (resp_query.c): a question a
+ * rule claims is answered by the engine, everything else goes byte for
+ * byte to X and X's reply comes back unchanged (resp_serve.c for UDP,
+ * resp_tcp.c for TCP). A `system` rule with pins holds X's reply against
+ * the pins first.
+ *
+ * Threads: the UDP loop never waits on the network for a claimed name: a
+ * query whose answer is not cached goes to a small pool of workers. Each
+ * TCP connection has a thread of its own. All of them are made with
+ * every signal blocked and announced to the host (pd_host
+ * ->engine_thread), so the preload's hooks pass their calls to libc.
+ * Fork: a child drops the parent's endpoints (closes its copies of their
+ * descriptors) and makes its own on first use; every descriptor is
+ * close-on-exec.
+ */
+#ifndef PD_RESP_H
+#define PD_RESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resolver/dot/dot.h"
+#include "resolver/engine.h"
+
+/* Largest DNS message (TCP's 16-bit length). */
+#define PD_RESP_MSG_MAX		65535
+
+/* What the responder does with one query. */
+enum pd_resp_act {
+	PD_RESP_FORWARD = 0,	/* to X, byte for byte */
+	PD_RESP_PINNED,		/* to X; X's reply held against the pins */
+	PD_RESP_NOW,		/* the engine answers without the network */
+	PD_RESP_WAIT		/* the engine answers, maybe after a lookup */
+};
+
+struct pd_resp_q {
+	enum pd_resp_act	act;
+	struct pd_dot_query	q;
+};
+
+/*
+ * Read msg[0..len-1] and decide. Forwarded: what getdns cannot read, a
+ * message that is not a standard query (QR set, opcode not QUERY), with
+ * no or more than one question, a name the engine cannot express, and
+ * every name no rule claims (or, when the backend cannot be loaded to
+ * read it, everything: *unread set). Never blocks.
+ */
+void	pd_resp_classify(const uint8_t *msg, size_t len, struct pd_resp_q *rq,
+	    bool *unread);
+
+/*
+ * The engine's reply to rq (NOW or WAIT) in out[0..cap-1]: same ID and
+ * question, the answer (or NXDOMAIN / NODATA), AD when validated; a
+ * refusal as REFUSED (policy) or SERVFAIL (temporary failure) with an
+ * Extended DNS Error when the query had EDNS. A reply longer than limit
+ * (UDP: the client's EDNS payload size, 512 without) is cut to the
+ * question with TC set, so the client asks again over TCP. Returns the
+ * length; 0 when nothing could be built (out of memory: the client's
+ * retry gets another chance). May wait for the network (WAIT).
+ */
+size_t	pd_resp_answer(const struct pd_resp_q *rq, uint8_t *out, size_t cap,
+	    size_t limit);
+
+/*
+ * PINNED: X's reply msg[0..len-1] (a buffer of cap bytes) held against
+ * the rule's pins. Returns the length of what to relay: the reply as it
+ * was, the reply without the addresses the pins drop (filter), or a
+ * refusal written in its place.
+ */
+size_t	pd_resp_pin(const struct pd_resp_q *rq, uint8_t *msg, size_t len,
+	    size_t cap, size_t limit);
+
+/* The message's ID (its first two bytes), for matching replies. */
+uint16_t pd_resp_id(const uint8_t *msg, size_t len);
+
+/* respond.c: the reply to q laid out with m's ID, question and OPT. */
+void	pd_respond_build(const struct pd_dnsq *q, struct pd_dot_msg *m,
+	    uint8_t *buf, size_t len, struct pd_dnsr *r);
+
+/* engine.c: the host's hooks (may be NULL), for threads we make. */
+const struct pd_host *pd_engine_host(void);
+
+/* resp_serve.c: the table behind engine.h's ->sock. */
+extern const struct pd_sock_ops pd_resp_ops;
+
+/*
+ * resp_tcp.c: serve one accepted TCP connection cfd (ours now) for the
+ * server to (tolen bytes) on a thread of its own. -1 when no thread can
+ * be made (cfd is then closed).
+ */
+int	pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen);
+
+/* resp_tcp.c: in a child after fork, close the parent's connections. */
+void	pd_resp_tcp_forked(void);
+
+/* resp_serve.c: a thread of the responder, signals blocked, announced. */
+int	pd_resp_thread(void *(*fn)(void *), void *arg);
+
+#endif /* PD_RESP_H */

@@ -1,0 +1,706 @@
+/*
+ * pindns engine: the responder's endpoints, its UDP loop and its workers
+ * (resolver/resp.h).
+ *
+ * An endpoint R(X) is a UDP socket and a TCP listener bound to the same
+ * ephemeral loopback port, so one port names X for both transports (the
+ * preload maps R back to X with no per-socket state). One thread polls
+ * every endpoint's UDP socket, every listener and the forward sockets:
+ *  - a query no rule claims goes to X from a forward socket of its own
+ *    client (one per client address and endpoint, connected to X, so X's
+ *    replies come back to it), and each datagram X sends there is relayed
+ *    unchanged to the client from R(X);
+ *  - a claimed question answered from the cache (or refused at once) is
+ *    answered on the loop; one that may need the network, and a pinned
+ *    `system` one, go to a worker, so a slow miss never holds up another
+ *    client;
+ *  - a TCP connection is handed to a thread of its own (resp_tcp.c).
+ * Forward sockets idle for FWD_IDLE_MS are closed; at most FWD_MAX are
+ * open (the least recently used goes first).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "resolver/clock.h"
+#include "resolver/resp.h"
+
+#define EP_MAX		64	/* endpoints (servers x families) */
+#define FWD_MAX		128	/* UDP forward sockets */
+#define FWD_IDLE_MS	10000
+#define WORKERS_MAX	4
+#define JOBS_MAX	1024	/* queued claimed queries; more are dropped */
+#define PIN_WAIT_MS	5000	/* X's reply to a pinned query */
+#define DRAIN_MAX	64	/* datagrams read per socket per round */
+
+struct ep {
+	int			 fam;	/* of the program's sockets */
+	struct sockaddr_storage	 x;	/* the server, as the program named it */
+	socklen_t		 xlen;
+	struct sockaddr_storage	 r;	/* R(X), as the program sees it */
+	socklen_t		 rlen;
+	int			 ufd;
+	int			 lfd;
+};
+
+struct fwd {
+	struct ep		*ep;
+	struct sockaddr_storage	 l;	/* the client */
+	socklen_t		 llen;
+	int			 fd;	/* connected to X */
+	uint64_t		 last_ms;
+};
+
+struct job {
+	struct job		*next;
+	struct ep		*ep;
+	struct sockaddr_storage	 l;
+	socklen_t		 llen;
+	struct pd_resp_q	 rq;
+	size_t			 len;
+	uint8_t			 msg[];
+};
+
+static struct {
+	pthread_mutex_t		 mu;	/* everything here */
+	pthread_cond_t		 cv;	/* a job was queued */
+	struct ep		*eps[EP_MAX];
+	unsigned		 neps;
+	struct fwd		 fwds[FWD_MAX];
+	unsigned		 nfwds;
+	bool			 loop_on;
+	int			 wake;	/* eventfd: endpoints changed */
+	struct job		*jobs;
+	struct job		**jtail;
+	unsigned		 njobs;
+	unsigned		 workers;
+	unsigned		 idle;
+} S = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+	.wake = -1,
+	.jtail = &S.jobs,
+};
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* ------------------------------------------------------------ threads */
+
+struct start {
+	void	*(*fn)(void *);
+	void	*arg;
+};
+
+static void *
+thread_main(void *p)
+{
+	struct start st = *(struct start *)p;
+	const struct pd_host *h = pd_engine_host();
+
+	free(p);
+	if (h != NULL && h->engine_thread != NULL)
+		h->engine_thread();
+	return st.fn(st.arg);
+}
+
+int
+pd_resp_thread(void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	sigset_t all, old;
+	struct start *st;
+	int rc;
+
+	if ((st = malloc(sizeof(*st))) == NULL)
+		return -1;
+	st->fn = fn;
+	st->arg = arg;
+	/* The program's signals are never delivered on our threads. */
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	(void)pthread_attr_init(&a);
+	(void)pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &a, thread_main, st);
+	(void)pthread_attr_destroy(&a);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		free(st);
+		errno = rc;
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ fork */
+
+static void
+fork_prepare(void)
+{
+	(void)pthread_mutex_lock(&S.mu);
+}
+
+static void
+fork_parent(void)
+{
+	(void)pthread_mutex_unlock(&S.mu);
+}
+
+/*
+ * The child has none of the responder's threads: drop the parent's
+ * endpoints (its copies of their descriptors; the parent keeps serving
+ * them, so sockets the child inherited connected to them still work
+ * while the parent lives) and queued jobs (leaked: their memory may be
+ * half-written by a thread that no longer exists).
+ */
+static void
+fork_child(void)
+{
+	unsigned i;
+
+	for (i = 0; i < S.neps; i++) {
+		(void)close(S.eps[i]->ufd);
+		(void)close(S.eps[i]->lfd);
+	}
+	for (i = 0; i < S.nfwds; i++)
+		(void)close(S.fwds[i].fd);
+	if (S.wake >= 0)
+		(void)close(S.wake);
+	S.wake = -1;
+	S.neps = S.nfwds = 0;
+	S.loop_on = false;
+	S.jobs = NULL;
+	S.jtail = &S.jobs;
+	S.njobs = S.workers = S.idle = 0;
+	(void)pthread_cond_init(&S.cv, NULL);
+	(void)pthread_mutex_unlock(&S.mu);
+	pd_resp_tcp_forked();
+}
+
+static void
+atfork_init(void)
+{
+	(void)pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* ------------------------------------------------------------ addresses */
+
+static bool
+same_server(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4, *b4;
+	const struct sockaddr_in6 *a6, *b6;
+
+	if (a->sa_family != b->ss_family)
+		return false;
+	if (a->sa_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)a;
+		b4 = (const struct sockaddr_in *)b;
+		return a4->sin_port == b4->sin_port &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	}
+	a6 = (const struct sockaddr_in6 *)a;
+	b6 = (const struct sockaddr_in6 *)b;
+	return a6->sin6_port == b6->sin6_port &&
+	    a6->sin6_scope_id == b6->sin6_scope_id &&
+	    memcmp(&a6->sin6_addr, &b6->sin6_addr, 16) == 0;
+}
+
+static bool
+same_peer(const struct sockaddr_storage *a, socklen_t alen,
+    const struct sockaddr_storage *b, socklen_t blen)
+{
+	return alen == blen && same_server((const struct sockaddr *)a, b);
+}
+
+/* Loopback address of family fam, port port (network order). */
+static socklen_t
+loopback(int fam, in_port_t port, bool mapped, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (fam == AF_INET) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = port;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof(*s4);
+	}
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = port;
+	if (mapped) {
+		/* ::ffff:127.0.0.1 (RFC 4291 §2.5.5.2) */
+		s6->sin6_addr.s6_addr[10] = 0xff;
+		s6->sin6_addr.s6_addr[11] = 0xff;
+		s6->sin6_addr.s6_addr[12] = 127;
+		s6->sin6_addr.s6_addr[15] = 1;
+	} else
+		s6->sin6_addr = in6addr_loopback;
+	return sizeof(*s6);
+}
+
+static in_port_t
+port_of(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET ?
+	    ((const struct sockaddr_in *)ss)->sin_port :
+	    ((const struct sockaddr_in6 *)ss)->sin6_port;
+}
+
+/*
+ * A listener and a UDP socket on one free port of the loopback address
+ * of family lfam. 0, or -1 with errno.
+ */
+static int
+bind_pair(int lfam, int *lfdp, int *ufdp, in_port_t *portp)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int lfd = -1, ufd = -1, tries, e = EADDRINUSE;
+
+	for (tries = 0; tries < 16; tries++) {
+		len = loopback(lfam, 0, false, &ss);
+		if ((lfd = socket(lfam, SOCK_STREAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0)) < 0 ||
+		    bind(lfd, (struct sockaddr *)&ss, len) != 0 ||
+		    getsockname(lfd, (struct sockaddr *)&ss, &len) != 0 ||
+		    (ufd = socket(lfam, SOCK_DGRAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0)) < 0)
+			goto fail;
+		if (bind(ufd, (struct sockaddr *)&ss, len) != 0) {
+			if (errno != EADDRINUSE)
+				goto fail;
+			/* Taken for UDP by someone else: another port. */
+			(void)close(ufd);
+			(void)close(lfd);
+			ufd = lfd = -1;
+			continue;
+		}
+		if (listen(lfd, 64) != 0)
+			goto fail;
+		*lfdp = lfd;
+		*ufdp = ufd;
+		*portp = port_of(&ss);
+		return 0;
+	}
+	errno = e;
+	return -1;
+fail:
+	e = errno;
+	if (lfd >= 0)
+		(void)close(lfd);
+	if (ufd >= 0)
+		(void)close(ufd);
+	errno = e;
+	return -1;
+}
+
+/* ------------------------------------------------------------ workers */
+
+/* The most a UDP client takes (RFC 6891 §6.2.5; 512 without EDNS). */
+static size_t
+udp_limit(const struct pd_resp_q *rq)
+{
+	return rq->q.edns && rq->q.udp_size > 512 ? rq->q.udp_size : 512;
+}
+
+/*
+ * A pinned query: ask X from a socket of our own, wait for its reply
+ * (PIN_WAIT_MS at most), hold it against the pins. 0 when X says nothing.
+ */
+static size_t
+ask_pinned(const struct job *j, uint8_t *buf, size_t cap)
+{
+	struct pollfd pfd;
+	uint64_t end = pd_clock_ms() + PIN_WAIT_MS, now;
+	ssize_t n = -1;
+	int fd;
+
+	if ((fd = socket(j->ep->x.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) <
+	    0)
+		return 0;
+	if (connect(fd, (const struct sockaddr *)&j->ep->x, j->ep->xlen) !=
+	    0 || send(fd, j->msg, j->len, 0) != (ssize_t)j->len)
+		goto out;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while ((now = pd_clock_ms()) < end) {
+		if (poll(&pfd, 1, (int)(end - now)) <= 0)
+			continue;
+		n = recv(fd, buf, cap, 0);
+		/* The reply to this query, not a late one to another. */
+		if (n >= 12 && pd_resp_id(buf, (size_t)n) ==
+		    pd_resp_id(j->msg, j->len))
+			break;
+		n = -1;
+	}
+out:
+	(void)close(fd);
+	if (n < 0)
+		return 0;
+	return pd_resp_pin(&j->rq, buf, (size_t)n, cap, udp_limit(&j->rq));
+}
+
+static void *
+worker_main(void *arg)
+{
+	uint8_t buf[PD_RESP_MSG_MAX];
+	struct job *j;
+	size_t n;
+
+	(void)arg;
+	for (;;) {
+		(void)pthread_mutex_lock(&S.mu);
+		S.idle++;
+		while (S.jobs == NULL)
+			(void)pthread_cond_wait(&S.cv, &S.mu);
+		S.idle--;
+		j = S.jobs;
+		if ((S.jobs = j->next) == NULL)
+			S.jtail = &S.jobs;
+		S.njobs--;
+		(void)pthread_mutex_unlock(&S.mu);
+
+		if (j->rq.act == PD_RESP_PINNED)
+			n = ask_pinned(j, buf, sizeof(buf));
+		else
+			n = pd_resp_answer(&j->rq, buf, sizeof(buf),
+			    udp_limit(&j->rq));
+		if (n > 0)
+			(void)sendto(j->ep->ufd, buf, n, MSG_DONTWAIT,
+			    (const struct sockaddr *)&j->l, j->llen);
+		free(j);
+	}
+	return NULL;
+}
+
+/* Queue a claimed query for a worker (called on the loop). */
+static void
+enqueue(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
+    const struct pd_resp_q *rq, const uint8_t *msg, size_t len)
+{
+	struct job *j;
+
+	if ((j = malloc(sizeof(*j) + len)) == NULL)
+		return;		/* the client asks again */
+	j->next = NULL;
+	j->ep = ep;
+	j->l = *l;
+	j->llen = llen;
+	j->rq = *rq;
+	j->len = len;
+	memcpy(j->msg, msg, len);
+	(void)pthread_mutex_lock(&S.mu);
+	if (S.njobs >= JOBS_MAX) {
+		(void)pthread_mutex_unlock(&S.mu);
+		free(j);
+		return;
+	}
+	*S.jtail = j;
+	S.jtail = &j->next;
+	S.njobs++;
+	if (S.idle == 0 && S.workers < WORKERS_MAX &&
+	    pd_resp_thread(worker_main, NULL) == 0)
+		S.workers++;
+	(void)pthread_cond_signal(&S.cv);
+	(void)pthread_mutex_unlock(&S.mu);
+}
+
+/* ------------------------------------------------------------ forwarding */
+
+static void
+fwd_close(unsigned i)
+{
+	(void)pthread_mutex_lock(&S.mu);
+	(void)close(S.fwds[i].fd);
+	S.fwds[i] = S.fwds[--S.nfwds];
+	(void)pthread_mutex_unlock(&S.mu);
+}
+
+/* The forward socket of client l at ep, made on first use; -1 if none. */
+static int
+fwd_get(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
+    uint64_t now)
+{
+	unsigned i, lru = 0;
+	struct fwd *f;
+	int fd;
+
+	for (i = 0; i < S.nfwds; i++) {
+		f = &S.fwds[i];
+		if (f->ep == ep && same_peer(&f->l, f->llen, l, llen)) {
+			f->last_ms = now;
+			return f->fd;
+		}
+		if (f->last_ms < S.fwds[lru].last_ms)
+			lru = i;
+	}
+	if (S.nfwds == FWD_MAX)
+		fwd_close(lru);
+	if ((fd = socket(ep->x.ss_family, SOCK_DGRAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)&ep->x, ep->xlen) != 0) {
+		(void)close(fd);
+		return -1;
+	}
+	(void)pthread_mutex_lock(&S.mu);
+	f = &S.fwds[S.nfwds++];
+	f->ep = ep;
+	f->l = *l;
+	f->llen = llen;
+	f->fd = fd;
+	f->last_ms = now;
+	(void)pthread_mutex_unlock(&S.mu);
+	return fd;
+}
+
+/* Datagrams from the clients of ep. */
+static void
+serve_udp(struct ep *ep, uint8_t *buf, size_t cap, uint64_t now)
+{
+	struct sockaddr_storage l;
+	struct pd_resp_q rq;
+	socklen_t llen;
+	ssize_t n;
+	size_t out;
+	bool unread;
+	int i, fd;
+
+	for (i = 0; i < DRAIN_MAX; i++) {
+		llen = sizeof(l);
+		n = recvfrom(ep->ufd, buf, cap, MSG_DONTWAIT,
+		    (struct sockaddr *)&l, &llen);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		pd_resp_classify(buf, (size_t)n, &rq, &unread);
+		if (unread) {
+			/*
+			 * Without getdns nothing can be read, so nothing may
+			 * pass: a claimed question must never reach X.
+			 */
+			continue;
+		}
+		switch (rq.act) {
+		case PD_RESP_FORWARD:
+			if ((fd = fwd_get(ep, &l, llen, now)) >= 0)
+				(void)send(fd, buf, (size_t)n, MSG_DONTWAIT);
+			break;
+		case PD_RESP_NOW:
+			out = pd_resp_answer(&rq, buf, cap, udp_limit(&rq));
+			if (out > 0)
+				(void)sendto(ep->ufd, buf, out, MSG_DONTWAIT,
+				    (struct sockaddr *)&l, llen);
+			break;
+		case PD_RESP_WAIT:
+		case PD_RESP_PINNED:
+			enqueue(ep, &l, llen, &rq, buf, (size_t)n);
+			break;
+		}
+	}
+}
+
+/* X's replies on forward socket i, relayed to its client. */
+static void
+relay_udp(unsigned i, uint8_t *buf, size_t cap, uint64_t now)
+{
+	struct fwd *f = &S.fwds[i];
+	ssize_t n;
+	int k;
+
+	for (k = 0; k < DRAIN_MAX; k++) {
+		n = recv(f->fd, buf, cap, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		f->last_ms = now;
+		(void)sendto(f->ep->ufd, buf, (size_t)n, MSG_DONTWAIT,
+		    (struct sockaddr *)&f->l, f->llen);
+	}
+}
+
+static void
+accept_tcp(struct ep *ep)
+{
+	int cfd, k;
+
+	for (k = 0; k < DRAIN_MAX; k++) {
+		if ((cfd = accept4(ep->lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			return;
+		(void)pd_resp_tcp_start(cfd, (struct sockaddr *)&ep->x,
+		    ep->xlen);
+	}
+}
+
+static void *
+loop_main(void *arg)
+{
+	static uint8_t buf[PD_RESP_MSG_MAX];
+	struct pollfd pfd[1 + 2 * EP_MAX + FWD_MAX];
+	struct ep *eps[EP_MAX];
+	unsigned neps, nfwd, i, np;
+	uint64_t now;
+	eventfd_t v;
+	int wake;
+
+	(void)arg;
+	for (;;) {
+		(void)pthread_mutex_lock(&S.mu);
+		neps = S.neps;
+		memcpy(eps, S.eps, neps * sizeof(eps[0]));
+		wake = S.wake;
+		(void)pthread_mutex_unlock(&S.mu);
+		np = 0;
+		pfd[np].fd = wake;
+		pfd[np++].events = POLLIN;
+		for (i = 0; i < neps; i++) {
+			pfd[np].fd = eps[i]->ufd;
+			pfd[np++].events = POLLIN;
+			pfd[np].fd = eps[i]->lfd;
+			pfd[np++].events = POLLIN;
+		}
+		nfwd = S.nfwds;
+		for (i = 0; i < nfwd; i++) {
+			pfd[np].fd = S.fwds[i].fd;
+			pfd[np++].events = POLLIN;
+		}
+		if (poll(pfd, np, 1000) < 0 && errno != EINTR)
+			continue;
+		now = pd_clock_ms();
+		if (pfd[0].revents & POLLIN)
+			(void)eventfd_read(wake, &v);
+		/* Replies first: the forward list may change below. */
+		for (i = 0; i < nfwd; i++)
+			if (pfd[1 + 2 * neps + i].revents != 0)
+				relay_udp(i, buf, sizeof(buf), now);
+		for (i = nfwd; i-- > 0;)
+			if (now - S.fwds[i].last_ms >= FWD_IDLE_MS)
+				fwd_close(i);
+		for (i = 0; i < neps; i++) {
+			if (pfd[1 + 2 * i].revents != 0)
+				serve_udp(eps[i], buf, sizeof(buf), now);
+			if (pfd[2 + 2 * i].revents != 0)
+				accept_tcp(eps[i]);
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------ endpoints */
+
+/* A new endpoint for (fam, X), under S.mu. NULL with errno. */
+static struct ep *
+ep_new(int fam, const struct sockaddr *to, socklen_t tolen)
+{
+	struct ep *ep;
+	in_port_t port;
+	int e;
+
+	if (S.neps == EP_MAX) {
+		errno = EMFILE;
+		return NULL;
+	}
+	if ((ep = calloc(1, sizeof(*ep))) == NULL)
+		return NULL;
+	ep->fam = fam;
+	memcpy(&ep->x, to, tolen);
+	ep->xlen = tolen;
+	if (bind_pair(fam, &ep->lfd, &ep->ufd, &port) == 0)
+		ep->rlen = loopback(fam, port, false, &ep->r);
+	else if (fam == AF_INET6 && bind_pair(AF_INET, &ep->lfd, &ep->ufd,
+	    &port) == 0)
+		/* No IPv6 loopback: the program's v6 socket reaches v4's. */
+		ep->rlen = loopback(AF_INET6, port, true, &ep->r);
+	else {
+		e = errno;
+		free(ep);
+		errno = e;
+		return NULL;
+	}
+	S.eps[S.neps++] = ep;
+	return ep;
+}
+
+static int
+resp_endpoint(int fam, const struct sockaddr *to, unsigned tolen,
+    struct sockaddr *r, unsigned *rlen)
+{
+	struct ep *ep = NULL;
+	eventfd_t one = 1;
+	unsigned i;
+	int e = 0;
+
+	if (to == NULL || (fam != AF_INET && fam != AF_INET6) ||
+	    (to->sa_family == AF_INET && tolen < sizeof(struct sockaddr_in)) ||
+	    (to->sa_family == AF_INET6 &&
+	    tolen < sizeof(struct sockaddr_in6)) ||
+	    (to->sa_family != AF_INET && to->sa_family != AF_INET6)) {
+		errno = EINVAL;
+		return -1;
+	}
+	tolen = to->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
+	(void)pthread_once(&atfork_once, atfork_init);
+	(void)pthread_mutex_lock(&S.mu);
+	for (i = 0; i < S.neps; i++)
+		if (S.eps[i]->fam == fam && same_server(to, &S.eps[i]->x)) {
+			ep = S.eps[i];
+			break;
+		}
+	if (ep == NULL) {
+		if (S.wake < 0 &&
+		    (S.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+			e = errno;
+			goto out;
+		}
+		if (!S.loop_on) {
+			if (pd_resp_thread(loop_main, NULL) != 0) {
+				e = errno;
+				goto out;
+			}
+			S.loop_on = true;
+		}
+		if ((ep = ep_new(fam, to, tolen)) == NULL) {
+			e = errno;
+			goto out;
+		}
+		(void)eventfd_write(S.wake, one);
+	}
+	memcpy(r, &ep->r, ep->rlen);
+	*rlen = ep->rlen;
+out:
+	(void)pthread_mutex_unlock(&S.mu);
+	if (ep == NULL) {
+		errno = e != 0 ? e : ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+resp_claimed(const uint8_t *msg, size_t len)
+{
+	struct pd_resp_q rq;
+	bool unread;
+
+	pd_resp_classify(msg, len, &rq, &unread);
+	return unread || rq.act != PD_RESP_FORWARD;
+}
+
+const struct pd_sock_ops pd_resp_ops = {
+	.endpoint = resp_endpoint,
+	.claimed = resp_claimed,
+};

@@ -1,0 +1,293 @@
+/*
+ * pindns engine: the responder's TCP connections (resolver/resp.h).
+ *
+ * Each accepted connection gets a thread. Messages come framed by their
+ * two-byte length (RFC 1035 §4.2.2; RFC 7766); a claimed question is
+ * answered here, anything else goes to X over a connection of our own,
+ * opened on the first such message, and X's frames come back unchanged.
+ * A pinned `system` question goes to X too, and X's reply to it (found by
+ * its ID) is held against the pins before it is relayed. When X closes,
+ * so do we (the program sees what it would have seen); when the program
+ * closes, or nothing moves for TCP_IDLE_MS, both go. At most TCP_MAX
+ * connections at once: more are closed at once, as a busy server would.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "resolver/resp.h"
+
+#define TCP_MAX		64
+#define TCP_IDLE_MS	30000
+#define PIN_PENDING	16	/* pinned queries awaiting X's reply */
+
+struct conn {
+	int			 cfd;	/* the program's */
+	int			 xfd;	/* ours to X, -1 until needed */
+	struct sockaddr_storage	 x;
+	socklen_t		 xlen;
+	size_t			 cin;	/* bytes in ibuf */
+	size_t			 xin;	/* bytes in xbuf */
+	unsigned		 npin;
+	struct pd_resp_q	 pin[PIN_PENDING];
+	uint8_t			 ibuf[2 + PD_RESP_MSG_MAX];
+	uint8_t			 xbuf[2 + PD_RESP_MSG_MAX];
+	uint8_t			 obuf[2 + PD_RESP_MSG_MAX];
+};
+
+/* Descriptors of live connections, for a forked child to close. */
+static struct {
+	pthread_mutex_t	mu;
+	int		fds[2 * TCP_MAX];
+	unsigned	n;
+} T = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static pthread_once_t tcp_once = PTHREAD_ONCE_INIT;
+
+static void
+tcp_prepare(void)
+{
+	(void)pthread_mutex_lock(&T.mu);
+}
+
+static void
+tcp_parent(void)
+{
+	(void)pthread_mutex_unlock(&T.mu);
+}
+
+static void
+tcp_child(void)
+{
+	(void)pthread_mutex_unlock(&T.mu);
+}
+
+static void
+tcp_init(void)
+{
+	(void)pthread_atfork(tcp_prepare, tcp_parent, tcp_child);
+}
+
+void
+pd_resp_tcp_forked(void)
+{
+	unsigned i;
+
+	/* Our threads are gone; their descriptors are the parent's. */
+	for (i = 0; i < T.n; i++)
+		(void)close(T.fds[i]);
+	T.n = 0;
+}
+
+static bool
+fd_track(int fd)
+{
+	bool ok;
+
+	(void)pthread_mutex_lock(&T.mu);
+	if ((ok = T.n < sizeof(T.fds) / sizeof(T.fds[0])))
+		T.fds[T.n++] = fd;
+	(void)pthread_mutex_unlock(&T.mu);
+	return ok;
+}
+
+static void
+fd_close(int fd)
+{
+	unsigned i;
+
+	(void)pthread_mutex_lock(&T.mu);
+	for (i = 0; i < T.n; i++)
+		if (T.fds[i] == fd) {
+			T.fds[i] = T.fds[--T.n];
+			break;
+		}
+	(void)close(fd);
+	(void)pthread_mutex_unlock(&T.mu);
+}
+
+/* All of buf to fd (blocking descriptors). False on error. */
+static bool
+put_all(int fd, const uint8_t *buf, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = send(fd, buf, len, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return true;
+}
+
+/* One frame of n message bytes (already at buf + 2) to fd. */
+static bool
+put_frame(int fd, uint8_t *buf, size_t n)
+{
+	buf[0] = (uint8_t)(n >> 8);
+	buf[1] = (uint8_t)n;
+	return put_all(fd, buf, n + 2);
+}
+
+static bool
+open_x(struct conn *c)
+{
+	int one = 1;
+
+	if (c->xfd >= 0)
+		return true;
+	if ((c->xfd = socket(c->x.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) <
+	    0)
+		return false;
+	if (!fd_track(c->xfd) || connect(c->xfd,
+	    (struct sockaddr *)&c->x, c->xlen) != 0) {
+		fd_close(c->xfd);
+		c->xfd = -1;
+		return false;
+	}
+	(void)setsockopt(c->xfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return true;
+}
+
+/* One whole query frame from the program. False: close the connection. */
+static bool
+query(struct conn *c, uint8_t *msg, size_t len)
+{
+	struct pd_resp_q rq;
+	size_t n;
+	bool unread;
+
+	pd_resp_classify(msg, len, &rq, &unread);
+	if (unread)
+		return false;	/* nothing can be read: nothing may pass */
+	if (rq.act == PD_RESP_NOW || rq.act == PD_RESP_WAIT) {
+		n = pd_resp_answer(&rq, c->obuf + 2, sizeof(c->obuf) - 2,
+		    PD_RESP_MSG_MAX);
+		return n > 0 && put_frame(c->cfd, c->obuf, n);
+	}
+	if (rq.act == PD_RESP_PINNED) {
+		/* X's reply to it is held against the pins (reply()). */
+		if (c->npin == PIN_PENDING)
+			return false;
+		c->pin[c->npin++] = rq;
+	}
+	return open_x(c) && put_all(c->xfd, msg - 2, len + 2);
+}
+
+/* One whole reply frame from X, to the program. */
+static bool
+reply(struct conn *c, uint8_t *msg, size_t len, size_t cap)
+{
+	uint16_t id = pd_resp_id(msg, len);
+	unsigned i;
+
+	for (i = 0; i < c->npin; i++)
+		if (c->pin[i].q.id == id) {
+			len = pd_resp_pin(&c->pin[i], msg, len, cap,
+			    PD_RESP_MSG_MAX);
+			c->pin[i] = c->pin[--c->npin];
+			if (len == 0)
+				return false;
+			break;
+		}
+	return put_frame(c->cfd, msg - 2, len);
+}
+
+/*
+ * Read what fd has into buf (holding *have bytes) and hand each whole
+ * frame to fn. False when fd closed or failed, or fn said so.
+ */
+static bool
+pump(struct conn *c, int fd, uint8_t *buf, size_t *have, bool from_x)
+{
+	size_t need;
+	ssize_t n;
+
+	n = recv(fd, buf + *have, sizeof(c->ibuf) - *have, 0);
+	if (n < 0 && errno == EINTR)
+		return true;
+	if (n <= 0)
+		return false;
+	*have += (size_t)n;
+	while (*have >= 2 && *have >= 2 + (need = (size_t)buf[0] << 8 |
+	    buf[1])) {
+		if (from_x ? !reply(c, buf + 2, need, sizeof(c->xbuf) - 2) :
+		    !query(c, buf + 2, need))
+			return false;
+		memmove(buf, buf + 2 + need, *have - 2 - need);
+		*have -= 2 + need;
+	}
+	return true;
+}
+
+static void *
+conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct pollfd pfd[2];
+	int n;
+
+	for (;;) {
+		pfd[0].fd = c->cfd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = c->xfd;
+		pfd[1].events = POLLIN;
+		n = poll(pfd, c->xfd >= 0 ? 2 : 1, TCP_IDLE_MS);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (c->xfd >= 0 && pfd[1].revents != 0 &&
+		    !pump(c, c->xfd, c->xbuf, &c->xin, true))
+			break;
+		if (pfd[0].revents != 0 &&
+		    !pump(c, c->cfd, c->ibuf, &c->cin, false))
+			break;
+	}
+	if (c->xfd >= 0)
+		fd_close(c->xfd);
+	fd_close(c->cfd);
+	free(c);
+	return NULL;
+}
+
+int
+pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen)
+{
+	struct conn *c;
+	int one = 1;
+
+	(void)pthread_once(&tcp_once, tcp_init);
+	if ((c = malloc(sizeof(*c))) == NULL) {
+		(void)close(cfd);
+		return -1;
+	}
+	c->cfd = cfd;
+	c->xfd = -1;
+	c->cin = c->xin = 0;
+	c->npin = 0;
+	memcpy(&c->x, to, tolen);
+	c->xlen = tolen;
+	(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!fd_track(cfd)) {
+		(void)close(cfd);
+		free(c);
+		return -1;
+	}
+	if (pd_resp_thread(conn_main, c) != 0) {
+		fd_close(cfd);
+		free(c);
+		return -1;
+	}
+	return 0;
+}
