@@ -6,6 +6,7 @@
  * list, never bytes laid out by hand. The engine hands in plain facts
  * (struct pd_dot_msg) and gets bytes back.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <getdns/getdns.h>
 #include <getdns/getdns_extra.h>
 
+#include "resolver/dot/context.h"
 #include "resolver/dot/names.h"
 #include "resolver/dot/wire.h"
 
@@ -273,6 +275,50 @@ rr_addr(const getdns_dict *rr, struct pd_addr *a)
  * counts) is no message here, or an address libresolv would still find
  * in it could pass the pins unseen.
  */
+/*
+ * Largest message read here, and the thread's buffer for it with
+ * PD_GETDNS_PAD bytes after: getdns 1.6.0 trusts length fields inside
+ * some records' RDATA and reads up to 64 KiB past the message
+ * (resolver/dot/context.c). The messages read here come from programs
+ * (a query to the responder) and from their servers (a reply held
+ * against pins), in buffers of any size, so getdns reads a copy whose
+ * over-read stays in memory we own (found by tests/fuzz/fuzz_query.c).
+ * One buffer per thread, made on first use, freed when the thread ends.
+ */
+#define WIRE_MAX	65535
+
+static pthread_key_t pad_key;
+static pthread_once_t pad_once = PTHREAD_ONCE_INIT;
+static int pad_ok;
+
+static void
+pad_init(void)
+{
+	pad_ok = pthread_key_create(&pad_key, free) == 0;
+}
+
+static getdns_return_t
+wire2dict(const uint8_t *msg, size_t len, getdns_dict **dp)
+{
+	uint8_t *b;
+
+	*dp = NULL;
+	(void)pthread_once(&pad_once, pad_init);
+	if (!pad_ok || len > WIRE_MAX)
+		return GETDNS_RETURN_GENERIC_ERROR;
+	if ((b = pthread_getspecific(pad_key)) == NULL) {
+		/* Zeroed once: what an over-read picks up is defined. */
+		if ((b = calloc(1, WIRE_MAX + PD_GETDNS_PAD)) == NULL)
+			return GETDNS_RETURN_MEMORY_ERROR;
+		if (pthread_setspecific(pad_key, b) != 0) {
+			free(b);
+			return GETDNS_RETURN_MEMORY_ERROR;
+		}
+	}
+	memcpy(b, msg, len);
+	return getdns_wire2msg_dict(b, len, dp);
+}
+
 static enum pd_err
 read_msg(const uint8_t *msg, size_t len, getdns_dict **dp, getdns_list **ap)
 {
@@ -280,7 +326,7 @@ read_msg(const uint8_t *msg, size_t len, getdns_dict **dp, getdns_list **ap)
 	size_t n;
 
 	*dp = NULL;
-	if (len < 12 || getdns_wire2msg_dict(msg, len, dp) !=
+	if (len < 12 || wire2dict(msg, len, dp) !=
 	    GETDNS_RETURN_GOOD || *dp == NULL)
 		goto bad;
 	if (getdns_dict_get_list(*dp, "answer", ap) != 0 ||
@@ -326,6 +372,20 @@ out:
 	return r;
 }
 
+/* 0 when msg reads back with as many addresses as keep[] keeps. */
+static int
+kept_back(const uint8_t *msg, size_t len, const uint8_t *keep, unsigned nkeep)
+{
+	struct pd_addr a[PD_MAX_ADDRS];
+	unsigned i, want = 0, got = 0;
+
+	for (i = 0; i < nkeep; i++)
+		want += keep[i] != 0;
+	if (pd_wire_addrs(msg, len, a, PD_MAX_ADDRS, &got) != PD_OK)
+		return -1;
+	return got == (want < PD_MAX_ADDRS ? want : PD_MAX_ADDRS) ? 0 : -1;
+}
+
 enum pd_err
 pd_wire_keep(uint8_t *msg, size_t len, size_t cap, const uint8_t *keep,
     unsigned nkeep, size_t *outlen)
@@ -359,7 +419,16 @@ pd_wire_keep(uint8_t *msg, size_t len, size_t cap, const uint8_t *keep,
 	}
 	if (getdns_dict_set_list(d, "answer", out) != 0)
 		goto out;
-	r = to_wire(d, msg, cap, outlen);
+	if ((r = to_wire(d, msg, cap, outlen)) != PD_OK)
+		goto out;
+	/*
+	 * getdns reads some malformed names (a compression pointer past the
+	 * message) as something it then writes out unreadable: a message
+	 * that does not read back with exactly the kept addresses is refused
+	 * rather than handed on (found by tests/fuzz/fuzz_query.c).
+	 */
+	if (kept_back(msg, *outlen, keep, nkeep) != 0)
+		r = PD_EPARSE;
 out:
 	getdns_list_destroy(out);
 	getdns_dict_destroy(d);
@@ -377,7 +446,7 @@ pd_wire_query(const uint8_t *msg, size_t len, struct pd_dot_query *q)
 	enum pd_err r = PD_EPARSE;
 
 	memset(q, 0, sizeof(*q));
-	if (getdns_wire2msg_dict(msg, len, &d) != GETDNS_RETURN_GOOD ||
+	if (wire2dict(msg, len, &d) != GETDNS_RETURN_GOOD ||
 	    d == NULL)
 		return PD_EPARSE;
 	if (getdns_dict_get_int(d, "/header/id", &id) != 0 ||
