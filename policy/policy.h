@@ -403,4 +403,17 @@ int pd_watch_poll(struct pd_watch *w, uint64_t now_ms, struct pd_error *err);
 /* Free the watch and every policy it holds. NULL is a no-op. */
 void pd_watch_free(struct pd_watch *w);
 
+/*
+ * fork(): the host takes the watch's lock in its pthread_atfork prepare
+ * handler (pd_watch_lock) and releases it on both sides (pd_watch_unlock).
+ * The lock is held only over in-memory changes, never across a check's
+ * I/O or a retire callback, so taking it waits for no file system. In the
+ * child, call pd_watch_forked() (before the unlock): a check a thread of
+ * the parent had in progress is forgotten and the child makes its own at
+ * its next poll. NULL is a no-op for all three.
+ */
+void pd_watch_lock(struct pd_watch *w);
+void pd_watch_unlock(struct pd_watch *w);
+void pd_watch_forked(struct pd_watch *w);
+
 #endif /* PD_POLICY_H */

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,10 +58,27 @@ hex(const uint8_t *id, char *out)
 	sodium_bin2hex(out, KEYID_LEN * 2 + 1, id, KEYID_LEN);
 }
 
+/*
+ * sodium_init() takes libsodium's global lock on every call, and a child
+ * forked while a reload thread held it would wait for it for ever (no
+ * handler of libsodium's releases it). Called once, the lock is never
+ * taken again after the first policy load that succeeded in it.
+ */
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static int sodium_rc;
+
+static void
+sodium_start(void)
+{
+	sodium_rc = sodium_init();
+}
+
 static enum pd_err
 sodium_ready(const char *path, struct pd_error *err)
 {
-	if (sodium_init() < 0)
+	(void)pthread_once(&sodium_once, sodium_start);
+	/* A failure may pass (no entropy source yet): try again then. */
+	if (sodium_rc < 0 && sodium_init() < 0)
 		return pd_err_at(err, PD_EINTERNAL, path, 0, 0, "libsodium "
 		    "could not be initialised");
 	return PD_OK;

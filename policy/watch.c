@@ -4,19 +4,28 @@
  * The lookup path calls pd_watch_poll() with a monotonic clock. At most
  * one call per second does any work: the first caller past the deadline
  * moves it on with a compare-and-swap, every other thread returns at
- * once. That caller then takes a try-lock (a reload slower than a second
- * must not run twice) and stats the policy file, plus its .sig and the
- * public key when signatures are required: a policy and its signature
- * are two files, and a .sig that lands after the policy must trigger the
- * retry that the policy alone would not. A change of device, inode, size,
- * mtime or ctime (nanoseconds) means: read, verify and parse the new
- * file, and publish it with a release store. A file that fails keeps the
- * old policy in force and is reported once, not once a second.
+ * once. That caller then claims the check (an atomic flag: a reload
+ * slower than a second must not run twice) and stats the policy file,
+ * plus its .sig and the public key when signatures are required: a
+ * policy and its signature are two files, and a .sig that lands after
+ * the policy must trigger the retry that the policy alone would not. A
+ * change of device, inode, size, mtime or ctime (nanoseconds) means:
+ * read, verify and parse the new file, and publish it with a release
+ * store. A file that fails keeps the old policy in force and is reported
+ * once, not once a second.
  *
  * Readers hold no lock and no reference: a replaced policy is freed only
  * PD_WATCH_GRACE_MS later, far beyond any lookup's timeout_ms, by a later
  * poll (after calling opts.retire, so the engine can drop what it built
  * on it).
+ *
+ * Fork: the check's stat() and load may take long (a slow file system),
+ * so no lock is held across them; mu is held only while the list of
+ * retired policies and the policy in force change, never across I/O or
+ * opts.retire, and the host takes it around fork() (pd_watch_lock()). A
+ * child forked during a check has no thread to finish it:
+ * pd_watch_forked() drops the claim, and the child checks the files
+ * itself at its next poll (the half-loaded policy stays with the parent).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -60,9 +69,13 @@ struct pd_watch {
 
 	_Atomic(struct pd_policy *) cur;
 	_Atomic uint64_t	 next_ms;	/* next check is due */
+	_Atomic bool		 busy;		/* a check is running */
 
-	pthread_mutex_t		 mu;		/* the checking thread's */
-	/* Under mu: */
+	/*
+	 * Used by the busy thread only; changed under mu, so that fork()
+	 * (which the host makes under mu) never sees them half changed.
+	 */
+	pthread_mutex_t		 mu;
 	struct fstamp		 last[F_N];
 	uint64_t		 generation;
 	struct retired		*ret;
@@ -116,22 +129,34 @@ drop(struct pd_watch *w, struct pd_policy *p)
 	pd_policy_free(p);
 }
 
-/* Free retired policies whose grace period is over. Under mu. */
+/*
+ * Free retired policies whose grace period is over: taken off the list
+ * under mu, dropped without it (the host's retire callback takes locks
+ * of its own, which it also takes around fork() after mu).
+ */
 static void
 reap(struct pd_watch *w, uint64_t now_ms)
 {
-	size_t i, k = 0;
+	struct pd_policy *due[8];
+	size_t i, k, n;
 
-	for (i = 0; i < w->nret; i++) {
-		if (now_ms >= w->ret[i].free_at_ms)
-			drop(w, w->ret[i].p);
-		else
-			w->ret[k++] = w->ret[i];
-	}
-	w->nret = k;
+	do {
+		n = k = 0;
+		(void)pthread_mutex_lock(&w->mu);
+		for (i = 0; i < w->nret; i++) {
+			if (now_ms >= w->ret[i].free_at_ms && n < 8)
+				due[n++] = w->ret[i].p;
+			else
+				w->ret[k++] = w->ret[i];
+		}
+		w->nret = k;
+		(void)pthread_mutex_unlock(&w->mu);
+		for (i = 0; i < n; i++)
+			drop(w, due[i]);
+	} while (n == 8);
 }
 
-/* Publish p; the old policy is retired. Under mu. */
+/* Publish p; the old policy is retired. */
 static void
 install(struct pd_watch *w, struct pd_policy *p, uint64_t now_ms)
 {
@@ -139,20 +164,24 @@ install(struct pd_watch *w, struct pd_policy *p, uint64_t now_ms)
 	struct retired *v;
 	size_t cap;
 
+	(void)pthread_mutex_lock(&w->mu);
 	p->generation = ++w->generation;
 	old = atomic_exchange_explicit(&w->cur, p, memory_order_acq_rel);
 	if (old == NULL)
-		return;
+		goto out;
 	if (w->nret == w->capret) {
 		cap = w->capret ? w->capret * 2 : 4;
+		/* Out of memory: leak old, a reader may still hold it. */
 		if ((v = realloc(w->ret, cap * sizeof(*v))) == NULL)
-			return;	/* leak old: a reader may still hold it */
+			goto out;
 		w->ret = v;
 		w->capret = cap;
 	}
 	w->ret[w->nret].p = old;
 	w->ret[w->nret].free_at_ms = now_ms + PD_WATCH_GRACE_MS;
 	w->nret++;
+out:
+	(void)pthread_mutex_unlock(&w->mu);
 }
 
 static char *
@@ -202,6 +231,7 @@ pd_watch_new(const struct pd_watch_opts *o, struct pd_watch **wp,
 	w->arg = o->arg;
 	atomic_init(&w->cur, NULL);
 	atomic_init(&w->next_ms, 0);
+	atomic_init(&w->busy, false);
 	/* Stamp first: a change during the load is seen by the next poll. */
 	stamp_all(w, w->last);
 	if (pd_policy_load(w->path, w->pubkey, &p, err) == PD_OK)
@@ -233,7 +263,7 @@ pd_watch_poll(struct pd_watch *w, uint64_t now_ms, struct pd_error *err)
 	    now_ms + CHECK_INTERVAL_MS, memory_order_relaxed,
 	    memory_order_relaxed))
 		return 0;	/* another thread checks this second */
-	if (pthread_mutex_trylock(&w->mu) != 0)
+	if (atomic_exchange_explicit(&w->busy, true, memory_order_acquire))
 		return 0;	/* a slow reload is still running */
 	reap(w, now_ms);
 	stamp_all(w, now);
@@ -248,7 +278,9 @@ pd_watch_poll(struct pd_watch *w, uint64_t now_ms, struct pd_error *err)
 	 * Changed, or nothing ever loaded (then retry each second: an
 	 * anchor file may have appeared, but report only a new change).
 	 */
+	(void)pthread_mutex_lock(&w->mu);
 	memcpy(w->last, now, sizeof(now));
+	(void)pthread_mutex_unlock(&w->mu);
 	if (pd_policy_load(w->path, w->pubkey, &p, &e) == PD_OK) {
 		struct pd_policy *cur = atomic_load_explicit(&w->cur,
 		    memory_order_relaxed);
@@ -272,8 +304,29 @@ pd_watch_poll(struct pd_watch *w, uint64_t now_ms, struct pd_error *err)
 		rc = -1;
 	}
 out:
-	pthread_mutex_unlock(&w->mu);
+	atomic_store_explicit(&w->busy, false, memory_order_release);
 	return rc;
+}
+
+void
+pd_watch_lock(struct pd_watch *w)
+{
+	if (w != NULL)
+		(void)pthread_mutex_lock(&w->mu);
+}
+
+void
+pd_watch_unlock(struct pd_watch *w)
+{
+	if (w != NULL)
+		(void)pthread_mutex_unlock(&w->mu);
+}
+
+void
+pd_watch_forked(struct pd_watch *w)
+{
+	if (w != NULL)
+		atomic_store(&w->busy, false);
 }
 
 void

@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,16 +23,92 @@ __thread int pd_eng_guard __attribute__((tls_model("initial-exec")));
 #define ENG_RETRY_MS	1000
 
 /*
- * The engine once loaded. Until then eng_mu serialises the attempts (the
- * threads of a cold start wait for the first), and eng_retry_ms says when
- * the next may be made: 0 at once, UINT64_MAX never. A load that fails
- * for want of descriptors or memory (dlopen's EMFILE, init's ENOMEM) must
- * not refuse every lookup for the rest of a long-lived worker's life.
+ * The engine once loaded and started. Until then eng_mu serialises the
+ * attempts (the threads of a cold start wait for the first), and
+ * eng_retry_ms says when the next may be made: 0 at once, UINT64_MAX
+ * never. A load that fails for want of descriptors or memory (dlopen's
+ * EMFILE, init's ENOMEM) must not refuse every lookup for the rest of a
+ * long-lived worker's life. eng_tab is the table as soon as dlopen gave
+ * it (under eng_mu), before the engine is started.
+ *
+ * fork(): eng_mu is held across the whole load (dlopen and the engine's
+ * init). A child forked meanwhile would inherit it held by a thread it
+ * does not have (its first lookup would wait for ever), or see the
+ * engine half loaded or half started. So our pthread_atfork handler
+ * takes eng_mu, and then the engine's locks through the table
+ * (fork_prepare; the engine registers no handler of its own when hosted,
+ * pd_host.atfork): one order, loader lock first, the order a loading
+ * thread takes them in. Had the engine its own handler, glibc would run
+ * it before ours (the newer first) and a fork during the load would
+ * hold the engine's locks while waiting for eng_mu, which the loading
+ * thread holds while it waits for the engine's. Nothing under eng_mu
+ * blocks for long: dlopen and init read local files, and the message on
+ * stderr (a pipe that may be full) is written after.
  */
 static _Atomic(const struct pd_engine_ops *) eng_ops;
+static _Atomic(const struct pd_engine_ops *) eng_tab;
 static pthread_mutex_t eng_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t eng_retry_ms;
-static int eng_said;		/* under eng_mu */
+static _Atomic int eng_said;
+static pthread_once_t eng_atfork_once = PTHREAD_ONCE_INIT;
+static int eng_atfork_rc;
+
+static void
+eng_fork_prepare(void)
+{
+	const struct pd_engine_ops *t;
+
+	(void)pthread_mutex_lock(&eng_mu);
+	t = atomic_load_explicit(&eng_tab, memory_order_acquire);
+	if (t != NULL && t->fork_prepare != NULL)
+		t->fork_prepare();
+}
+
+/* After fork(), on either side: the engine's handler, then eng_mu. */
+static void
+eng_fork_after(bool child)
+{
+	const struct pd_engine_ops *t;
+	void (*fn)(void);
+
+	t = atomic_load_explicit(&eng_tab, memory_order_acquire);
+	fn = t == NULL ? NULL : child ? t->fork_child : t->fork_parent;
+	if (fn != NULL)
+		fn();
+	(void)pthread_mutex_unlock(&eng_mu);
+}
+
+static void
+eng_fork_parent(void)
+{
+	eng_fork_after(false);
+}
+
+static void
+eng_fork_child(void)
+{
+	eng_fork_after(true);
+}
+
+/*
+ * Registered at the first lookup that needs the engine, before eng_mu is
+ * first taken (the preload does nothing in a constructor). A fork() that
+ * another thread began before this registration runs without it: a
+ * first lookup racing a fork's prepare handlers is not covered.
+ */
+static void
+eng_atfork(void)
+{
+	eng_atfork_rc = pthread_atfork(eng_fork_prepare, eng_fork_parent,
+	    eng_fork_child);
+}
+
+/* Why a load failed, said once eng_mu is released. */
+struct eng_why {
+	const char	*what;
+	char		 detail[4200];	/* a path or dlerror() */
+	int		 permanent;
+};
 
 /* Called by the engine at the start of each thread it creates. */
 static void
@@ -42,11 +119,12 @@ eng_thread(void)
 
 static const struct pd_host eng_host = {
 	.engine_thread = eng_thread,
+	.atfork = true,
 };
 
 /*
  * One line on stderr, written with write(2): no stdio buffer or lock of
- * the host process is touched. Once per process (under eng_mu).
+ * the host process is touched. Once per process.
  */
 static void
 eng_say(const char *what, const char *detail, int permanent)
@@ -56,9 +134,8 @@ eng_say(const char *what, const char *detail, int permanent)
 	ssize_t w;
 	size_t off;
 
-	if (eng_said)
+	if (atomic_exchange(&eng_said, 1))
 		return;
-	eng_said = 1;
 
 	len = snprintf(line, sizeof(line), "pindns: %s%s%s; %s\n", what,
 	    detail != NULL ? ": " : "", detail != NULL ? detail : "",
@@ -202,11 +279,11 @@ eng_path(char *path, size_t len, int *permanent, const char **what)
 }
 
 /*
- * One attempt, under eng_mu. Returns the table, or NULL with
- * *permanent set when trying again cannot help (the object is not ours).
+ * One attempt, under eng_mu. Returns the table, or NULL with why filled
+ * (permanent when trying again cannot help: the object is not ours).
  */
 static const struct pd_engine_ops *
-eng_load(int *permanent)
+eng_load(struct eng_why *why)
 {
 	char path[4096];
 	struct pd_engine_cfg cfg;
@@ -214,32 +291,43 @@ eng_load(int *permanent)
 	const char *err;
 	void *h;
 
-	if (eng_path(path, sizeof(path), permanent, &err) != 0) {
-		eng_say(err, NULL, *permanent);
+	if ((ops = atomic_load_explicit(&eng_tab, memory_order_acquire)) !=
+	    NULL)
+		goto start;	/* loaded before; its init failed */
+	if (eng_path(path, sizeof(path), &why->permanent, &err) != 0) {
+		why->what = err;
 		return NULL;
 	}
-	*permanent = 0;
+	why->permanent = 0;
 	/* Fails for good (no such file) or for now (EMFILE, ENOMEM). */
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
 		err = dlerror();
-		eng_say("cannot load the engine", err != NULL ? err : path, 0);
+		why->what = "cannot load the engine";
+		(void)snprintf(why->detail, sizeof(why->detail), "%s",
+		    err != NULL ? err : path);
 		return NULL;
 	}
 	ops = dlsym(h, PD_ENGINE_SYMBOL);
 	if (ops == NULL || ops->abi != PD_ENGINE_ABI || ops->init == NULL ||
 	    ops->lookup == NULL || ops->filter == NULL || ops->claims == NULL) {
 		/* Keep h mapped: unloading a half-used engine is never safe. */
-		eng_say("the engine has no usable " PD_ENGINE_SYMBOL
-		    " table (ABI mismatch)", path, 1);
-		*permanent = 1;
+		why->what = "the engine has no usable " PD_ENGINE_SYMBOL
+		    " table (ABI mismatch)";
+		(void)snprintf(why->detail, sizeof(why->detail), "%s", path);
+		why->permanent = 1;
 		return NULL;
 	}
+	/* From here on a fork() takes the engine's locks too. */
+	atomic_store_explicit(&eng_tab, ops, memory_order_release);
+start:
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.host = &eng_host;
 	/* init is idempotent: a retry after out of memory is safe. */
 	if (ops->init(&cfg) != 0) {
-		eng_say("the engine failed to start", "out of memory", 0);
+		why->what = "the engine failed to start";
+		(void)snprintf(why->detail, sizeof(why->detail),
+		    "out of memory");
 		return NULL;
 	}
 	return ops;
@@ -254,8 +342,9 @@ static const struct pd_engine_ops *
 eng_get(void)
 {
 	const struct pd_engine_ops *ops;
+	struct eng_why why;
 	uint64_t due;
-	int herr, permanent;
+	int herr;
 
 	ops = atomic_load_explicit(&eng_ops, memory_order_acquire);
 	if (ops != NULL)
@@ -263,24 +352,36 @@ eng_get(void)
 	due = atomic_load_explicit(&eng_retry_ms, memory_order_relaxed);
 	if (due != 0 && pd_clock_ms() < due)
 		return NULL;
+	(void)pthread_once(&eng_atfork_once, eng_atfork);
+	if (eng_atfork_rc != 0) {
+		/* A child forked during the load could hang: no load. */
+		atomic_store_explicit(&eng_retry_ms, UINT64_MAX,
+		    memory_order_relaxed);
+		eng_say("cannot register fork handlers", "out of memory", 1);
+		return NULL;
+	}
+	memset(&why, 0, sizeof(why));
 	(void)pthread_mutex_lock(&eng_mu);
 	ops = atomic_load_explicit(&eng_ops, memory_order_acquire);
 	due = atomic_load_explicit(&eng_retry_ms, memory_order_relaxed);
 	if (ops == NULL && (due == 0 || pd_clock_ms() >= due)) {
 		herr = h_errno;
 		pd_eng_guard++;
-		ops = eng_load(&permanent);
+		ops = eng_load(&why);
 		pd_eng_guard--;
 		h_errno = herr;
 		if (ops != NULL)
 			atomic_store_explicit(&eng_ops, ops,
 			    memory_order_release);
 		else
-			atomic_store_explicit(&eng_retry_ms, permanent ?
+			atomic_store_explicit(&eng_retry_ms, why.permanent ?
 			    UINT64_MAX : pd_clock_ms() + ENG_RETRY_MS,
 			    memory_order_relaxed);
 	}
 	(void)pthread_mutex_unlock(&eng_mu);
+	if (ops == NULL && why.what != NULL)
+		eng_say(why.what, why.detail[0] != '\0' ? why.detail : NULL,
+		    why.permanent);
 	return ops;
 }
 

@@ -83,6 +83,9 @@ static const struct scopeentry default_scopes[] = {
  * The tables in force: the defaults, or what /etc/gai.conf said when the
  * first sort of the process ran. They change later only when the file
  * says `reload yes`, and then every sort holds conf_lock, as glibc does.
+ * Unlike glibc, the file is read without conf_lock, which is only held
+ * over the sort and the swap of tables: fork() takes it (conf_atfork),
+ * so a child never inherits it held, and never waits on a file system.
  */
 static const struct prefixentry *labels = default_labels;
 static const struct prefixentry *precedence = default_precedence;
@@ -92,6 +95,16 @@ static int conf_reload;		/* atomic: the last file said reload yes */
 static int conf_reload_ever;	/* atomic: some file said reload yes */
 static pthread_once_t conf_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool conf_atfork_ok;	/* set under conf_once */
+
+/* Tables read from the file; NULL: the built-in one. */
+struct conf {
+	struct prefixentry	*labels;
+	struct prefixentry	*precedence;
+	struct scopeentry	*scopes;
+	struct timespec		 mtime;
+	bool			 read;		/* mtime is valid */
+};
 
 /* ------------------------------------------------------ /etc/gai.conf */
 
@@ -378,9 +391,13 @@ conf_line(char *line, struct plist **ll, size_t *nl, bool *lnull,
 	return true;
 }
 
-/* glibc's gaiconf_init. Runs under conf_once or conf_lock. */
+/*
+ * glibc's gaiconf_init, the reading half: c gets the tables the file
+ * gives, or none (the built-in ones) when it cannot be read. Touches no
+ * table in force.
+ */
 static void
-conf_load(void)
+conf_read(struct conf *c)
 {
 	struct plist *ll = NULL, *pl = NULL;
 	struct slist *sl = NULL;
@@ -392,6 +409,7 @@ conf_load(void)
 	struct stat st;
 	FILE *fp;
 
+	memset(c, 0, sizeof(*c));
 	if ((fp = fopen(GAICONF_PATH, "re")) == NULL)
 		goto fail;
 	if (fstat(fileno(fp), &st) != 0) {
@@ -415,14 +433,11 @@ conf_load(void)
 	plist_free(ll);
 	plist_free(pl);
 	slist_free(sl);
-	conf_defaults();
-	if (nlab != NULL)
-		labels = nlab;
-	if (nprec != NULL)
-		precedence = nprec;
-	if (nscope != NULL)
-		scopes = nscope;
-	conf_mtime = st.st_mtim;
+	c->labels = nlab;
+	c->precedence = nprec;
+	c->scopes = nscope;
+	c->mtime = st.st_mtim;
+	c->read = true;
 	return;
 fail:
 	free(nlab);
@@ -431,20 +446,62 @@ fail:
 	plist_free(ll);
 	plist_free(pl);
 	slist_free(sl);
-	/* A file read before but gone or unreadable now: built-in tables. */
-	conf_defaults();
 }
 
-/* glibc's gaiconf_reload: read the file again when its mtime changed. */
+/*
+ * The other half: put c's tables in force (they are the built-in ones
+ * where c has none: a file read before but gone or unreadable now).
+ * Under conf_once or conf_lock.
+ */
+static void
+conf_apply(const struct conf *c)
+{
+	conf_defaults();
+	if (c->labels != NULL)
+		labels = c->labels;
+	if (c->precedence != NULL)
+		precedence = c->precedence;
+	if (c->scopes != NULL)
+		scopes = c->scopes;
+	if (c->read)
+		conf_mtime = c->mtime;
+}
+
+/*
+ * glibc's gaiconf_reload: read the file again when its mtime changed.
+ * Without conf_lock (see above); two threads may both read a change, and
+ * put the same tables in force in turn.
+ */
 static void
 conf_reload_check(void)
 {
+	struct timespec seen;
 	struct stat st;
+	struct conf c;
 
-	if (stat(GAICONF_PATH, &st) != 0 ||
-	    st.st_mtim.tv_sec != conf_mtime.tv_sec ||
-	    st.st_mtim.tv_nsec != conf_mtime.tv_nsec)
-		conf_load();
+	(void)pthread_mutex_lock(&conf_lock);
+	seen = conf_mtime;
+	(void)pthread_mutex_unlock(&conf_lock);
+	if (stat(GAICONF_PATH, &st) == 0 &&
+	    st.st_mtim.tv_sec == seen.tv_sec &&
+	    st.st_mtim.tv_nsec == seen.tv_nsec)
+		return;
+	conf_read(&c);
+	(void)pthread_mutex_lock(&conf_lock);
+	conf_apply(&c);
+	(void)pthread_mutex_unlock(&conf_lock);
+}
+
+static void
+conf_fork_lock(void)
+{
+	(void)pthread_mutex_lock(&conf_lock);
+}
+
+static void
+conf_fork_unlock(void)
+{
+	(void)pthread_mutex_unlock(&conf_lock);
 }
 
 /* ----------------------------------------------------- sort rules */
@@ -852,7 +909,13 @@ dest_of(struct sres *r, const struct pd_addr *a, uint16_t port)
 static void
 conf_init(void)
 {
-	conf_load();
+	struct conf c;
+
+	conf_read(&c);
+	conf_apply(&c);
+	/* Without the handlers, no reload: a child could inherit the lock. */
+	conf_atfork_ok = pthread_atfork(conf_fork_lock, conf_fork_unlock,
+	    conf_fork_unlock) == 0;
 }
 
 /*
@@ -904,11 +967,12 @@ sort_glibc(struct pd_netinfo *ni, const struct pd_addr *addrs,
 	*err_set = *err != SORT_ERRNO_MARK;
 	errno = *err_set ? *err : saved;
 
-	if (__atomic_load_n(&conf_reload_ever, __ATOMIC_RELAXED)) {
-		(void)pthread_mutex_lock(&conf_lock);
-		locked = 1;
+	if (conf_atfork_ok &&
+	    __atomic_load_n(&conf_reload_ever, __ATOMIC_RELAXED)) {
 		if (__atomic_load_n(&conf_reload, __ATOMIC_RELAXED))
 			conf_reload_check();
+		(void)pthread_mutex_lock(&conf_lock);
+		locked = 1;
 	}
 	msort(&all, order, tmp, n);
 	if (locked)

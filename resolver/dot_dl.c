@@ -28,6 +28,28 @@ static pthread_mutex_t dot_mu = PTHREAD_MUTEX_INITIALIZER;
 static char dot_err[4400];		/* under dot_mu */
 static uint64_t dot_retry_ms;		/* under dot_mu; 0: now */
 
+/*
+ * fork(): dot_mu is held across the dlopen of the backend. A child forked
+ * then would inherit it held by a thread it does not have (its first
+ * secure lookup would wait for ever), or see the backend half loaded. The
+ * engine's fork handler takes it (pd_dot_lock), so fork() waits for the
+ * load, a dlopen of local files. The holder takes no other lock of ours.
+ * glibc 2.36 releases its handler-list lock while a prepare handler runs,
+ * so a library being dlopened meanwhile may still register handlers of
+ * its own (glibc commit 52a103e2, bug 24595).
+ */
+void
+pd_dot_lock(void)
+{
+	(void)pthread_mutex_lock(&dot_mu);
+}
+
+void
+pd_dot_unlock(void)
+{
+	(void)pthread_mutex_unlock(&dot_mu);
+}
+
 /* One attempt, under dot_mu: sets dot_ops, or dot_err and dot_retry_ms. */
 static void
 dot_load(void)

@@ -25,9 +25,11 @@
  *
  * Fork: pthread_atfork handlers take every engine lock before fork() and
  * release them on both sides, so a child never inherits a lock held by a
- * thread it does not have. The child keeps the caches (valid data), counts
- * a new fork epoch, and on its first secure miss leaves the parent's
- * backend instance alone (never touched again, never freed: see
+ * thread it does not have (see fork_prepare() for the list and the order;
+ * none is held across a call that can block for long, so fork() never
+ * waits on a file system). The child keeps the caches (valid data),
+ * counts a new fork epoch, and on its first secure miss leaves the
+ * parent's backend instance alone (never touched again, never freed: see
  * get_dot()) and makes its own. A pid check would cost a system call per
  * lookup on glibc 2.36 (getpid is not cached): the epoch is a plain load.
  */
@@ -124,8 +126,10 @@ static struct {
 	char			*log_spec;	/* override of the policy's */
 	const struct pd_host	*host;
 	struct pd_log		*nolog;		/* log_spec, without a policy */
-	bool			 atfork_done;
 } E = { .mu = PTHREAD_MUTEX_INITIALIZER, .fork_epoch = 1 };
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static int atfork_rc;
 
 /*
  * Audit logs, shared by the generations that write to the same target: a
@@ -173,12 +177,56 @@ say_load_error(const char *path, const char *why, const char *then)
 
 /* ------------------------------------------------------------ fork */
 
+/* The condition variable a flight's followers wait on, made anew. */
+static void
+fcv_init(struct pstate *ps)
+{
+	pthread_condattr_t ca;
+
+	/* Waits are measured on the monotonic clock. */
+	(void)pthread_condattr_init(&ca);
+	(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	(void)pthread_cond_init(&ps->fcv, &ca);
+	(void)pthread_condattr_destroy(&ca);
+}
+
+/*
+ * Every lock of the engine that a child can take, in one order: the
+ * backend loader's (pd_dot_lock: held across the dlopen of the backend,
+ * by a thread holding no other lock of ours); E.mu; the watch's;
+ * logs_mu, then each audit log's own (the shared ones and E.nolog); then
+ * per policy state its mu, fmu and cache stripes. Nothing takes them in
+ * another order: the watch calls retire() (E.mu) without its lock,
+ * audit() runs under none of them, get_dot() loads the backend under
+ * none. What they are held across elsewhere is memory work; the two that
+ * guarded file I/O (logs_mu and a log's lock, across a logrotate stat and
+ * open; the watch's, across a whole reload) no longer hold it. E.mu is
+ * still held over the first policy load in pd_engine_init() and over
+ * opening the audit log of a policy seen for the first time
+ * (pstate_new()): a read or an open of a local file, once per policy,
+ * and a child must not see either half done.
+ *
+ * Registered by pd_engine_init(), or called by a host that has its own
+ * lock to take first (pd_host.atfork). The backend's own locks
+ * (resolver/dot/worker.c) have handlers of their own; its per-instance
+ * locks and condition variables are never used in a child (get_dot()
+ * leaves an inherited instance alone). Once-only initialisations
+ * (pthread_once) need nothing: glibc runs one that a fork interrupted
+ * again in the child.
+ */
 static void
 fork_prepare(void)
 {
+	struct shared_log *sl;
 	struct pstate *ps;
 
+	pd_dot_lock();
 	(void)pthread_mutex_lock(&E.mu);
+	pd_watch_lock(E.w);
+	(void)pthread_mutex_lock(&logs_mu);
+	for (sl = logs; sl != NULL; sl = sl->next)
+		pd_log_lock(sl->log);
+	pd_log_lock(E.nolog);
 	for (ps = E.list; ps != NULL; ps = ps->next) {
 		(void)pthread_mutex_lock(&ps->mu);
 		(void)pthread_mutex_lock(&ps->fmu);
@@ -189,6 +237,7 @@ fork_prepare(void)
 static void
 fork_release(void)
 {
+	struct shared_log *sl;
 	struct pstate *ps;
 
 	for (ps = E.list; ps != NULL; ps = ps->next) {
@@ -196,7 +245,13 @@ fork_release(void)
 		(void)pthread_mutex_unlock(&ps->fmu);
 		(void)pthread_mutex_unlock(&ps->mu);
 	}
+	pd_log_unlock(E.nolog);
+	for (sl = logs; sl != NULL; sl = sl->next)
+		pd_log_unlock(sl->log);
+	(void)pthread_mutex_unlock(&logs_mu);
+	pd_watch_unlock(E.w);
 	(void)pthread_mutex_unlock(&E.mu);
+	pd_dot_unlock();
 }
 
 static void
@@ -207,49 +262,96 @@ fork_child(void)
 
 	atomic_store(&E.fork_epoch, e == 0 ? 1 : e);
 	pd_cache_forked();
+	/* A policy check in progress in the parent: the child makes its own. */
+	pd_watch_forked(E.w);
 	/*
 	 * The parent's refreshes will never report here, and the threads
 	 * resolving its flights do not exist: forget them (leaked).
+	 *
+	 * Their followers' condition variable is made anew: glibc's (2.36)
+	 * counts its waiters in the object itself, and a follower that was
+	 * waiting at fork() stays counted for ever; the child's next
+	 * broadcast would then wait in __condvar_quiesce_and_switch_g1 for
+	 * a waiter that does not exist, holding fmu, and every later miss
+	 * would wait for fmu. No thread of the child waits on it here (the
+	 * only one is inside fork()), and glibc's pthread_cond_init only
+	 * writes the initial state, allocating and registering nothing: the
+	 * same reset glibc makes of its own locks in a child
+	 * (__rtld_lock_initialize of the loader's lock in fork()).
+	 * pthread_cond_destroy is no way out: it waits for those waiters.
 	 */
 	for (ps = E.list; ps != NULL; ps = ps->next) {
 		atomic_store(&ps->inflight, 0);
 		ps->flights = NULL;
+		fcv_init(ps);
 	}
 	fork_release();
 }
 
+static void
+atfork_register(void)
+{
+	atfork_rc = pthread_atfork(fork_prepare, fork_release, fork_child);
+}
+
 /* ------------------------------------------------------------ policy */
 
-/* The open log for spec, shared; log_put() when done. */
-static enum pd_err
-log_get(const char *spec, struct pd_log **lp, char *err, size_t errlen)
+/* The shared log of spec, counted once more; NULL if none. Under logs_mu. */
+static struct shared_log *
+log_find(const char *spec)
 {
 	struct shared_log *sl;
-	enum pd_err r = PD_OK;
 
-	(void)pthread_mutex_lock(&logs_mu);
 	for (sl = logs; sl != NULL && strcmp(sl->spec, spec) != 0;
 	    sl = sl->next)
 		;
-	if (sl == NULL) {
-		if ((sl = calloc(1, sizeof(*sl) + strlen(spec) + 1)) == NULL) {
-			(void)snprintf(err, errlen, "out of memory");
-			r = PD_ENOMEM;
-			goto out;
-		}
-		strcpy(sl->spec, spec);
-		if ((r = pd_log_open(spec, &sl->log, err, errlen)) != PD_OK) {
-			free(sl);
-			goto out;
-		}
+	if (sl != NULL)
+		sl->refs++;
+	return sl;
+}
+
+/*
+ * The open log for spec, shared; log_put() when done. The file is opened
+ * without logs_mu (fork() takes it); of two threads opening the same
+ * spec at once, the second closes its own.
+ */
+static enum pd_err
+log_get(const char *spec, struct pd_log **lp, char *err, size_t errlen)
+{
+	struct shared_log *sl, *mine;
+	enum pd_err r;
+
+	(void)pthread_mutex_lock(&logs_mu);
+	sl = log_find(spec);
+	(void)pthread_mutex_unlock(&logs_mu);
+	if (sl != NULL) {
+		*lp = sl->log;
+		return PD_OK;
+	}
+	if ((mine = calloc(1, sizeof(*mine) + strlen(spec) + 1)) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return PD_ENOMEM;
+	}
+	strcpy(mine->spec, spec);
+	if ((r = pd_log_open(spec, &mine->log, err, errlen)) != PD_OK) {
+		free(mine);
+		return r;
+	}
+	(void)pthread_mutex_lock(&logs_mu);
+	if ((sl = log_find(spec)) == NULL) {
+		sl = mine;
+		sl->refs = 1;
 		sl->next = logs;
 		logs = sl;
+		mine = NULL;
 	}
-	sl->refs++;
-	*lp = sl->log;
-out:
 	(void)pthread_mutex_unlock(&logs_mu);
-	return r;
+	if (mine != NULL) {
+		pd_log_close(mine->log);
+		free(mine);
+	}
+	*lp = sl->log;
+	return PD_OK;
 }
 
 static void
@@ -291,15 +393,7 @@ pstate_new(struct pd_policy *p)
 	ps->gen = ++E.gen_counter;
 	(void)pthread_mutex_init(&ps->mu, NULL);
 	(void)pthread_mutex_init(&ps->fmu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		/* Waits are measured on the monotonic clock. */
-		(void)pthread_condattr_init(&ca);
-		(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		(void)pthread_cond_init(&ps->fcv, &ca);
-		(void)pthread_condattr_destroy(&ca);
-	}
+	fcv_init(ps);
 	atomic_init(&ps->inflight, 0);
 	cc.max_entries = p->cache_max_entries;
 	cc.min_ttl = p->cache_min_ttl;
@@ -407,16 +501,30 @@ retire(struct pd_policy *p, void *arg)
 		pstate_free(ps);
 }
 
-/* Log files renamed or removed (logrotate) are opened again. */
+/*
+ * Log files renamed or removed (logrotate) are opened again. The stat and
+ * open run without logs_mu (fork() takes it): each log is held by a
+ * reference meanwhile, and a log still referenced is still on the list,
+ * so its next pointer is valid again under the lock.
+ */
 static void
 logs_reopen(void)
 {
-	struct shared_log *sl;
+	struct shared_log *sl, *next;
 
 	(void)pthread_mutex_lock(&logs_mu);
-	for (sl = logs; sl != NULL; sl = sl->next)
-		pd_log_reopen(sl->log);
+	if ((sl = logs) != NULL)
+		sl->refs++;
 	(void)pthread_mutex_unlock(&logs_mu);
+	while (sl != NULL) {
+		pd_log_reopen(sl->log);
+		(void)pthread_mutex_lock(&logs_mu);
+		if ((next = sl->next) != NULL)
+			next->refs++;
+		(void)pthread_mutex_unlock(&logs_mu);
+		log_put(sl->log);
+		sl = next;
+	}
 }
 
 static void
@@ -466,6 +574,17 @@ pd_engine_init(const struct pd_engine_cfg *cfg)
 
 	if (atomic_load_explicit(&E.inited, memory_order_acquire))
 		return 0;
+	/*
+	 * The fork handlers are in place before this thread first holds an
+	 * engine lock: a fork() in another thread then waits for it. A host
+	 * that calls them itself (the preload) holds its loader lock now,
+	 * which its handler takes first.
+	 */
+	if (cfg == NULL || cfg->host == NULL || !cfg->host->atfork) {
+		(void)pthread_once(&atfork_once, atfork_register);
+		if (atfork_rc != 0)
+			return -1;
+	}
 	(void)pthread_mutex_lock(&E.mu);
 	if (atomic_load(&E.inited)) {
 		rc = 0;
@@ -512,12 +631,6 @@ pd_engine_init(const struct pd_engine_cfg *cfg)
 		free(E.log_spec);
 		E.log_spec = NULL;
 	}
-	if (!E.atfork_done) {
-		if (pthread_atfork(fork_prepare, fork_release,
-		    fork_child) != 0)
-			goto out;
-		E.atfork_done = true;
-	}
 	memset(&o, 0, sizeof(o));
 	o.path = E.policy_path;
 	o.pubkey = E.pubkey_path;
@@ -554,6 +667,7 @@ out:
 void
 pd_engine_shutdown(void)
 {
+	struct pd_watch *w;
 	struct pstate *ps;
 
 	(void)pthread_mutex_lock(&E.mu);
@@ -562,11 +676,13 @@ pd_engine_shutdown(void)
 		return;
 	}
 	atomic_store(&E.inited, false);
+	/* Off E.w first: fork_prepare() takes the lock of E.w. */
+	w = E.w;
+	E.w = NULL;
 	(void)pthread_mutex_unlock(&E.mu);
 	/* retire() takes E.mu: free the watch without holding it. */
-	pd_watch_free(E.w);
+	pd_watch_free(w);
 	(void)pthread_mutex_lock(&E.mu);
-	E.w = NULL;
 	while ((ps = E.list) != NULL) {
 		E.list = ps->next;
 		pstate_free(ps);
@@ -1478,4 +1594,7 @@ __attribute__((visibility("default"))) const struct pd_engine_ops
 	.answer = pd_engine_answer,
 	.pin_reply = pd_engine_pin_reply,
 	.sock = &pd_resp_ops,
+	.fork_prepare = fork_prepare,
+	.fork_parent = fork_release,
+	.fork_child = fork_child,
 };

@@ -32,7 +32,7 @@
 
 #include "policy/addr.h"
 
-#define PD_ENGINE_ABI		4
+#define PD_ENGINE_ABI		5
 #define PD_ENGINE_SONAME	"libpindns-engine.so"
 #define PD_ENGINE_SYMBOL	"pindns_engine_v1"
 
@@ -97,9 +97,14 @@ struct pd_result {
  *  engine_thread: call at the start of every thread the engine or its
  *   backend creates, so the preload's hooks send any libc resolver call
  *   made on that thread straight to libc (re-entrancy guard).
+ *  atfork: the host calls the fork entry points of struct
+ *   pd_engine_ops from its own pthread_atfork handlers, after taking
+ *   the lock it holds while loading and starting the engine; the engine
+ *   then registers none. Without it the engine registers its own.
  */
 struct pd_host {
 	void	(*engine_thread)(void);
+	bool	 atfork;
 };
 
 /*
@@ -229,6 +234,18 @@ struct pd_engine_ops {
 
 	/* The responder (see struct pd_sock_ops below). */
 	const struct pd_sock_ops *sock;
+
+	/*
+	 * fork(), for a host that says so (pd_host.atfork): fork_prepare
+	 * from its prepare handler takes every lock of the engine (and of
+	 * the backend's loader), fork_parent and fork_child release them on
+	 * either side; fork_child also resets what the child inherits from
+	 * threads it does not have. Callable before init, and after an init
+	 * that failed.
+	 */
+	void	(*fork_prepare)(void);
+	void	(*fork_parent)(void);
+	void	(*fork_child)(void);
 };
 
 /*

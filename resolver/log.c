@@ -33,9 +33,11 @@ enum target {
 struct pd_log {
 	enum target		 kind;
 	_Atomic int		 fd;	/* file: ours; syslog: ours or -1 */
-	pthread_mutex_t		 mu;	/* syslog (re)connect, file reopen */
+	/* syslog (re)connect, file swap; never held across a call that
+	 * can block (fork() takes it) */
+	pthread_mutex_t		 mu;
 	_Atomic uint64_t	 dropped;
-	bool			 reopen_said;	/* under mu */
+	_Atomic bool		 reopen_said;
 	char			 path[];	/* file: its name */
 };
 
@@ -483,6 +485,10 @@ pd_log_open(const char *spec, struct pd_log **lp, char *err, size_t errlen)
  * one under the same descriptor number (dup3 replaces it atomically), so a
  * thread writing meanwhile writes whole lines to one file or the other,
  * never to a closed or reused descriptor.
+ *
+ * The stat and the open run without l->mu: on a slow file system they may
+ * take long, and fork() waits for l->mu (pd_log_lock). Two threads
+ * reopening at once both open the same name and put it in place in turn.
  */
 void
 pd_log_reopen(struct pd_log *l)
@@ -493,27 +499,41 @@ pd_log_reopen(struct pd_log *l)
 
 	if (l == NULL || l->kind != T_FILE)
 		return;
-	(void)pthread_mutex_lock(&l->mu);
+	/* A file target's descriptor number never changes. */
 	fd = atomic_load(&l->fd);
 	if (fd < 0 || fstat(fd, &cur) != 0 || (stat(l->path, &named) == 0 &&
 	    named.st_dev == cur.st_dev && named.st_ino == cur.st_ino))
-		goto out;
+		return;
+	/* The open (file I/O) outside the lock: fork() may take it. */
 	nfd = open_file(l->path, msg, sizeof(msg));
 	if (nfd < 0) {
 		/* Keep writing where we can; say so once per refusal. */
-		if (!l->reopen_said) {
-			l->reopen_said = true;
+		if (!atomic_exchange(&l->reopen_said, true)) {
 			(void)snprintf(line, sizeof(line), "pindns: audit %s; "
 			    "lines go on to the file open before", msg);
 			pd_log_stderr(line);
 		}
-		goto out;
+		return;
 	}
-	l->reopen_said = false;
+	atomic_store(&l->reopen_said, false);
+	(void)pthread_mutex_lock(&l->mu);
 	(void)dup3(nfd, fd, O_CLOEXEC);
-	(void)close(nfd);
-out:
 	(void)pthread_mutex_unlock(&l->mu);
+	(void)close(nfd);
+}
+
+void
+pd_log_lock(struct pd_log *l)
+{
+	if (l != NULL)
+		(void)pthread_mutex_lock(&l->mu);
+}
+
+void
+pd_log_unlock(struct pd_log *l)
+{
+	if (l != NULL)
+		(void)pthread_mutex_unlock(&l->mu);
 }
 
 void

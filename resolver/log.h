@@ -88,6 +88,15 @@ void pd_log_reopen(struct pd_log *l);
  */
 enum pd_err pd_log_check_file(const char *path, char *err, size_t errlen);
 
+/*
+ * fork(): the host takes l's lock in its pthread_atfork prepare handler
+ * and releases it on both sides, so a child never inherits it held by a
+ * thread it does not have. It is held only over a descriptor swap or a
+ * syslog reconnect (non-blocking), never across file I/O. NULL: no-op.
+ */
+void pd_log_lock(struct pd_log *l);
+void pd_log_unlock(struct pd_log *l);
+
 /* Close. NULL is a no-op. */
 void pd_log_close(struct pd_log *l);
 

@@ -38,6 +38,13 @@ pd_preload_etc() {
 	    "$TOP/tests/data/preload/host.conf" "$1/"
 }
 
+# pd_table_etc ETC TABLE : pd_preload_etc, with ETC/hosts giving localhost
+# and each name of TABLE its addresses (glibc's reference answers).
+pd_table_etc() {
+	pd_preload_etc "$1" &&
+	{ echo "127.0.0.1 localhost"; pd_hosts_from "$2"; } >"$1/hosts"
+}
+
 # pd_hosts_from TABLE : /etc/hosts lines for TABLE, each name's IPv4
 # addresses first, then its IPv6 ones (the order DNS answers come in).
 pd_hosts_from() {

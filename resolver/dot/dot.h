@@ -263,4 +263,13 @@ struct pd_dot_ops {
  */
 const struct pd_dot_ops *pd_dot_get(char *err, size_t errlen);
 
+/*
+ * fork(): pd_dot_get() of libpindns-engine.so holds a lock across the
+ * dlopen; the engine's fork handler takes it (pd_dot_lock) and releases
+ * it on both sides (pd_dot_unlock), so a child never inherits it held nor
+ * sees the backend half loaded. No-ops where the backend is linked in.
+ */
+void pd_dot_lock(void);
+void pd_dot_unlock(void);
+
 #endif /* PD_DOT_H */

@@ -5,7 +5,9 @@
 # answering the same names from a private /etc/hosts with the same
 # addresses. Same list structure, order, socktypes, protocols, ports,
 # flags, canonname for every hints combination; the gethostbyname family
-# too. With the default sort tables and with a private /etc/gai.conf.
+# too. With the default sort tables, with a private /etc/gai.conf, and
+# with the same file saying `reload yes` (every sort then checks the file
+# and holds the tables' lock, as glibc does).
 #
 # Known, intended differences from a hosts-file answer (a protected name
 # is a DNS answer, and the preload leaves errno and h_errno as glibc does
@@ -26,8 +28,7 @@ require unshare mount diff "$BUILD/tools/gai-probe" \
 DATA=$TOP/tests/data/preload
 TABLE=$DATA/protected.table
 ETC=$PD_TMP/etc
-pd_preload_etc "$ETC"
-{ echo "127.0.0.1 localhost"; pd_hosts_from "$TABLE"; } >"$ETC/hosts"
+pd_table_etc "$ETC" "$TABLE"
 PRE=$(pd_preload_copy "$PD_TMP/pre") || { not_ok "preload copy"; exit 1; }
 export PD_FAKE_ENGINE
 PD_FAKE_ENGINE=$(pd_fake_spec "$TABLE")
@@ -35,9 +36,11 @@ PD_FAKE_ENGINE=$(pd_fake_spec "$TABLE")
 pd_protected_queries "$TABLE" >"$PD_TMP/queries"
 nq=$(wc -l <"$PD_TMP/queries")
 
-for conf in default gai.conf; do
+for conf in default gai.conf reload; do
 	rm -f "$ETC/gai.conf"
 	[ "$conf" = gai.conf ] && cp "$DATA/gai.conf" "$ETC/gai.conf"
+	[ "$conf" = reload ] &&
+		{ cat "$DATA/gai.conf"; echo "reload yes"; } >"$ETC/gai.conf"
 	pd_private_etc "$ETC" "$BUILD/tools/gai-probe" <"$PD_TMP/queries" \
 		>"$PD_TMP/glibc.$conf" 2>&1
 	pd_etc_run "$ETC" "$PRE" "$BUILD/tools/gai-probe" \

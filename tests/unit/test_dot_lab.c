@@ -752,7 +752,8 @@ async_cb(void *arg, const struct pd_dot_result *res)
 static void
 t_threads(void)
 {
-	static const struct pd_host host = { host_engine_thread };
+	static const struct pd_host host = {
+	    .engine_thread = host_engine_thread };
 	struct pol *x = pol_good();
 	struct pd_dot *d;
 

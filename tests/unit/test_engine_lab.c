@@ -18,6 +18,7 @@
 
 #include "resolver/clock.h"
 #include "resolver/engine.h"
+#include "tests/unit/lab.h"
 #include "tests/unit/tap.h"
 
 /*
@@ -32,32 +33,8 @@ __tsan_default_options(void)
 	return "die_after_fork=0";
 }
 
-static char envbuf[16384];
 static char dir[] = "/tmp/pindns-englab.XXXXXX";
-static char policy[300], auditlog[300];
-
-static const char *
-lab(const char *key)
-{
-	static char val[32][512];
-	static int next;
-	char *p = envbuf, *e;
-	size_t kl = strlen(key);
-
-	while ((p = strstr(p, key)) != NULL) {
-		if ((p == envbuf || p[-1] == '\n') && p[kl] == '=') {
-			e = strchr(p + kl + 1, '\n');
-			next = (next + 1) % 32;
-			snprintf(val[next], sizeof(val[next]), "%.*s",
-			    (int)(e != NULL ? e - (p + kl + 1) :
-			    (long)strlen(p + kl + 1)), p + kl + 1);
-			return val[next];
-		}
-		p += kl;
-	}
-	printf("not ok - lab.env has %s\n", key);
-	exit(1);
-}
+static char policy[PD_LAB_PATH], auditlog[PD_LAB_PATH];
 
 /*
  * A policy on one lab server; server is GOOD, GOOD2, MITM, ... min_ttl is
@@ -84,13 +61,13 @@ use_policy(const char *server, bool with_pin, const char *pin_mode,
 	    "upstream_recursive_servers:\n"
 	    "  - address_data: %s\n"
 	    "    tls_port: %s\n"
-	    "    tls_auth_name: %s\n", lab("LAB_UP_ADDR"), lab(key),
-	    lab("LAB_AUTH_NAME"));
+	    "    tls_auth_name: %s\n", pd_lab("LAB_UP_ADDR"), pd_lab(key),
+	    pd_lab("LAB_AUTH_NAME"));
 	if (with_pin) {
 		snprintf(key, sizeof(key), "LAB_%s_PIN", server);
 		fprintf(f, "    tls_pubkey_pinset:\n"
 		    "      - digest: sha256\n"
-		    "        value: %s\n", lab(key));
+		    "        value: %s\n", pd_lab(key));
 	}
 	fprintf(f, "tls_ca_file: %s\n"
 	    "dnssec_trust_anchors: [%s]\n"
@@ -111,9 +88,9 @@ use_policy(const char *server, bool with_pin, const char *pin_mode,
 	    "    match: [dynamodb.local.test]\n"
 	    "    action: static\n"
 	    "    addresses: [127.0.0.1]\n",
-	    lab("LAB_CA"), lab("LAB_TA_DS"), timeout_ms, policy_min_ttl,
+	    pd_lab("LAB_CA"), pd_lab("LAB_TA_DS"), timeout_ms, policy_min_ttl,
 	    stale_ttl, auditlog,
-	    lab("LAB_PINS"), pin_mode);
+	    pd_lab("LAB_PINS"), pin_mode);
 	fclose(f);
 	rename(tmp, policy);
 	memset(&cfg, 0, sizeof(cfg));
@@ -266,7 +243,7 @@ static void
 test_ttl_refresh(void)
 {
 	const char *n = "dynamodb.us-east-2.amazonaws.com";
-	const char *slog = lab("LAB_GOOD_LOG");
+	const char *slog = pd_lab("LAB_GOOD_LOG");
 	uint64_t t0, t1, worst = 0;
 	int before, misses = 0, lookups = 0, slow = 0;
 
@@ -343,7 +320,7 @@ lab_ctl(const char *verb, const char *server)
 	char cmd[1024];
 
 	snprintf(cmd, sizeof(cmd), "tests/lab/lab %s '%s' %s >/dev/null 2>&1",
-	    verb, lab("LAB_STATE"), server);
+	    verb, pd_lab("LAB_STATE"), server);
 	T_EQ_INT(system(cmd), 0, "lab %s %s", verb, server);
 }
 
@@ -421,7 +398,7 @@ queries_of_names(void)
 
 	for (i = 0; i < 6; i++) {
 		snprintf(n, sizeof(n), "%s.amazonaws.com", names[i]);
-		sum += queries(lab("LAB_GOOD_LOG"), n);
+		sum += queries(pd_lab("LAB_GOOD_LOG"), n);
 	}
 	return sum;
 }
@@ -510,21 +487,11 @@ test_fork(void)
 int
 main(void)
 {
-	const char *envpath = getenv("PINDNS_LAB_ENV");
-	FILE *f;
-	size_t n;
-
-	if (envpath == NULL || (f = fopen(envpath, "r")) == NULL) {
-		T_OK(0, "PINDNS_LAB_ENV readable (run through tests/run)");
+	if (!pd_lab_begin(dir, policy, auditlog)) {
+		T_OK(0, "PINDNS_LAB_ENV readable (run through tests/run), "
+		    "temporary directory made");
 		return t_done();
 	}
-	n = fread(envbuf, 1, sizeof(envbuf) - 1, f);
-	envbuf[n] = '\0';
-	fclose(f);
-	if (mkdtemp(dir) == NULL)
-		return 1;
-	snprintf(policy, sizeof(policy), "%s/policy.yaml", dir);
-	snprintf(auditlog, sizeof(auditlog), "%s/audit.log", dir);
 	test_verdicts();
 	test_attackers();
 	test_ttl_refresh();
@@ -532,12 +499,6 @@ main(void)
 	test_threads();
 	test_fork();
 	pd_engine_shutdown();
-	{
-		char cmd[400];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			printf("# could not remove %s\n", dir);
-	}
+	pd_lab_end(dir);
 	return t_done();
 }

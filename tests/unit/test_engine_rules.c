@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "resolver/engine.h"
+#include "tests/unit/lab.h"
 #include "tests/unit/tap.h"
 
 static char dir[] = "/tmp/pindns-engtest.XXXXXX";
@@ -30,25 +31,17 @@ static int saved_stderr = -1;
 static void
 write_policy(bool second)
 {
-	char tmp[300];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", policy);
-	if ((f = fopen(tmp, "w")) == NULL)
-		exit(1);
-	fprintf(f, "version: 1\n"
+	/* A new inode: the watch sees a change even within one second. */
+	pd_test_write(policy, "version: 1\n"
 	    "upstream_recursive_servers:\n"
 	    "  - address_data: 127.0.0.1\n"
 	    "    tls_port: 1\n"
 	    "    tls_auth_name: never.used.test\n"
 	    "log:\n  target: file:%s\n  level: all\n"
 	    "default: %s\n"
-	    "rules:\n", auditlog, second ? "secure" : "system");
-	if (second)
-		fprintf(f, "  - name: gone\n"
-		    "    match: [dynamodb.local.test, www.example.org]\n"
-		    "    action: deny\n");
-	fprintf(f, "  - name: local\n"
+	    "rules:\n"
+	    "%s"
+	    "  - name: local\n"
 	    "    match: [dynamodb.local.test]\n"
 	    "    action: static\n"
 	    "    addresses: [127.0.0.1, \"::1\", 127.0.0.2]\n"
@@ -66,10 +59,10 @@ write_policy(bool second)
 	    "    pin: [10.0.0.0/8]\n"
 	    "  - name: plain\n"
 	    "    match: [plain.test]\n"
-	    "    action: system\n");
-	fclose(f);
-	/* A new inode: the watch sees a change even within one second. */
-	rename(tmp, policy);
+	    "    action: system\n", auditlog, second ? "secure" : "system",
+	    second ? "  - name: gone\n"
+	    "    match: [dynamodb.local.test, www.example.org]\n"
+	    "    action: deny\n" : "");
 }
 
 static struct pd_result res;
