@@ -20,13 +20,40 @@ N=dynamodb.us-east-1.amazonaws.com
 hd_policy "$PD_TMP/p.yaml"
 ALLOWED='rc=(0 .* addrs=127\.0\.10\.1$|(EAI_AGAIN|EAI_FAIL|EAI_SYSTEM|EAI_MEMORY) )'
 
+# feed OUT FIRST... -- THEN... -- CMD...: run CMD (under hd_run) with
+# FIRST on its stdin; once it has printed "closed" (its spare
+# descriptors are back) in OUT, wait 1.5 s, past the engine's
+# once-a-second retry counted from the failures before that line, and
+# only then send THEN. Prints OUT and "exit=STATUS". The wait starts at
+# hd_gai's own line, not when the input was written: under load the
+# process may start, and fail, a second or more after that.
+feed() {
+	local out=$1 first=() then=() pid rc
+	shift
+	while [ "$1" != -- ]; do first+=("$1"); shift; done
+	shift
+	while [ "$1" != -- ]; do then+=("$1"); shift; done
+	shift
+	rm -f "$PD_TMP/in"
+	mkfifo "$PD_TMP/in"
+	hd_run "$PD_TMP/p.yaml" "$@" <"$PD_TMP/in" >"$out" 2>"$PD_TMP/err" &
+	pid=$!
+	exec 3>"$PD_TMP/in"
+	printf '%s\n' "${first[@]}" >&3
+	wait_for 60 grep -qx closed "$out"
+	sleep 1.5
+	printf '%s\n' "${then[@]}" >&3
+	exec 3>&-
+	wait "$pid"
+	rc=$?
+	cat "$out"
+	echo "exit=$rc"
+}
+
 for free in 0 1 2 3 4 6 8; do
-	# After the descriptors come back, wait past the engine's
-	# once-a-second retry (engine load, policy read) before asking.
-	out=$( { printf '%s\n' "$N" dynamodb-fips.us-east-1.amazonaws.com \
-		'!close-spare'; sleep 1.5; printf '%s\n' \
-		streams.dynamodb.us-east-1.amazonaws.com www.plain.lab.test; } |
-		hd_run "$PD_TMP/p.yaml" "$G" -F "$free" 2>"$PD_TMP/err"; echo "exit=$?")
+	out=$(feed "$PD_TMP/out" "$N" dynamodb-fips.us-east-1.amazonaws.com \
+		'!close-spare' -- streams.dynamodb.us-east-1.amazonaws.com \
+		www.plain.lab.test -- "$G" -F "$free")
 	l1=$(grep "^$N " <<<"$out")
 	check_match "$free descriptors free: a clean result" \
 		"^$N $ALLOWED" "$l1"
@@ -54,9 +81,8 @@ done
 # protected once descriptors are back: not handed to libc, which would
 # then convert it itself and ask the poisoner.
 FW=$(printf '\357\275\204\357\275\231\357\275\216\357\275\201\357\275\215\357\275\217\357\275\204\357\275\202').us-east-1.amazonaws.com
-out=$( { printf '%s\n' "$FW" '!close-spare'; sleep 1.5; printf '%s\n' "$FW"; } |
-	hd_run "$PD_TMP/p.yaml" env LC_ALL=C.UTF-8 "$G" -i -F 0 \
-	2>"$PD_TMP/err"; echo "exit=$?")
+out=$(feed "$PD_TMP/out" "$FW" '!close-spare' -- "$FW" -- \
+	env LC_ALL=C.UTF-8 "$G" -i -F 0)
 l1=$(grep "^$FW " <<<"$out" | head -n 1)
 l2=$(grep "^$FW " <<<"$out" | sed -n 2p)
 check_match "AI_IDN, no descriptor free: refused without a query" \
