@@ -245,7 +245,7 @@ test_ttl_refresh(void)
 	const char *n = "dynamodb.us-east-2.amazonaws.com";
 	const char *slog = pd_lab("LAB_GOOD_LOG");
 	uint64_t t0, t1, worst = 0;
-	int before, misses = 0, lookups = 0, slow = 0;
+	int before, misses = 0, lookups = 0, slow = 0, slow_base = 0;
 
 	use_policy("GOOD", true, "filter", 2000, 0);
 	before = queries(slog, n);
@@ -293,7 +293,15 @@ test_ttl_refresh(void)
 	    "refresh-ahead: the upstream saw %d refreshes",
 	    queries(slog, n) - before);
 
-	/* The same through the thread cache (the preload's path). */
+	/*
+	 * The same through the thread cache (the preload's path), which
+	 * says nothing of where an answer came from: time it. A network
+	 * round trip here is > 300 us, a hit < 10 us, but on a shared
+	 * machine any call can be descheduled for milliseconds. So each
+	 * lookup is paired with one of the static rule's name, which never
+	 * touches the network (the baseline, in the same run): the secure
+	 * name may be slow no more often than the static one, plus one.
+	 */
 	t0 = pd_clock_ms();
 	while (pd_clock_ms() - t0 < 3000) {
 		t1 = pd_clock_ns();
@@ -301,17 +309,21 @@ test_ttl_refresh(void)
 		t1 = pd_clock_ns() - t1;
 		if (t1 > worst)
 			worst = t1;
-		/* A network round trip here is > 300 us; a hit < 10 us. */
 		if (t1 > 2000000)
 			slow++;
 		if (res.verdict != PD_VERDICT_ACCEPTED)
 			misses++;
+		t1 = pd_clock_ns();
+		pd_engine_lookup("dynamodb.local.test", PD_WANT_A, &res, NULL);
+		t1 = pd_clock_ns() - t1;
+		if (t1 > 2000000)
+			slow_base++;
 		sleep_ms(10);
 	}
 	T_EQ_INT(misses, 0, "thread cache path: every lookup accepted");
-	T_OK(slow <= 1, "thread cache path: %d lookups over 2 ms in 3 s "
-	    "(worst %.2f ms; a miss would wait for the network)", slow,
-	    worst / 1e6);
+	T_OK(slow <= slow_base + 1, "thread cache path: %d lookups over 2 ms "
+	    "in 3 s, the static name %d (worst %.2f ms; a miss would wait "
+	    "for the network)", slow, slow_base, worst / 1e6);
 }
 
 static void
