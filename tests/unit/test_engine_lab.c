@@ -287,8 +287,14 @@ test_ttl_refresh(void)
 			misses++;
 		sleep_ms(20);
 	}
-	T_EQ_INT(misses, 0, "refresh-ahead: no miss in %d lookups over 5 s",
-	    lookups);
+	/*
+	 * A refresh starts in the last tenth of the TTL (200 ms here); on a
+	 * loaded machine one round trip can outlast that, and the lookup
+	 * just after the expiry waits for it: one miss is tolerated. With
+	 * refresh-ahead broken every TTL period misses: 2 or more in 5 s.
+	 */
+	T_OK(misses <= 1, "refresh-ahead: %d misses in %d lookups over 5 s "
+	    "(at most one late refresh)", misses, lookups);
 	T_OK(queries(slog, n) - before >= 2,
 	    "refresh-ahead: the upstream saw %d refreshes",
 	    queries(slog, n) - before);
@@ -302,8 +308,9 @@ test_ttl_refresh(void)
 	 * touches the network (the baseline, in the same run): the secure
 	 * name may be slow no more often than the static one, plus one.
 	 */
+	misses = 0;
 	t0 = pd_clock_ms();
-	while (pd_clock_ms() - t0 < 3000) {
+	while (pd_clock_ms() - t0 < 5000) {
 		t1 = pd_clock_ns();
 		pd_engine_lookup(n, PD_WANT_A, &res, NULL);
 		t1 = pd_clock_ns() - t1;
@@ -311,8 +318,12 @@ test_ttl_refresh(void)
 			worst = t1;
 		if (t1 > 2000000)
 			slow++;
-		if (res.verdict != PD_VERDICT_ACCEPTED)
+		if (res.verdict != PD_VERDICT_ACCEPTED) {
 			misses++;
+			printf("# thread cache path: %s %s after %.1f ms\n",
+			    pd_verdict_str(res.verdict),
+			    pd_reason_str(res.reason), t1 / 1e6);
+		}
 		t1 = pd_clock_ns();
 		pd_engine_lookup("dynamodb.local.test", PD_WANT_A, &res, NULL);
 		t1 = pd_clock_ns() - t1;
@@ -322,7 +333,7 @@ test_ttl_refresh(void)
 	}
 	T_EQ_INT(misses, 0, "thread cache path: every lookup accepted");
 	T_OK(slow <= slow_base + 1, "thread cache path: %d lookups over 2 ms "
-	    "in 3 s, the static name %d (worst %.2f ms; a miss would wait "
+	    "in 5 s, the static name %d (worst %.2f ms; a miss would wait "
 	    "for the network)", slow, slow_base, worst / 1e6);
 }
 
