@@ -4,6 +4,12 @@
         200 the item as plain JSON, 404 no such item, 500 DynamoDB said
         no (ClientError), 503 DynamoDB could not be reached
         (EndpointConnectionError: under pindns, a refused or failed lookup)
+    GET /async/items/{table}/{key}
+                               the same read as an asyncio app makes it
+                               (aiobotocore runs on aiohttp): aiohttp with
+                               aiodns, whose c-ares sends DNS packets
+                               itself instead of calling getaddrinfo
+                               (needs python3-aiohttp, python3-aiodns)
     GET /healthz               200, touches nothing
 
 Nothing in here knows about pindns: run it under `pindns-exec` and every
@@ -30,6 +36,8 @@ Run:
     gunicorn -w 4 -k uvicorn.workers.UvicornWorker --chdir examples/fastapi app:app
 """
 
+import asyncio
+import json
 import os
 import socket
 import sys
@@ -97,6 +105,48 @@ def get_item(table: str, key: str):
                             detail=e.response.get("Error", {}).get("Code",
                                                                    "error"))
     item = r.get("Item")
+    if item is None:
+        raise HTTPException(status_code=404, detail="no such item")
+    return {k: _plain.deserialize(v) for k, v in item.items()}
+
+
+@app.get("/async/items/{table}/{key}")
+async def get_item_async(table: str, key: str):
+    # The request aiobotocore would send: botocore signs it, aiohttp sends
+    # it, and aiohttp's AsyncResolver looks the endpoint up with aiodns
+    # (c-ares), which reads resolv.conf and sends its own DNS packets.
+    # IPv4 only, as the lab's poisoner also answers AAAA.
+    import aiohttp
+    from aiohttp.resolver import AsyncResolver
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    body = json.dumps({"TableName": table, "Key": {KEY: {"S": key}}})
+    req = AWSRequest(method="POST", url=ENDPOINT + "/", data=body, headers={
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": "DynamoDB_20120810.GetItem"})
+    creds = boto3.session.Session().get_credentials()
+    SigV4Auth(creds.get_frozen_credentials(), "dynamodb",
+              REGION).add_auth(req)
+    conn = aiohttp.TCPConnector(resolver=AsyncResolver(),
+                                family=socket.AF_INET, use_dns_cache=False)
+    timeout = aiohttp.ClientTimeout(total=float(
+        os.environ.get("DYNAMODB_READ_TIMEOUT", "5")))
+    try:
+        async with aiohttp.ClientSession(connector=conn,
+                                         timeout=timeout) as s:
+            async with s.post(ENDPOINT + "/", data=body,
+                              headers=dict(req.headers.items())) as r:
+                status = r.status
+                data = await r.json(content_type=None)
+    except (aiohttp.ClientConnectionError, asyncio.TimeoutError,
+            OSError) as e:
+        raise HTTPException(status_code=503,
+                            detail="DynamoDB unreachable: %s" % e)
+    if status != 200:
+        raise HTTPException(status_code=500,
+                            detail=str(data.get("__type", "error")))
+    item = data.get("Item")
     if item is None:
         raise HTTPException(status_code=404, detail="no such item")
     return {k: _plain.deserialize(v) for k, v in item.items()}

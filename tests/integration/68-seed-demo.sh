@@ -22,6 +22,8 @@ row() { grep -E "^   $1 " <<<"$out" | head -n 1; }
 check_match "table: without pindns the request went to the attacker, with pindns to DynamoDB" \
 	'request went to +attacker 127\.0\.66\.6:[0-9]+ +DynamoDB 127\.0\.10\.1:[0-9]+$' \
 	"$(row 'request went to')"
+check_match "table: the async door (aiohttp + aiodns) went to the attacker without pindns, to DynamoDB with it" \
+	'async door +200, to attacker 127\.0\.66\.6:[0-9]+ +200, to DynamoDB 127\.0\.10\.1:' "$out"
 check_match "table: the attacker captured the access key id without pindns, nothing with it" \
 	'attacker captured +AKIA[A-Z0-9]+ +nothing$' "$(row 'attacker captured')"
 check_match "table: the audit log accepted the legitimate address" \
