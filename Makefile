@@ -131,6 +131,10 @@ $(OBJ)/%.o: %.c Makefile
 # 36k instructions and ~120 KB RSS (callgrind and max RSS of /bin/true);
 # its table of real libc functions is writable data of the same kind
 # anyway. The engine, the backend and the CLI keep full RELRO.
+# -Bsymbolic-functions: the preload's own references to its hooks (the
+# "not our own hook" check of each real function) bind inside it at link
+# time, instead of one global symbol lookup per hook at every process
+# start (28 hooks: ~9,000 instructions of /bin/true's start-up).
 $(OBJ)/preload/%.o: preload/%.c Makefile
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
@@ -140,7 +144,8 @@ $(LIB_PRELOAD): $(PRELOAD_OBJ) preload/exports.map Makefile
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) -Wl,-z,lazy $(ZDEFS) \
-		-Wl,-z,nodelete -Wl,--version-script=preload/exports.map -ldl -lpthread
+		-Wl,-z,nodelete -Wl,-Bsymbolic-functions \
+		-Wl,--version-script=preload/exports.map -ldl -lpthread
 
 $(LIB_ENGINE): $(POLICY_OBJ) $(FRONT_OBJ) $(OBJ)/resolver/dot_dl.o resolver/engine.map Makefile
 	@mkdir -p $(@D)
