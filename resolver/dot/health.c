@@ -7,7 +7,7 @@
 
 enum pd_err
 pd_hset_init(struct pd_hset *hs, struct pd_up *ups, unsigned n,
-    struct pd_loop *loop, getdns_dict *ext)
+    getdns_dict *ext)
 {
 	unsigned i;
 
@@ -16,7 +16,6 @@ pd_hset_init(struct pd_hset *hs, struct pd_up *ups, unsigned n,
 		return PD_ENOMEM;
 	hs->ups = ups;
 	hs->n = n;
-	hs->loop = loop;
 	hs->ext = ext;
 	for (i = 0; i < n; i++) {
 		hs->h[i].hs = hs;
@@ -93,12 +92,18 @@ pd_hset_ok(struct pd_hset *hs, unsigned i)
 int
 pd_hset_due(struct pd_hset *hs, uint64_t now, int *wait_ms)
 {
-	bool demand = atomic_exchange(&hs->demand, false);
 	struct pd_health *h;
-	uint64_t soon;
+	uint64_t soon, when;
 	unsigned i;
+	bool demand = false;
 	int due = -1;
 
+	/* Callers never wake this thread (health.h): it looks at the
+	 * demand flag once per PD_HEALTH_DEMAND_MS instead. */
+	if (now >= hs->check_ms) {
+		demand = atomic_exchange(&hs->demand, false);
+		hs->check_ms = now + PD_HEALTH_DEMAND_MS;
+	}
 	for (i = 0; i < hs->n; i++) {
 		h = &hs->h[i];
 		if (!h->down || h->probing)
@@ -115,7 +120,9 @@ pd_hset_due(struct pd_hset *hs, uint64_t now, int *wait_ms)
 				due = (int)i;
 			continue;
 		}
-		soon = h->next_probe_ms - now;
+		when = h->next_probe_ms < hs->check_ms ? h->next_probe_ms :
+		    hs->check_ms;
+		soon = when - now;
 		if (*wait_ms < 0 || soon < (uint64_t)*wait_ms)
 			*wait_ms = soon > INT32_MAX ? INT32_MAX : (int)soon;
 	}
@@ -213,7 +220,6 @@ pd_hset_all_down(struct pd_hset *hs, struct pd_dot_result *res)
 	uint64_t now;
 	char why[PD_DOT_WHY_MAX + 64];
 	unsigned i;
-	bool wake = false;
 
 	if (atomic_load_explicit(&hs->ndown, memory_order_relaxed) < hs->n)
 		return false;
@@ -227,10 +233,6 @@ pd_hset_all_down(struct pd_hset *hs, struct pd_dot_result *res)
 		h = &hs->h[i];
 		if (rank(h->why) > rank(worst))
 			worst = h->why;
-		/* Wake the backend thread only when it has to move a probe
-		 * forward: once per probe, not once per lookup. */
-		if (h->next_probe_ms > h->last_ms + PD_HEALTH_DEMAND_MS)
-			wake = true;
 		(void)snprintf(why, sizeof(why), "down for %llu ms (%s), "
 		    "probed again in %lld ms", (unsigned long long)(now -
 		    h->since_ms), h->detail, h->next_probe_ms > now ?
@@ -243,8 +245,8 @@ pd_hset_all_down(struct pd_hset *hs, struct pd_dot_result *res)
 	res->upstream[0] = '\0';
 	(void)snprintf(res->detail, sizeof(res->detail), "every upstream is "
 	    "down (%u): failed at once, without waiting", hs->n);
-	if (wake && !atomic_exchange(&hs->demand, true))
-		pd_loop_wake(hs->loop);
+	if (!atomic_load_explicit(&hs->demand, memory_order_relaxed))
+		atomic_store(&hs->demand, true);
 	return true;
 }
 

@@ -15,9 +15,12 @@
  * PD_HEALTH_PROBE_MIN_MS after it went down, then, after each failed
  * probe, twice as long, up to PD_HEALTH_PROBE_MAX_MS. While lookups keep
  * failing fast, a probe is due PD_HEALTH_DEMAND_MS after the last one
- * ended at the latest: an upstream back after a long outage is found
- * within about a second of the next lookups, and an idle process sends
- * one probe per 30 s per dead upstream. A reply to a probe or to a query
+ * ended at the latest (the backend thread looks at that demand once a
+ * second while an upstream is down; callers never wake it: on a busy
+ * machine the woken thread could preempt the caller): an upstream back
+ * after a long outage is found within a second or two of the next
+ * lookups, and an idle process sends one probe per 30 s per dead
+ * upstream. A reply to a probe or to a query
  * marks the upstream up; the next lookup uses it.
  *
  * Fork: the state belongs to the backend instance, and a forked child
@@ -67,19 +70,19 @@ struct pd_health {
 struct pd_hset {
 	struct pd_up		*ups;
 	unsigned		 n;
-	struct pd_loop		*loop;
 	getdns_dict		*ext;		/* plain query extensions */
 	struct pd_health	*h;
 	pthread_mutex_t		 mu;
 	_Atomic unsigned	 ndown;
 	_Atomic bool		 demand;	/* a lookup failed fast */
+	uint64_t		 check_ms;	/* look at demand then */
 	bool			 stopping;
 	_Atomic uint64_t	 n_probes;
 };
 
-/* Set up hs for the n upstreams ups on loop. PD_ENOMEM. */
+/* Set up hs for the n upstreams ups. PD_ENOMEM. */
 enum pd_err	pd_hset_init(struct pd_hset *hs, struct pd_up *ups,
-		    unsigned n, struct pd_loop *loop, getdns_dict *ext);
+		    unsigned n, getdns_dict *ext);
 
 /* Free what init allocated (child true: leave the mutex alone). */
 void		pd_hset_fini(struct pd_hset *hs, bool child);

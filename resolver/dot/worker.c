@@ -995,7 +995,7 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 		    NULL, pd_loop_getdns(d->loop), &d->ups[i], err,
 		    errlen)) != PD_OK)
 			goto fail;
-	if ((r = pd_hset_init(&d->hs, d->ups, (unsigned)d->nup, d->loop,
+	if ((r = pd_hset_init(&d->hs, d->ups, (unsigned)d->nup,
 	    d->ext[FL_PLAIN])) != PD_OK) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;

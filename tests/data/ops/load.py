@@ -1,10 +1,12 @@
 """HTTP load for tests/integration/77-ops-upstream-health.sh.
 
 load.py PORT OUT STOPFILE THREADS CACHED_NAME UNCACHED_SUFFIX
-THREADS clients, each alternating a request for CACHED_NAME and one for a
-name never asked before (uN-K-I.UNCACHED_SUFFIX), 20 ms apart, until
-STOPFILE exists. One line per request, appended to OUT as it completes:
-"START END KIND PID MS RESULT" (wall-clock seconds; KIND c or u; PID, MS,
+THREADS clients, each cycling through a request for CACHED_NAME, one for
+a name never asked before (uN-K-I.UNCACHED_SUFFIX) and one for a name
+never asked before that a deny rule refuses (dN-K-I.denied.test: the
+work of an uncached lookup without any network, the timing baseline),
+20 ms apart, until STOPFILE exists. One line per request, appended to OUT as it completes:
+"START END KIND PID MS RESULT" (wall-clock seconds; KIND c, u or d; PID, MS,
 RESULT as the app answered).
 """
 import http.client
@@ -22,10 +24,12 @@ def client(k):
     i = 0
     while not os.path.exists(stop):
         i += 1
-        if i % 2:
+        if i % 3 == 1:
             kind, name = "c", cached
-        else:
+        elif i % 3 == 2:
             kind, name = "u", "u%d-%d-%d.%s" % (os.getpid(), k, i, suffix)
+        else:
+            kind, name = "d", "d%d-%d-%d.denied.test" % (os.getpid(), k, i)
         t0 = time.time()
         try:
             c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
