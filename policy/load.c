@@ -810,7 +810,7 @@ load_cache(struct ld *L, const struct pd_ynode *n)
 	    86400, &p->cache_max_ttl)) != PD_OK)
 		return r;
 	if (s[3].val != NULL && (r = get_uint(L, s[3].val, "stale_ttl", 0,
-	    86400, &p->cache_stale_ttl)) != PD_OK)
+	    259200, &p->cache_stale_ttl)) != PD_OK)
 		return r;
 	if (p->cache_min_ttl > p->cache_max_ttl)
 		return bad(L, s[1].val != NULL ? s[1].val : s[2].val,
@@ -965,6 +965,8 @@ policy_defaults(struct pd_policy *p)
 	p->idle_timeout_ms = 10000;
 	p->cache_max_entries = 10000;
 	p->cache_max_ttl = 300;
+	/* RFC 8767 §5: serve stale for one to three days. */
+	p->cache_stale_ttl = 86400;
 	p->log_target = PD_LOG_STDERR;
 	p->log_level = PD_LOG_LEVEL_DENY;
 	p->default_rule.action = PD_ACTION_SYSTEM;

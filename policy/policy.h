@@ -170,7 +170,7 @@ struct pd_policy {
 	uint32_t		 cache_max_entries; /* default 10000 */
 	uint32_t		 cache_min_ttl;	/* default 0 */
 	uint32_t		 cache_max_ttl;	/* default 300 */
-	uint32_t		 cache_stale_ttl; /* default 0 */
+	uint32_t		 cache_stale_ttl; /* default 86400, 0 off */
 
 	enum pd_log_target	 log_target;	/* default stderr */
 	char			*log_file;	/* PD_LOG_FILE only */

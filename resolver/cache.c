@@ -391,6 +391,21 @@ pd_cache_put(struct pd_cache *c, const char *name, size_t len, unsigned want,
 	return e != NULL;
 }
 
+/* The stripe of name, locked (*hp its hash); NULL: the cache keeps
+ * nothing. */
+static struct stripe *
+lock_name(struct pd_cache *c, const char *name, size_t len, uint64_t *hp)
+{
+	struct stripe *s;
+
+	if (c == NULL || c->cfg.max_entries == 0)
+		return NULL;
+	*hp = pd_cache_hash(name, len);
+	s = stripe_of(c, *hp);
+	(void)pthread_mutex_lock(&s->mu);
+	return s;
+}
+
 void
 pd_cache_refresh_failed(struct pd_cache *c, const char *name, size_t len,
     unsigned want)
@@ -399,11 +414,8 @@ pd_cache_refresh_failed(struct pd_cache *c, const char *name, size_t len,
 	struct ent *e;
 	uint64_t h;
 
-	if (c == NULL || c->cfg.max_entries == 0)
+	if ((s = lock_name(c, name, len, &h)) == NULL)
 		return;
-	h = pd_cache_hash(name, len);
-	s = stripe_of(c, h);
-	(void)pthread_mutex_lock(&s->mu);
 	if ((e = find(s, h, name, len, want, NULL)) != NULL) {
 		e->refresh_done = true;
 		e->refresh_epoch = 0;
@@ -419,13 +431,26 @@ pd_cache_hold(struct pd_cache *c, const char *name, size_t len,
 	struct ent *e;
 	uint64_t h;
 
-	if (c == NULL || c->cfg.max_entries == 0)
+	if ((s = lock_name(c, name, len, &h)) == NULL)
 		return;
-	h = pd_cache_hash(name, len);
-	s = stripe_of(c, h);
-	(void)pthread_mutex_lock(&s->mu);
 	if ((e = find(s, h, name, len, want, NULL)) != NULL)
 		e->hold_ms = now_ms + PD_CACHE_STALE_RECHECK_MS;
+	(void)pthread_mutex_unlock(&s->mu);
+}
+
+void
+pd_cache_forget(struct pd_cache *c, const char *name, size_t len)
+{
+	struct stripe *s;
+	struct ent *e, **pp;
+	unsigned want;
+	uint64_t h;
+
+	if ((s = lock_name(c, name, len, &h)) == NULL)
+		return;
+	for (want = 1; want <= (PD_WANT_A | PD_WANT_AAAA); want++)
+		if ((e = find(s, h, name, len, want, &pp)) != NULL)
+			unlink_free(s, e, pp);
 	(void)pthread_mutex_unlock(&s->mu);
 }
 

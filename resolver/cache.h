@@ -142,6 +142,13 @@ void pd_cache_refresh_failed(struct pd_cache *c, const char *name,
 void pd_cache_hold(struct pd_cache *c, const char *name, size_t len,
     unsigned want, uint64_t now_ms);
 
+/*
+ * Remove every entry of name, whatever the families: its last answer
+ * was refused, and an older answer must not be served stale (for this
+ * family or another) after a refusal.
+ */
+void pd_cache_forget(struct pd_cache *c, const char *name, size_t len);
+
 /* Number of entries (a snapshot; for tests and statistics). */
 size_t pd_cache_count(struct pd_cache *c);
 

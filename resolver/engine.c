@@ -956,6 +956,8 @@ refresh_done(void *arg, const struct pd_dot_result *f)
 		memcpy(note.upstream, ex->upstream, sizeof(note.upstream));
 		(void)pd_cache_put(ps->cache, rf->name, rf->len, rf->want,
 		    pd_clock_ms(), res, &note, NULL);
+		if (res->verdict == PD_VERDICT_REFUSED)
+			pd_cache_forget(ps->cache, rf->name, rf->len);
 	}
 	if (res->verdict == PD_VERDICT_REFUSED ||
 	    res->verdict == PD_VERDICT_FAILED)
@@ -1266,10 +1268,9 @@ secure_lookup(struct pstate *ps, const struct pd_rule *r, const char *name,
 		memcpy(note.upstream, x->upstream, sizeof(note.upstream));
 		stored = pd_cache_put(ps->cache, norm, len, want, now, res,
 		    &note, &t);
-	} else if (hit == PD_CACHE_STALE)
-		/* A refusal ends the stale answer too. */
-		(void)pd_cache_put(ps->cache, norm, len, want, now, res, NULL,
-		    NULL);
+	} else if (res->verdict == PD_VERDICT_REFUSED)
+		/* A refusal ends every stale answer of the name too. */
+		pd_cache_forget(ps->cache, norm, len);
 	if (f != NULL)
 		flight_land(ps, f, res, x, stored, &t);
 done:

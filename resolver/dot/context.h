@@ -32,8 +32,8 @@
 #include "policy/policy.h"
 #include "resolver/dot/dot.h"
 
-/* One upstream and what the worker knows about its health. Apart from
- * cfg, only the backend thread touches it. */
+/* One upstream and its TLS state (its health: resolver/dot/health.h).
+ * Apart from cfg, only the backend thread touches it. */
 struct pd_up {
 	const struct pd_upstream *cfg;
 	getdns_context	*ctx;
@@ -42,7 +42,6 @@ struct pd_up {
 	char		 verify_err[128];
 	bool		 auth_failed;	/* failed TLS auth, never OK since */
 	uint64_t	 auth_fail_ms;
-	uint64_t	 down_until_ms;	/* prefer the others until then */
 	uint64_t	 answers;
 };
 

@@ -96,11 +96,27 @@ struct pd_dot_rrset {
 					 * per RFC 2308, 0 without SOA */
 };
 
+/*
+ * One upstream a lookup tried (or skipped as down) and why it gave no
+ * answer, for `pindns query` and the audit log (ABI 3). Bounded: at most
+ * PD_DOT_MAX_TRIES, each why at most PD_DOT_WHY_MAX - 1 bytes.
+ */
+#define PD_DOT_MAX_TRIES	4
+#define PD_DOT_WHY_MAX		96
+
+struct pd_dot_try {
+	char	upstream[64];
+	char	why[PD_DOT_WHY_MAX];
+};
+
 struct pd_dot_result {
 	enum pd_dot_status	status;
 	char			upstream[64];	/* label of the upstream that
-						 * answered (or failed last) */
+						 * answered ("" when none
+						 * did) */
 	char			detail[160];	/* e.g. the TLS verify error */
+	unsigned		ntries;		/* upstreams that failed */
+	struct pd_dot_try	tries[PD_DOT_MAX_TRIES];
 	struct pd_dot_rrset	a;		/* if PD_WANT_A */
 	struct pd_dot_rrset	aaaa;		/* if PD_WANT_AAAA */
 };

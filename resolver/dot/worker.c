@@ -23,6 +23,7 @@
 
 #include "resolver/dot/chain.h"
 #include "resolver/dot/context.h"
+#include "resolver/dot/health.h"
 #include "resolver/dot/loop.h"
 #include "resolver/dot/names.h"
 #include "resolver/dot/reply.h"
@@ -33,8 +34,6 @@
 enum flavour { FL_PLAIN = 0, FL_DO, FL_CHAIN, FL_N };
 
 #define MAX_UPSTREAMS	32
-/* A failed upstream is tried after the healthy ones for this long. */
-#define DOWN_MS		5000
 /* getdns never retries an upstream that failed TLS authentication before
  * it ever passed; its context is rebuilt after this long to try again. */
 #define AUTH_RETRY_MS	60000
@@ -69,6 +68,7 @@ struct pd_q {
 	getdns_dict		*early_resp;
 	unsigned		 verify_seq;
 	getdns_transaction_t	 tid;
+	uint64_t		 att_start;
 	uint64_t		 att_deadline;
 	/* outcome, read by the caller once done is set */
 	getdns_dict		*resp;
@@ -76,6 +76,8 @@ struct pd_q {
 	int			 rank;		/* of st, see record() */
 	char			 upstream[64];
 	char			 detail[160];
+	unsigned		 ntries;
+	struct pd_dot_try	 tries[PD_DOT_MAX_TRIES];
 	bool			 done;		/* d->mu: network part over */
 	bool			 taken;		/* d->mu: being handled */
 	bool			 handled;	/* d->mu: out is final */
@@ -148,6 +150,7 @@ struct pd_dot {
 	size_t			 nup;
 	struct pd_up		*ups;
 	getdns_dict		*ext[FL_N];
+	struct pd_hset		 hs;		/* upstream health */
 
 	pthread_mutex_t		 mu;		/* queues, batches, flags */
 	pthread_mutex_t		 run_mu;	/* held while in getdns */
@@ -418,15 +421,19 @@ record(struct pd_q *q, enum pd_dot_status st, const char *fmt, ...)
 		[PD_DOT_TIMEOUT] = 3, [PD_DOT_TLS_AUTH] = 4
 	};
 	va_list ap;
+	char msg[sizeof(q->detail)];
 
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (q->up >= 0)
+		pd_dot_try_add(q->tries, &q->ntries, q->upstream, msg);
 	/* The first failure of a rank says most: keep it. */
 	if (q->rank != 0 && rank[st] <= q->rank)
 		return;
 	q->st = st;
 	q->rank = rank[st];
-	va_start(ap, fmt);
-	(void)vsnprintf(q->detail, sizeof(q->detail), fmt, ap);
-	va_end(ap);
+	memcpy(q->detail, msg, sizeof(q->detail));
 }
 
 /* The query is done: hand it back (backend thread). */
@@ -472,10 +479,11 @@ finish(struct pd_dot *d, struct pd_q *q)
 	batch_free(dead, false);
 }
 
-/* Next upstream for q: untried, healthy ones first, in policy order from
- * the batch's rotation point. *left counts the untried ones. */
+/* Next upstream for q: untried and up (health.h), in policy order from
+ * the batch's rotation point, ones that never failed TLS authentication
+ * first. *left counts the untried ones. */
 static int
-pick(struct pd_dot *d, struct pd_q *q, uint64_t now, unsigned *left)
+pick(struct pd_dot *d, struct pd_q *q, unsigned *left)
 {
 	unsigned j, i, n = (unsigned)d->nup;
 	int pass;
@@ -489,8 +497,8 @@ pick(struct pd_dot *d, struct pd_q *q, uint64_t now, unsigned *left)
 			i = (q->b->rr + j) % n;
 			if (q->tried & (1u << i))
 				continue;
-			if (pass == 0 && (d->ups[i].down_until_ms > now ||
-			    d->ups[i].auth_failed))
+			if (!pd_hset_usable(&d->hs, i) ||
+			    (pass == 0 && d->ups[i].auth_failed))
 				continue;
 			return (int)i;
 		}
@@ -548,7 +556,10 @@ attempt(struct pd_dot *d, struct pd_q *q)
 			finish(d, q);
 			return;
 		}
-		if ((i = pick(d, q, now, &left)) < 0) {
+		if ((i = pick(d, q, &left)) < 0) {
+			if (q->tried == 0)
+				record(q, PD_DOT_UNREACHABLE, "every upstream "
+				    "is down");
 			finish(d, q);
 			return;
 		}
@@ -559,6 +570,7 @@ attempt(struct pd_dot *d, struct pd_q *q)
 		q->tried |= 1u << i;
 		q->up = i;
 		q->verify_seq = up->verify_seq;
+		q->att_start = now;
 		q->att_deadline = now + (q->deadline - now) / left;
 		snprintf(q->upstream, sizeof(q->upstream), "%s",
 		    up->cfg->label);
@@ -591,13 +603,17 @@ attempt(struct pd_dot *d, struct pd_q *q)
 			return;
 		}
 		/* 398 at once: getdns has given up on this upstream. */
-		if (up->auth_failed || up->verify_seq != q->verify_seq)
+		if (up->auth_failed || up->verify_seq != q->verify_seq) {
 			record(q, PD_DOT_TLS_AUTH, "%s: TLS authentication "
 			    "failed: %s", up->cfg->label, up->verify_err);
-		else
+			pd_hset_fail(&d->hs, (unsigned)i, PD_DOT_TLS_AUTH,
+			    up->verify_err, now);
+		} else {
 			record(q, PD_DOT_UNREACHABLE, "%s: no usable "
 			    "connection", up->cfg->label);
-		up->down_until_ms = now + DOWN_MS;
+			pd_hset_fail(&d->hs, (unsigned)i, PD_DOT_UNREACHABLE,
+			    "no usable connection", now);
+		}
 	}
 }
 
@@ -631,7 +647,7 @@ on_reply(getdns_context *ctx, getdns_callback_type_t type, getdns_dict *resp,
 		q->st = PD_DOT_OK;
 		up->answers++;
 		up->auth_failed = false;
-		up->down_until_ms = 0;
+		pd_hset_ok(&d->hs, (unsigned)q->up);
 		if (q->b->mode == PD_DNSSEC_OFF)
 			local(d, q, resp);
 		else
@@ -640,7 +656,8 @@ on_reply(getdns_context *ctx, getdns_callback_type_t type, getdns_dict *resp,
 		return;
 	case GETDNS_CALLBACK_TIMEOUT:
 		record(q, PD_DOT_TIMEOUT, "%s: no answer", up->cfg->label);
-		up->down_until_ms = now + DOWN_MS;
+		pd_hset_fail(&d->hs, (unsigned)q->up, PD_DOT_TIMEOUT,
+		    "no answer", now);
 		break;
 	default:
 		if (up->verify_seq != q->verify_seq) {
@@ -650,7 +667,8 @@ on_reply(getdns_context *ctx, getdns_callback_type_t type, getdns_dict *resp,
 				up->auth_failed = true;
 				up->auth_fail_ms = now;
 			}
-			up->down_until_ms = now + DOWN_MS;
+			pd_hset_fail(&d->hs, (unsigned)q->up, PD_DOT_TLS_AUTH,
+			    up->verify_err, now);
 			break;
 		}
 		record(q, PD_DOT_UNREACHABLE, "%s: connection failed or "
@@ -662,7 +680,9 @@ on_reply(getdns_context *ctx, getdns_callback_type_t type, getdns_dict *resp,
 			q->tried &= ~(1u << q->up);
 			atomic_fetch_add(&d->n_retries, 1);
 		} else
-			up->down_until_ms = now + DOWN_MS;
+			pd_hset_fail(&d->hs, (unsigned)q->up,
+			    PD_DOT_UNREACHABLE, "connection failed or "
+			    "closed", now);
 		break;
 	}
 	getdns_dict_destroy(resp);
@@ -679,8 +699,11 @@ attempt_timeout(struct pd_dot *d, struct pd_q *q)
 	(void)getdns_cancel_callback(up->ctx, q->tid);
 	q->cancelling = false;
 	q->inflight = false;
-	record(q, PD_DOT_TIMEOUT, "%s: no answer", up->cfg->label);
-	up->down_until_ms = pd_loop_now_ms() + DOWN_MS;
+	record(q, PD_DOT_TIMEOUT, "%s: no answer in %llu ms",
+	    up->cfg->label, (unsigned long long)(pd_loop_now_ms() -
+	    q->att_start));
+	pd_hset_fail(&d->hs, (unsigned)q->up, PD_DOT_TIMEOUT, "no answer",
+	    pd_loop_now_ms());
 	attempt(d, q);
 }
 
@@ -704,7 +727,7 @@ worker_main(void *arg)
 	struct pd_q *q;
 	uint64_t now, next;
 	bool stop, again;
-	int wait;
+	int wait, i;
 
 	engine_thread(d);
 	(void)pthread_mutex_lock(&d->run_mu);
@@ -761,8 +784,15 @@ worker_main(void *arg)
 			if (q->inflight && q->att_deadline < next)
 				next = q->att_deadline;
 		now = pd_loop_now_ms();
-		wait = next == UINT64_MAX ? -1 : next <= now ? 0 :
-		    (int)(next - now);
+		/* Probes of down upstreams that are due (health.h). */
+		for (;;) {
+			wait = next == UINT64_MAX ? -1 : next <= now ? 0 :
+			    (int)(next - now);
+			if ((i = pd_hset_due(&d->hs, now, &wait)) < 0)
+				break;
+			maybe_rebuild(d, &d->ups[i], now);
+			pd_hset_probe(&d->hs, (unsigned)i, now);
+		}
 		/*
 		 * Chores only when nothing is ready (never before a write or
 		 * a reply that is waiting), and best while queries are out:
@@ -786,6 +816,7 @@ worker_main(void *arg)
 		(void)pd_loop_run_once(d->loop, wait, &d->run_mu);
 		loop_stats(d);
 	}
+	pd_hset_stop(&d->hs);
 	while ((q = TAILQ_FIRST(&d->active)) != NULL) {
 		if (q->inflight) {
 			q->cancelling = true;
@@ -861,6 +892,7 @@ destroy(struct pd_dot *d, bool child)
 		getdns_dict_destroy(d->junk[--d->njunk]);
 	for (i = 0; i < NSIDES && !child; i++)
 		(void)pthread_cond_destroy(&d->sides[i].cv);
+	pd_hset_fini(&d->hs, child);
 	for (i = 0; d->ups != NULL && i < d->nup; i++)
 		pd_ctx_free(&d->ups[i]);
 	free(d->ups);
@@ -963,6 +995,11 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 		    NULL, pd_loop_getdns(d->loop), &d->ups[i], err,
 		    errlen)) != PD_OK)
 			goto fail;
+	if ((r = pd_hset_init(&d->hs, d->ups, (unsigned)d->nup,
+	    d->ext[FL_PLAIN])) != PD_OK) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (!reg_add(d)) {
 		r = PD_EINTERNAL;
 		snprintf(err, errlen, "pthread_atfork failed");
@@ -1274,13 +1311,15 @@ status_rank(enum pd_dot_status s)
 
 static void
 set_status(struct pd_dot_result *res, enum pd_dot_status st,
-    const char *upstream, const char *detail)
+    const char *detail)
 {
 	if (res->status != PD_DOT_OK && status_rank(st) <=
 	    status_rank(res->status))
 		return;
+	/* upstream names the one that answered: none did. The detail of
+	 * each upstream tried is in res->tries. */
 	res->status = st;
-	snprintf(res->upstream, sizeof(res->upstream), "%s", upstream);
+	res->upstream[0] = '\0';
 	snprintf(res->detail, sizeof(res->detail), "%s", detail);
 }
 
@@ -1312,6 +1351,8 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 	    !pd_dname_escape(qname, esc, sizeof(esc)))
 		return PD_ENAME;
 	memset(res, 0, sizeof(*res));
+	if (pd_hset_all_down(&d->hs, res))
+		return PD_OK;
 	deadline = pd_loop_now_ms() + d->timeout_ms;
 	if (want & PD_WANT_A) {
 		outs[nt] = &res->a;
@@ -1352,8 +1393,8 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 		}
 		b->wake_each = mode != PD_DNSSEC_OFF && b->nq > 1;
 		if (!run_batch(d, b, deadline)) {
-			set_status(res, PD_DOT_TIMEOUT, "", "no answer "
-			    "within the lookup budget");
+			set_status(res, PD_DOT_TIMEOUT, "no answer within "
+			    "the lookup budget");
 			return PD_OK;
 		}
 		for (i = 0; i < b->nq; i++) {
@@ -1361,10 +1402,12 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 			unsigned t = q->type == types[0] ? 0 : 1;
 
 			need[t] = false;
+			for (unsigned k = 0; k < q->ntries; k++)
+				pd_dot_try_add(res->tries, &res->ntries,
+				    q->tries[k].upstream, q->tries[k].why);
 			if (q->st != PD_DOT_OK || !q->processed) {
 				set_status(res, q->st == PD_DOT_OK ?
-				    PD_DOT_ERROR : q->st, q->upstream,
-				    q->detail);
+				    PD_DOT_ERROR : q->st, q->detail);
 				continue;
 			}
 			ro = &q->out;

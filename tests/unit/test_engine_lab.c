@@ -43,6 +43,7 @@ static char policy[PD_LAB_PATH], auditlog[PD_LAB_PATH];
  * not keep (README, "Cache"). Refresh-ahead runs at the default, 0.
  */
 static unsigned policy_min_ttl = 1;
+static unsigned policy_max_ttl = 300;
 
 static void
 use_policy(const char *server, bool with_pin, const char *pin_mode,
@@ -72,7 +73,7 @@ use_policy(const char *server, bool with_pin, const char *pin_mode,
 	fprintf(f, "tls_ca_file: %s\n"
 	    "dnssec_trust_anchors: [%s]\n"
 	    "timeout_ms: %u\n"
-	    "cache:\n  max_entries: 1000\n  min_ttl: %u\n  max_ttl: 300\n"
+	    "cache:\n  max_entries: 1000\n  min_ttl: %u\n  max_ttl: %u\n"
 	    "  stale_ttl: %u\n"
 	    "log:\n  target: file:%s\n  level: all\n"
 	    "default: system\n"
@@ -89,7 +90,7 @@ use_policy(const char *server, bool with_pin, const char *pin_mode,
 	    "    action: static\n"
 	    "    addresses: [127.0.0.1]\n",
 	    pd_lab("LAB_CA"), pd_lab("LAB_TA_DS"), timeout_ms, policy_min_ttl,
-	    stale_ttl, auditlog,
+	    policy_max_ttl, stale_ttl, auditlog,
 	    pd_lab("LAB_PINS"), pin_mode);
 	fclose(f);
 	rename(tmp, policy);
@@ -507,6 +508,44 @@ test_fork(void)
 	OUTCOME("accepted", "", "and another");
 }
 
+/*
+ * Serve-stale (issue 17): a stale answer is served at once once the
+ * upstream is known down, and never for a name whose last answer was
+ * refused, whatever the families. On tampered, dynamodb.eu-west-1's AAAA
+ * is intact (accepted alone) and its A forged (AF_UNSPEC: bogus,
+ * refused); eu-north-1 (AAAA only, intact) is the control.
+ */
+static void
+test_stale_refused(void)
+{
+	const char *w = "dynamodb.eu-west-1.amazonaws.com";
+	const char *c = "dynamodb.eu-north-1.amazonaws.com";
+	uint64_t t0;
+
+	policy_max_ttl = 1;
+	use_policy("TAMPERED", true, "filter", 1000, 60);
+	pd_engine_lookup(w, PD_WANT_AAAA, &res, &ex);
+	OUTCOME("accepted", "", "stale/refused: eu-west-1 AAAA accepted");
+	pd_engine_lookup(c, PD_WANT_AAAA, &res, &ex);
+	OUTCOME("accepted", "", "stale/refused: control eu-north-1 AAAA");
+	pd_engine_lookup(w, PD_WANT_A | PD_WANT_AAAA, &res, &ex);
+	OUTCOME("refused", "bogus", "stale/refused: eu-west-1 A+AAAA refused "
+	    "(forged A)");
+	lab_ctl("hang", "tampered");
+	sleep_ms(1300);		/* past max_ttl 1: both entries expired */
+	pd_engine_lookup(w, PD_WANT_AAAA, &res, &ex);
+	T_OK(res.verdict == PD_VERDICT_FAILED, "stale/refused: the AAAA "
+	    "answer of a name last refused is not served stale (%s %s)",
+	    pd_verdict_str(res.verdict), pd_reason_str(res.reason));
+	t0 = pd_clock_ns();
+	pd_engine_lookup(c, PD_WANT_AAAA, &res, &ex);
+	OUTCOME("accepted", "stale", "stale/refused: control served stale");
+	T_OK(pd_clock_ns() - t0 < 50000000, "stale/refused: served at once, "
+	    "the upstream known down (%.2f ms)", (pd_clock_ns() - t0) / 1e6);
+	lab_ctl("resume", "tampered");
+	policy_max_ttl = 300;
+}
+
 int
 main(void)
 {
@@ -519,6 +558,7 @@ main(void)
 	test_attackers();
 	test_ttl_refresh();
 	test_stale();
+	test_stale_refused();
 	test_threads();
 	test_fork();
 	pd_engine_shutdown();

@@ -237,7 +237,8 @@ test_defaults(void)
 	T_EQ_INT(p->cache_max_entries, 10000, "default max_entries");
 	T_EQ_INT(p->cache_min_ttl, 0, "default min_ttl");
 	T_EQ_INT(p->cache_max_ttl, 300, "default max_ttl");
-	T_EQ_INT(p->cache_stale_ttl, 0, "default stale_ttl");
+	T_EQ_INT(p->cache_stale_ttl, 86400, "default stale_ttl: a day "
+	    "(RFC 8767)");
 	T_EQ_INT(p->log_target, PD_LOG_FILE, "log target file");
 	T_EQ_STR(p->log_file, "dir/audit.log", "log file relative to policy");
 	T_EQ_INT(p->log_level, PD_LOG_LEVEL_ALL, "log level all");
