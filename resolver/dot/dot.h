@@ -33,7 +33,7 @@
 #include "policy/policy.h"
 #include "resolver/engine.h"
 
-#define PD_DOT_ABI		3
+#define PD_DOT_ABI		4
 #define PD_DOT_SONAME		"libpindns-dot.so"
 #define PD_DOT_SYMBOL		"pindns_dot_v1"
 
