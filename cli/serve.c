@@ -273,8 +273,9 @@ run(void)
 			pd_serve_notify("READY=1");
 			continue;
 		}
-		if (pd_engine_reload(false) > 0)
-			say("policy reloaded (the file changed)");
+		/* Silent, as in the preload: a lookup may be the one that
+		 * notices the change first. */
+		(void)pd_engine_reload(false);
 	}
 }
 

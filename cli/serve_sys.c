@@ -85,6 +85,7 @@ pd_serve_bind(const struct pd_listen *l, int *ufdp, int *lfdp)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int one = 1, ufd = -1, lfd = -1, fam = l->addr.family, e;
+	int rcvbuf = 4 * 1024 * 1024;
 
 	pd_serve_sockaddr(l, &ss, &len);
 	if ((ufd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -97,6 +98,8 @@ pd_serve_bind(const struct pd_listen *l, int *ufdp, int *lfdp)
 		(void)setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 		    sizeof(one));
 	}
+	/* Room for bursts (capped by net.core.rmem_max). */
+	(void)setsockopt(ufd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	/* A restart must not wait for TIME_WAIT connections to go. */
 	(void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(ufd, (struct sockaddr *)&ss, len) != 0 ||
