@@ -274,7 +274,11 @@ wait_for 15 test "$(fds)" -le $((fd0 + 4))
 n=$(fds)
 check "after the hostile clients: descriptors back ($n, before $fd0)" test "$n" -le $((fd0 + 4))
 r=$(rss)
-check "memory bounded: RSS $r kB (before $rss0 kB) < before + 64 MB" test "$r" -lt $((rss0 + 65536))
+if [ -n "$PINDNS_SAN" ]; then
+	ok "memory: not judged under a sanitizer (ASan's quarantine keeps freed memory; RSS $r kB)"
+else
+	check "memory bounded: RSS $r kB (before $rss0 kB) < before + 64 MB" test "$r" -lt $((rss0 + 65536))
+fi
 check "the daemon is alive" kill -0 "$MAIN"
 
 # ------------------------------------------------ start-up refusals
