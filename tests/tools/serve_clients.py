@@ -7,7 +7,8 @@ clients of a DNS server (dnspython builds the messages).
     serve_clients.py frames ADDR PORT       bad TCP frames, then a query
     serve_clients.py slowloris ADDR PORT N SECONDS
     serve_clients.py hold ADDR PORT N READY_FILE RELEASE_FILE
-    serve_clients.py flood ADDR PORT SOCKETS SECONDS NAME...
+    serve_clients.py flood ADDR PORT SOCKETS SECONDS QPS NAME...
+                                            (QPS 0: as fast as it can)
     serve_clients.py load ADDR PORT SECONDS NAME [STOP_FILE]
 """
 import os
@@ -190,7 +191,7 @@ def hold(addr, port, n, ready, release):
         s.close()
 
 
-def flood(addr, port, nsock, seconds, names):
+def flood(addr, port, nsock, seconds, qps, names):
     socks = []
     for _ in range(nsock):
         s = socket.socket(fam(addr), socket.SOCK_DGRAM)
@@ -200,6 +201,10 @@ def flood(addr, port, nsock, seconds, names):
     t0 = time.monotonic()
     sent = 0
     while time.monotonic() - t0 < seconds:
+        if qps > 0:
+            ahead = sent / qps - (time.monotonic() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
         for s in socks:
             w = bytearray(random.choice(wires))
             w[0:2] = os.urandom(2)
@@ -252,7 +257,7 @@ def main():
     elif mode == "hold":
         hold(addr, port, int(a[3]), a[4], a[5])
     elif mode == "flood":
-        flood(addr, port, int(a[3]), float(a[4]), a[5:])
+        flood(addr, port, int(a[3]), float(a[4]), float(a[5]), a[6:])
     elif mode == "load":
         load(addr, port, float(a[3]), a[4], a[5] if len(a) > 5 else None)
     else:
