@@ -1,7 +1,7 @@
 /*
  * pindns verdicts: see resolver/verdict.h. The order of the checks in
  * pd_verdict_judge() is the contract; keep it in step with the header and
- * the README table.
+ * the table in pindns.yaml(5), VERDICTS (man/pindns.yaml.5).
  */
 #include <stdarg.h>
 #include <stdio.h>

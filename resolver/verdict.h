@@ -4,8 +4,9 @@
  *
  * Pure functions: no I/O, no clock, no global state; the policy is read
  * only through pd_rule_cname_ok() and pd_pins_contains(). Every outcome a
- * lookup can have is decided here, so the table in README.md ("Verdicts")
- * is this file, and tests/unit/test_verdict_table.c walks every row.
+ * lookup can have is decided here, so the table in pindns.yaml(5)
+ * (man/pindns.yaml.5, VERDICTS) is this file, and
+ * tests/unit/test_verdict_table.c walks every row.
  */
 #ifndef PD_VERDICT_H
 #define PD_VERDICT_H

@@ -73,8 +73,8 @@ check_match "honest upstream, dnssec validate: unsigned under the anchor is refu
 # never accepted; EAI_FAIL or EAI_AGAIN are both defensible outcomes.
 # foreign (the question right, the only A record owned by another name)
 # is refused in both modes: the backend refuses a reply that carries an
-# answer record off the chain from the query name (README, "DNS over TLS
-# and DNSSEC"): a resolver that adds records for other names is forging,
+# answer record off the chain from the query name (docs/design.md,
+# "DNS over TLS and DNSSEC"): a resolver that adds records for other names is forging,
 # so the whole lookup is refused rather than read as NODATA.
 for m in stall-tcp slow-hs stall-tls trickle half-record short-frame \
 	wrong-id close reset garbage garbage-dns truncated wrong-name \

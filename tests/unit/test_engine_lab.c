@@ -40,7 +40,7 @@ static char policy[PD_LAB_PATH], auditlog[PD_LAB_PATH];
  * A policy on one lab server; server is GOOD, GOOD2, MITM, ... min_ttl is
  * 1 unless a test sets policy_min_ttl: the lab's unbound counts its cached
  * TTLs down and answers TTL 0 in their last second, which a cold miss may
- * not keep (README, "Cache"). Refresh-ahead runs at the default, 0.
+ * not keep (docs/design.md, "Cache"). Refresh-ahead runs at the default, 0.
  */
 static unsigned policy_min_ttl = 1;
 static unsigned policy_max_ttl = 300;
