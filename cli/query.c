@@ -173,6 +173,9 @@ why(const struct outcome *o, unsigned i)
 		    r->reason == PD_REASON_OUTSIDE_PIN ?
 		    "refused: inside the pins, but another is outside "
 		    "(pin_mode strict)" : "refused with the answer";
+	if (pd_result_would_refuse(r))
+		return "answered (report mode), would refuse: outside the "
+		    "pins";
 	if (r->verdict == PD_VERDICT_ACCEPTED ||
 	    r->reason == PD_REASON_OUTSIDE_PIN)
 		return r->verdict == PD_VERDICT_ACCEPTED ?
@@ -190,7 +193,8 @@ socktype_str(int t)
 static const char *
 outcome_str(const struct outcome *o)
 {
-	return pd_verdict_str(o->res.verdict);
+	return pd_result_would_refuse(&o->res) ? "would-refuse" :
+	    pd_verdict_str(o->res.verdict);
 }
 
 static void

@@ -118,6 +118,13 @@ struct pd_rule {
 	size_t			 naddrs;	/* static: at least one */
 	struct pd_addr		*addrs;
 	uint32_t		 ttl;		/* static: default 60 */
+	/*
+	 * mode: report (secure and system rules): refusals for pins
+	 * (outside-pin) and CNAME escapes are answered and logged as
+	 * would-refuse instead (resolver/report.h). The rule's own `mode`,
+	 * else the policy's top-level `mode`, else enforce.
+	 */
+	bool			 report;
 };
 
 /*
@@ -175,6 +182,10 @@ struct pd_policy {
 	enum pd_log_target	 log_target;	/* default stderr */
 	char			*log_file;	/* PD_LOG_FILE only */
 	enum pd_log_level	 log_level;	/* default deny */
+
+	bool			 report;	/* top-level mode: report */
+	bool			 any_report;	/* some rule, the default
+						 * included, is in report */
 
 	size_t			 nrules;
 	struct pd_rule		*rules;		/* file order */

@@ -50,6 +50,7 @@
 #include "resolver/engine.h"
 #include "resolver/log.h"
 #include "resolver/resp.h"
+#include "resolver/report.h"
 #include "resolver/tcache.h"
 #include "resolver/verdict.h"
 
@@ -713,9 +714,12 @@ action_str(enum pd_action a)
 }
 
 static bool
-wants_log(const struct pstate *ps, enum pd_verdict v)
+wants_log(const struct pstate *ps, const struct pd_result *res)
 {
-	if (v == PD_VERDICT_REFUSED || v == PD_VERDICT_FAILED)
+	enum pd_verdict v = res->verdict;
+
+	if (v == PD_VERDICT_REFUSED || v == PD_VERDICT_FAILED ||
+	    pd_result_would_refuse(res))
 		return true;
 	return ps != NULL && ps->log_all && (v == PD_VERDICT_ACCEPTED ||
 	    v == PD_VERDICT_ABSENT);
@@ -729,7 +733,7 @@ audit(const struct pstate *ps, const char *name, const struct pd_rule *r,
 	struct pd_log *l = ps != NULL ? ps->log : E.nolog;
 	struct pd_log_rec rec;
 
-	if (l == NULL || !wants_log(ps, res->verdict))
+	if (l == NULL || !wants_log(ps, res))
 		return;
 	memset(&rec, 0, sizeof(rec));
 	(void)clock_gettime(CLOCK_REALTIME, &rec.ts);
@@ -917,6 +921,7 @@ refresh_done(void *arg, const struct pd_dot_result *f)
 	struct pd_explain *ex = malloc(sizeof(*ex));
 	struct pd_result *res = malloc(sizeof(*res));
 	struct pd_cache_note note;
+	bool refused;
 
 	if (res == NULL || ex == NULL) {
 		pd_cache_refresh_failed(ps->cache, rf->name, rf->len, rf->want);
@@ -939,9 +944,10 @@ refresh_done(void *arg, const struct pd_dot_result *f)
 	    (res->verdict == PD_VERDICT_ACCEPTED &&
 	    res->reason == PD_REASON_NONE)))
 		res->ttl = 1;
+	refused = res->verdict == PD_VERDICT_REFUSED ||
+	    pd_result_would_refuse(res);
 	if (res->verdict == PD_VERDICT_FAILED ||
-	    (res->verdict != PD_VERDICT_REFUSED &&
-	    !pd_cache_would_keep(ps->cache, res))) {
+	    (!refused && !pd_cache_would_keep(ps->cache, res))) {
 		/*
 		 * Keep serving the entry to its end (stale after that): the
 		 * upstreams failed, or answered with a TTL too short to keep.
@@ -956,11 +962,10 @@ refresh_done(void *arg, const struct pd_dot_result *f)
 		memcpy(note.upstream, ex->upstream, sizeof(note.upstream));
 		(void)pd_cache_put(ps->cache, rf->name, rf->len, rf->want,
 		    pd_clock_ms(), res, &note, NULL);
-		if (res->verdict == PD_VERDICT_REFUSED)
+		if (refused)
 			pd_cache_forget(ps->cache, rf->name, rf->len);
 	}
-	if (res->verdict == PD_VERDICT_REFUSED ||
-	    res->verdict == PD_VERDICT_FAILED)
+	if (refused || res->verdict == PD_VERDICT_FAILED)
 		/* Nobody waits for a refresh, but a refusal is news. */
 		audit(ps, rf->name, rf->r, res, ex->dnssec, ex->upstream,
 		    ex->seen, ex->nseen, 0.0);
@@ -1189,7 +1194,7 @@ secure_lookup(struct pstate *ps, const struct pd_rule *r, const char *name,
 			start_refresh(ps, r, norm, len, want);
 		memset(&m, 0, sizeof(m));
 		m.rule = r;
-		m.flags = wants_log(ps, res->verdict) ? PD_TC_LOG : 0;
+		m.flags = wants_log(ps, res) ? PD_TC_LOG : 0;
 		memcpy(m.dnssec, note.dnssec, sizeof(m.dnssec));
 		if (rawlen <= PD_TCACHE_NAME_MAX)
 			pd_tcache_put(name, rawlen, want, h, gen,
@@ -1262,22 +1267,24 @@ secure_lookup(struct pstate *ps, const struct pd_rule *r, const char *name,
 		serve_stale(res, &w->stale);
 		(void)snprintf(x->detail, sizeof(x->detail), "every upstream "
 		    "failed (%s): served stale", w->facts.detail);
-	} else if (res->verdict == PD_VERDICT_ACCEPTED ||
+	} else if (res->verdict == PD_VERDICT_REFUSED ||
+	    pd_result_would_refuse(res))
+		/* A refusal ends every stale answer of the name too. */
+		pd_cache_forget(ps->cache, norm, len);
+	else if (res->verdict == PD_VERDICT_ACCEPTED ||
 	    res->verdict == PD_VERDICT_ABSENT) {
 		memcpy(note.dnssec, x->dnssec, sizeof(note.dnssec));
 		memcpy(note.upstream, x->upstream, sizeof(note.upstream));
 		stored = pd_cache_put(ps->cache, norm, len, want, now, res,
 		    &note, &t);
-	} else if (res->verdict == PD_VERDICT_REFUSED)
-		/* A refusal ends every stale answer of the name too. */
-		pd_cache_forget(ps->cache, norm, len);
+	}
 	if (f != NULL)
 		flight_land(ps, f, res, x, stored, &t);
 done:
 	if (stored && rawlen <= PD_TCACHE_NAME_MAX) {
 		memset(&m, 0, sizeof(m));
 		m.rule = r;
-		m.flags = wants_log(ps, res->verdict) ? PD_TC_LOG : 0;
+		m.flags = wants_log(ps, res) ? PD_TC_LOG : 0;
 		memcpy(m.dnssec, x->dnssec, sizeof(m.dnssec));
 		pd_tcache_put(name, rawlen, want, h, gen, t.reuse_until_ms,
 		    t.expire_ms, res, &m);
@@ -1315,6 +1322,7 @@ slow_lookup(const char *name, size_t rawlen, unsigned want, uint64_t h,
 		    E.nolog != NULL);
 		goto out;
 	}
+	pd_report_notice(ps->p);
 	len = pd_name_normalize(name, norm);
 	if (len < 0) {
 		r = &ps->p->default_rule;
@@ -1375,7 +1383,7 @@ slow_lookup(const char *name, size_t rawlen, unsigned want, uint64_t h,
 		audit(ps, name, r, res, "off", NULL, res->addrs, res->naddrs,
 		    (pd_clock_ns() - t0) / 1e6);
 		keep_decision(name, rawlen, want, h, gen, r, res,
-		    wants_log(ps, res->verdict));
+		    wants_log(ps, res));
 		break;
 	case PD_ACTION_SECURE:
 		secure_lookup(ps, r, name, rawlen, h, gen, norm, (size_t)len,
@@ -1458,6 +1466,7 @@ pd_engine_filter(const char *name, const struct pd_addr *addrs, unsigned n,
 		res->reason = PD_REASON_POLICY_UNLOADABLE;
 		return;
 	}
+	pd_report_notice(ps->p);
 	if ((len = pd_name_normalize(name, norm)) < 0)
 		r = &ps->p->default_rule;
 	else

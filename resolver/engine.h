@@ -93,6 +93,19 @@ struct pd_result {
 };
 
 /*
+ * Report mode (resolver/report.h): an answer the policy would refuse,
+ * given to the caller anyway. ACCEPTED with the refusal's reason kept;
+ * logged as verdict would-refuse, never cached.
+ */
+static inline bool
+pd_result_would_refuse(const struct pd_result *r)
+{
+	return r->verdict == PD_VERDICT_ACCEPTED &&
+	    (r->reason == PD_REASON_OUTSIDE_PIN ||
+	    r->reason == PD_REASON_CNAME_ESCAPE);
+}
+
+/*
  * What the host (the preload) offers the engine. May be NULL (the CLI).
  *  engine_thread: call at the start of every thread the engine or its
  *   backend creates, so the preload's hooks send any libc resolver call

@@ -133,6 +133,16 @@ put_addrs(struct buf *b, const struct pd_addr *a, unsigned n, size_t limit)
 	put_s(b, "]");
 }
 
+static bool
+would_refuse(const struct pd_log_rec *r)
+{
+	struct pd_result res;
+
+	res.verdict = r->verdict;
+	res.reason = r->reason;
+	return pd_result_would_refuse(&res);
+}
+
 size_t
 pd_log_format(const struct pd_log_rec *r, char *out, size_t size)
 {
@@ -156,7 +166,9 @@ pd_log_format(const struct pd_log_rec *r, char *out, size_t size)
 	put_s(&b, ",\"rule\":");
 	put_json(&b, r->rule, 64);
 	put_s(&b, ",\"verdict\":");
-	put_json(&b, pd_verdict_str(r->verdict), 16);
+	/* Report mode: an answer given that enforce mode refuses. */
+	put_json(&b, would_refuse(r) ? "would-refuse" :
+	    pd_verdict_str(r->verdict), 16);
 	put_s(&b, ",\"reason\":");
 	put_json(&b, r->reason == PD_REASON_NONE ? NULL :
 	    pd_reason_str(r->reason), 32);
@@ -310,7 +322,8 @@ pd_log_write(struct pd_log *l, const struct pd_log_rec *r)
 		return;
 	case T_SYSLOG:
 		pri = LOG_AUTH | (r->verdict == PD_VERDICT_REFUSED ||
-		    r->verdict == PD_VERDICT_FAILED ? LOG_WARNING : LOG_INFO);
+		    r->verdict == PD_VERDICT_FAILED || would_refuse(r) ?
+		    LOG_WARNING : LOG_INFO);
 		ok = write_syslog(l, pri, line, len);
 		break;
 	case T_FILE:

@@ -107,6 +107,17 @@ test_format(void)
 	T_OK(strstr(line, "\"upstream\":null") != NULL,
 	    "no upstream is null");
 
+	/* Report mode: answered, but enforce mode refuses it. */
+	r.reason = PD_REASON_OUTSIDE_PIN;
+	pd_log_format(&r, line, sizeof(line));
+	T_OK(strstr(line, "\"verdict\":\"would-refuse\",\"reason\":"
+	    "\"outside-pin\"") != NULL, "report mode: would-refuse: %s",
+	    line);
+	r.reason = PD_REASON_CNAME_ESCAPE;
+	pd_log_format(&r, line, sizeof(line));
+	T_OK(strstr(line, "\"verdict\":\"would-refuse\",\"reason\":"
+	    "\"cname-escape\"") != NULL, "report mode: cname-escape");
+
 	r.verdict = PD_VERDICT_ABSENT;
 	r.reason = PD_REASON_NXDOMAIN;
 	pd_log_format(&r, line, sizeof(line));
