@@ -92,6 +92,8 @@ struct flight {
 	unsigned		 nseen;
 	struct pd_addr		 seen[PD_MAX_ADDRS];
 	char			 detail[256];
+	unsigned		 ntries;
+	struct pd_try		 tries[PD_MAX_TRIES];
 	char			 name[PD_NAME_MAX + 1];
 };
 
@@ -725,10 +727,12 @@ wants_log(const struct pstate *ps, const struct pd_result *res)
 	    v == PD_VERDICT_ABSENT);
 }
 
+/* x: the upstreams tried (NULL: none). */
 static void
-audit(const struct pstate *ps, const char *name, const struct pd_rule *r,
+audit_x(const struct pstate *ps, const char *name, const struct pd_rule *r,
     const struct pd_result *res, const char *dnssec, const char *upstream,
-    const struct pd_addr *seen, unsigned nseen, double ms)
+    const struct pd_addr *seen, unsigned nseen, double ms,
+    const struct pd_explain *x)
 {
 	struct pd_log *l = ps != NULL ? ps->log : E.nolog;
 	struct pd_log_rec rec;
@@ -746,12 +750,22 @@ audit(const struct pstate *ps, const char *name, const struct pd_rule *r,
 	rec.upstream = upstream;
 	rec.seen = seen;
 	rec.nseen = nseen;
+	rec.tried = x != NULL ? x->tries : NULL;
+	rec.ntried = x != NULL ? x->ntries : 0;
 	if (res->verdict == PD_VERDICT_ACCEPTED) {
 		rec.accepted = res->addrs;
 		rec.naccepted = res->naddrs;
 	}
 	rec.ms = ms;
 	pd_log_write(l, &rec);
+}
+
+static void
+audit(const struct pstate *ps, const char *name, const struct pd_rule *r,
+    const struct pd_result *res, const char *dnssec, const char *upstream,
+    const struct pd_addr *seen, unsigned nseen, double ms)
+{
+	audit_x(ps, name, r, res, dnssec, upstream, seen, nseen, ms, NULL);
 }
 
 /* ------------------------------------------------------------ decisions */
@@ -967,8 +981,8 @@ refresh_done(void *arg, const struct pd_dot_result *f)
 	}
 	if (refused || res->verdict == PD_VERDICT_FAILED)
 		/* Nobody waits for a refresh, but a refusal is news. */
-		audit(ps, rf->name, rf->r, res, ex->dnssec, ex->upstream,
-		    ex->seen, ex->nseen, 0.0);
+		audit_x(ps, rf->name, rf->r, res, ex->dnssec, ex->upstream,
+		    ex->seen, ex->nseen, 0.0, ex);
 out:
 	free(res);
 	free(ex);
@@ -1110,6 +1124,8 @@ flight_land(struct pstate *ps, struct flight *f, const struct pd_result *res,
 	f->nseen = x->nseen;
 	memcpy(f->seen, x->seen, x->nseen * sizeof(x->seen[0]));
 	memcpy(f->detail, x->detail, sizeof(f->detail));
+	f->ntries = x->ntries;
+	memcpy(f->tries, x->tries, sizeof(f->tries));
 	f->done = true;
 	for (pp = &ps->flights; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == f) {
@@ -1151,6 +1167,8 @@ flight_wait(struct pstate *ps, struct flight *f, uint64_t wait_ms,
 		*t = f->t;
 		memcpy(x->dnssec, f->dnssec, sizeof(x->dnssec));
 		memcpy(x->upstream, f->upstream, sizeof(x->upstream));
+		x->ntries = f->ntries;
+		memcpy(x->tries, f->tries, sizeof(x->tries));
 		x->nseen = f->nseen;
 		memcpy(x->seen, f->seen, f->nseen * sizeof(f->seen[0]));
 		for (unsigned i = 0; i < f->nseen; i++)
@@ -1289,8 +1307,8 @@ done:
 		pd_tcache_put(name, rawlen, want, h, gen, t.reuse_until_ms,
 		    t.expire_ms, res, &m);
 	}
-	audit(ps, name, r, res, x->dnssec, x->upstream, x->seen, x->nseen,
-	    (pd_clock_ns() - t0) / 1e6);
+	audit_x(ps, name, r, res, x->dnssec, x->upstream, x->seen, x->nseen,
+	    (pd_clock_ns() - t0) / 1e6, x);
 	free(w);
 }
 

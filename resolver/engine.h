@@ -132,6 +132,16 @@ struct pd_engine_cfg {
 };
 
 /*
+ * One upstream a lookup tried (or skipped as down) and why it gave no
+ * answer: at most PD_MAX_TRIES of them, in the order tried.
+ */
+#define PD_MAX_TRIES		4
+struct pd_try {
+	char	upstream[64];	/* "1.1.1.1:853" */
+	char	why[96];	/* "timed out", "TLS: hostname mismatch" */
+};
+
+/*
  * What `pindns query` prints: the same lookup, explained. Filled only when
  * a non-NULL pointer is passed to pd_engine_lookup().
  */
@@ -139,7 +149,10 @@ struct pd_explain {
 	char		rule[64];	/* rule name, "default" */
 	char		action[8];	/* secure|static|system|deny */
 	char		dnssec[16];	/* secure|insecure|bogus|indeterminate|off */
-	char		upstream[64];	/* "" when no network was used */
+	char		upstream[64];	/* "" when no network was used, or
+					 * no upstream answered */
+	unsigned	ntries;		/* upstreams that failed first */
+	struct pd_try	tries[PD_MAX_TRIES];
 	bool		from_cache;
 	unsigned	nseen;		/* what the upstream (or libc) gave */
 	struct pd_addr	seen[PD_MAX_ADDRS];

@@ -122,6 +122,16 @@ judge(const struct pd_policy *p, const struct pd_rule *r,
 	if (ex != NULL) {
 		(void)snprintf(ex->upstream, sizeof(ex->upstream), "%s",
 		    f->upstream);
+		for (ex->ntries = 0; ex->ntries < f->ntries &&
+		    ex->ntries < PD_MAX_TRIES &&
+		    ex->ntries < PD_DOT_MAX_TRIES; ex->ntries++) {
+			k = ex->ntries;
+			(void)snprintf(ex->tries[k].upstream,
+			    sizeof(ex->tries[k].upstream), "%s",
+			    f->tries[k].upstream);
+			(void)snprintf(ex->tries[k].why,
+			    sizeof(ex->tries[k].why), "%s", f->tries[k].why);
+		}
 		(void)snprintf(ex->dnssec, sizeof(ex->dnssec), "%s",
 		    pd_sec_str(r->dnssec == PD_DNSSEC_OFF ? PD_SEC_OFF :
 		    PD_SEC_INDETERMINATE));
