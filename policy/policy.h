@@ -363,6 +363,13 @@ enum pd_err pd_sig_verify(const char *pubkey, const char *policy,
     struct pd_error *err);
 
 /*
+ * The key id (16 hex digits and a NUL into keyid) the signature file path
+ * names, read without checking the signature. For `pindns status`.
+ * PD_OK, or PD_ESIG/PD_EIO with err saying why.
+ */
+enum pd_err pd_sig_keyid(const char *path, char *keyid, struct pd_error *err);
+
+/*
  * The sha256 of the regular file at path (at most max bytes), into out,
  * as the loader computes it for a named file (`pindns digest`). PD_OK,
  * PD_EIO or PD_ENOMEM; err says "PATH: why".
