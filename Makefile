@@ -306,6 +306,10 @@ LIBDIR_P := $(DESTDIR)$(PREFIX)/$(LIBSUBDIR)
 BINDIR_P := $(DESTDIR)$(PREFIX)/bin
 MANDIR_P := $(DESTDIR)$(PREFIX)/share/man
 COMPDIR_P := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+# pindns serve's unit (disabled: nothing enables it on install). The
+# Debian package puts it in /lib/systemd/system (bookworm's place).
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+UNITDIR_P := $(DESTDIR)$(UNITDIR)
 MAN_SRC  := $(sort $(wildcard man/*.[1-8]))
 
 # What is installed: the three objects and the tool.
@@ -321,6 +325,11 @@ install: product
 	install -m 0755 scripts/pindns-aws-pins $(BINDIR_P)/pindns-aws-pins
 	$(if $(EXAMPLE),install -D -m 0644 policy/dynamodb.yaml \
 		$(DESTDIR)$(PREFIX)/$(EXAMPLE))
+	install -d $(UNITDIR_P)
+	sed 's|/usr/bin/pindns|$(PREFIX)/bin/pindns|' \
+		examples/systemd/pindns-serve.service \
+		>$(UNITDIR_P)/pindns-serve.service
+	chmod 0644 $(UNITDIR_P)/pindns-serve.service
 	install -D -m 0644 scripts/bash-completion/pindns $(COMPDIR_P)/pindns
 	ln -sf pindns $(COMPDIR_P)/pindns-exec
 	for m in $(MAN_SRC); do \

@@ -28,6 +28,8 @@ int pd_cmd_query(int argc, char **argv);
 /* pindns status [PID...] (cli/status.c): 0 every process named (or at
  * least one found) has the preload, 1 usage, 2 otherwise. */
 int pd_cmd_status(int argc, char **argv);
+/* pindns serve (cli/serve.c): exit 0 on SIGTERM, 1 when it cannot start. */
+int pd_cmd_serve(int argc, char **argv);
 
 /*
  * cli/opt.c. pd_cli_usage_error prints "pindns CMD: MESSAGE", the usage

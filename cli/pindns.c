@@ -42,6 +42,19 @@ static const struct pd_cmd {
 	    "that file loads now (sha256, signing key). The environment of\n"
 	    "another user's process needs root.\n"
 	    "Exit: 0 protected, 1 usage, 2 a process without the preload.\n" },
+	{ "serve", pd_cmd_serve, "serve [-p POLICY] [-l ADDR[@PORT]]... [-u USER]",
+	    "Run the policy as a local DNS resolver (UDP and TCP), for static\n"
+	    "binaries, processes started without the preload, whole hosts\n"
+	    "and pods (man pindns-serve).\n"
+	    "  -p, --policy POLICY  default $PINDNS_POLICY, else "
+	    "/etc/pindns/policy.yaml\n"
+	    "  -l, --listen ADDR[@PORT]  repeatable; default the policy's\n"
+	    "                       listen_addresses, else 127.0.0.1@53 and "
+	    "::1@53\n"
+	    "  -u, --user USER      after binding (default: pindns, if it "
+	    "exists)\n"
+	    "Foreground; SIGHUP reloads the policy, SIGTERM stops.\n"
+	    "Exit: 0 stopped by SIGTERM/SIGINT, 1 it cannot start.\n" },
 	{ "keygen", pd_cmd_keygen, "keygen BASENAME",
 	    "Write BASENAME.key (secret, mode 0600) and BASENAME.pub;\n"
 	    "never overwrites. Exit: 0, or 1 on any error.\n" },

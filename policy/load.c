@@ -869,8 +869,43 @@ load_log(struct ld *L, const struct pd_ynode *n)
 
 enum {
 	TK_VERSION, TK_UPSTREAMS, TK_CA, TK_ANCHORS, TK_TIMEOUT, TK_IDLE,
-	TK_RR, TK_CACHE, TK_LOG, TK_DEFAULT, TK_RULES, TK_MODE
+	TK_RR, TK_CACHE, TK_LOG, TK_DEFAULT, TK_RULES, TK_LISTEN, TK_SYSCONF,
+	TK_MODE
 };
+
+/* pindns serve's keys (SPEC §8): listen_addresses, system_resolv_conf. */
+static enum pd_err
+load_serve(struct ld *L, const struct pd_ynode *la, const struct pd_ynode *rc)
+{
+	struct pd_policy *p = L->p;
+	const char *str;
+	char why[256];
+	size_t i, n;
+	enum pd_err r;
+
+	if (la != NULL) {
+		if ((r = get_str_list(L, la, "listen_addresses", false, &n)) !=
+		    PD_OK)
+			return r;
+		if ((p->listen = calloc(n, sizeof(*p->listen))) == NULL)
+			return nomem(L);
+		for (i = 0; i < n; i++, p->nlisten++)
+			if (pd_listen_parse(list_item(la, i)->s,
+			    &p->listen[i], why, sizeof(why)) != 0)
+				return bad(L, list_item(la, i),
+				    "listen_addresses: %s", why);
+	}
+	if (rc != NULL) {
+		if ((r = get_str(L, rc, "system_resolv_conf", &str)) != PD_OK)
+			return r;
+		if (*str == '\0')
+			return bad(L, rc, "system_resolv_conf: empty path");
+		if ((p->system_resolv_conf = resolve_path(L->file, str)) ==
+		    NULL)
+			return nomem(L);
+	}
+	return PD_OK;
+}
 
 static enum pd_err
 load_top(struct ld *L, const struct pd_ynode *root)
@@ -880,6 +915,7 @@ load_top(struct ld *L, const struct pd_ynode *root)
 	    SLOT("dnssec_trust_anchors"), SLOT("timeout_ms"),
 	    SLOT("idle_timeout_ms"), SLOT("round_robin_upstreams"),
 	    SLOT("cache"), SLOT("log"), SLOT("default"), SLOT("rules"),
+	    SLOT("listen_addresses"), SLOT("system_resolv_conf"),
 	    SLOT("mode"), SLOT(NULL) };
 	static const char *const defaults[] = {
 		"system", "secure", "deny", NULL
@@ -940,6 +976,9 @@ load_top(struct ld *L, const struct pd_ynode *root)
 	if ((v = s[TK_CACHE].val) != NULL && (res = load_cache(L, v)) != PD_OK)
 		return res;
 	if ((v = s[TK_LOG].val) != NULL && (res = load_log(L, v)) != PD_OK)
+		return res;
+	if ((res = load_serve(L, s[TK_LISTEN].val, s[TK_SYSCONF].val)) !=
+	    PD_OK)
 		return res;
 	if ((v = s[TK_DEFAULT].val) != NULL) {
 		if (v->kind == PD_Y_SCALAR && strcmp(v->s, "static") == 0)
@@ -1080,6 +1119,8 @@ pd_policy_free(struct pd_policy *p)
 		pd_pfile_clear(&p->anchors[i]);
 	free(p->anchors);
 	free(p->log_file);
+	free(p->listen);
+	free(p->system_resolv_conf);
 	for (i = 0; i < p->nrules; i++)
 		rule_free(&p->rules[i]);
 	free(p->rules);

@@ -102,6 +102,17 @@ struct pd_upstream {
 	char			 label[64];	/* "1.1.1.1:853", "[::1]:853" */
 };
 
+/*
+ * A `listen_addresses` entry (pindns serve; stubby's format): an IPv4 or
+ * IPv6 address, optionally followed by @PORT (default 53). The
+ * unspecified addresses (0.0.0.0, ::) are refused: a reply must leave
+ * from the address the client asked.
+ */
+struct pd_listen {
+	struct pd_addr	addr;
+	uint16_t	port;
+};
+
 struct pd_rule {
 	char			*name;		/* "default" for the default rule */
 	unsigned		 index;		/* position in file order, 0-based */
@@ -194,6 +205,11 @@ struct pd_policy {
 	 * (system | secure | deny), every other field its default.
 	 */
 	struct pd_rule		 default_rule;
+
+	/* pindns serve (SPEC §8); the preload ignores both. */
+	size_t			 nlisten;
+	struct pd_listen	*listen;	/* NULL: -l or the defaults */
+	char			*system_resolv_conf; /* NULL: /etc/resolv.conf */
 
 	void			*matcher;	/* loader's private index */
 };
@@ -306,6 +322,18 @@ const struct pd_rule *pd_policy_match(const struct pd_policy *p,
 bool pd_rule_cname_ok(const struct pd_policy *p, const struct pd_rule *r,
     const char *norm, size_t len);
 
+/* ------------------------------------------------------------ serve */
+
+/*
+ * Parse "ADDR" or "ADDR@PORT" (policy/listen.c) into *l. Returns 0, or
+ * -1 with why (NUL-terminated) saying what is wrong.
+ */
+int pd_listen_parse(const char *s, struct pd_listen *l, char *why,
+    size_t whylen);
+
+/* l as "ADDR@PORT" into buf (at least 64 bytes). */
+void pd_listen_format(const struct pd_listen *l, char *buf, size_t len);
+
 /* ------------------------------------------------------------ pins */
 
 /*
@@ -417,6 +445,13 @@ struct pd_policy *pd_watch_current(struct pd_watch *w);
  * file was refused (err says why, once per change), 0 otherwise.
  */
 int pd_watch_poll(struct pd_watch *w, uint64_t now_ms, struct pd_error *err);
+
+/*
+ * Make the next pd_watch_poll() read the file whatever its stamps say
+ * (SIGHUP in pindns serve). A file with the same bytes is still no new
+ * policy; one that fails is reported and the old one stays.
+ */
+void pd_watch_force(struct pd_watch *w);
 
 /* Free the watch and every policy it holds. NULL is a no-op. */
 void pd_watch_free(struct pd_watch *w);

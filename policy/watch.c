@@ -330,6 +330,19 @@ pd_watch_forked(struct pd_watch *w)
 }
 
 void
+pd_watch_force(struct pd_watch *w)
+{
+	int i;
+
+	(void)pthread_mutex_lock(&w->mu);
+	/* No stat gives err -1: the next poll sees a change and reads. */
+	for (i = 0; i < F_N; i++)
+		w->last[i].err = -1;
+	(void)pthread_mutex_unlock(&w->mu);
+	atomic_store_explicit(&w->next_ms, 0, memory_order_relaxed);
+}
+
+void
 pd_watch_free(struct pd_watch *w)
 {
 	size_t i;

@@ -379,14 +379,12 @@ unclaimed(struct gai_req *q, struct addrinfo **res)
 	struct pd_search s;
 	char dotted[NS_MAXDNAME + 1];
 	unsigned char claimed[PD_SEARCH_MAX];
-	unsigned i, any = 0;
+	unsigned i;
 	int rc, first_rc = 0, nodata = 0, again = 0, done = 0;
 
 	if (q->searching || pd_search_plan(q->node, &s) != 0)
 		return to_libc(q, res, 0);
-	for (i = 0; i < s.n; i++)
-		any |= claimed[i] = (unsigned char)pd_eng_claims(s.name[i]);
-	if (!any)
+	if (!pd_search_claims(&s, q->node, claimed))
 		return to_libc(q, res, 0);
 
 	q->searching = 1;

@@ -198,13 +198,9 @@ static int
 he_plan(const char *name, const struct pd_result *r, struct pd_search *s,
     unsigned char *claimed)
 {
-	unsigned i, any = 0;
-
 	if (r->verdict != PD_VERDICT_SYSTEM || pd_search_plan(name, s) != 0)
 		return 0;
-	for (i = 0; i < s->n; i++)
-		any |= claimed[i] = (unsigned char)pd_eng_claims(s->name[i]);
-	return any != 0;
+	return pd_search_claims(s, name, claimed);
 }
 
 /*

@@ -144,14 +144,12 @@ rq_search(struct rq *q, res_state st)
 	unsigned char claimed[PD_SEARCH_MAX];
 	struct pd_search s;
 	struct rq c;
-	unsigned i, any = 0;
+	unsigned i;
 	int rc, herr, first = 0, nodata = 0, again = 0, done = 0;
 
 	if (pd_search_plan_state(q->name, st, &s) != 0)
 		return rq_real(q);
-	for (i = 0; i < s.n; i++)
-		any |= claimed[i] = (unsigned char)pd_eng_claims(s.name[i]);
-	if (!any)
+	if (!pd_search_claims(&s, q->name, claimed))
 		return rq_real(q);
 	for (i = 0; i < s.n; i++) {
 		if (done && s.kind[i] == PD_CAND_DOMAIN)

@@ -5,13 +5,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "preload/eng.h"
 #include "preload/search.h"
 
 /* Longest LOCALDOMAIN or RES_OPTIONS value kept to compare with. */
@@ -19,9 +19,9 @@
 
 /*
  * The part of glibc's resolver configuration the search needs, with what
- * it was read from. Guarded by conf_mu, which is only held to compare and
- * copy (never across I/O) and is made anew in a child after fork, so a
- * fork while another thread holds it cannot leave the child locked out.
+ * it was read from. Guarded by conf_mu, which is held only to compare and
+ * plan from it (string work, never I/O) and is made anew in a child after
+ * fork, so a fork while another thread holds it cannot lock the child out.
  */
 struct conf {
 	int		valid;
@@ -31,14 +31,22 @@ struct conf {
 	ino_t		ino;
 	off_t		size;
 	struct timespec	mtim;
+	int		has_localdomain, has_res_options;
 	char		localdomain[ENV_KEEP];
 	char		res_options[ENV_KEEP];
-	int		has_localdomain, has_res_options;
 	/* What glibc made of it. */
 	unsigned long	options;
 	unsigned	ndots;
 	unsigned	ndom;
 	char		dom[MAXDNSRCH][NS_MAXDNAME];
+};
+
+/* Where the configuration comes from now (the variables: NULL unset). */
+struct source {
+	int		stat_errno;
+	struct stat	st;
+	const char	*ld;
+	const char	*ro;
 };
 
 static pthread_mutex_t conf_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -57,48 +65,56 @@ conf_init(void)
 	(void)pthread_atfork(NULL, NULL, conf_child);
 }
 
-/* Where the configuration comes from, now. -1: too long to compare. */
-static int
-conf_source(struct conf *c)
+static void
+source_now(struct source *src)
 {
-	const char *ld = getenv("LOCALDOMAIN");
-	const char *ro = getenv("RES_OPTIONS");
-	struct stat st;
-
-	memset(c, 0, offsetof(struct conf, options));
-	if (stat(_PATH_RESCONF, &st) == 0) {
-		c->dev = st.st_dev;
-		c->ino = st.st_ino;
-		c->size = st.st_size;
-		c->mtim = st.st_mtim;
-	} else
-		c->stat_errno = errno != 0 ? errno : ENOENT;
-	if (ld != NULL) {
-		if (strlen(ld) >= sizeof(c->localdomain))
-			return -1;
-		c->has_localdomain = 1;
-		strcpy(c->localdomain, ld);
+	src->stat_errno = 0;
+	if (stat(_PATH_RESCONF, &src->st) != 0) {
+		src->stat_errno = errno != 0 ? errno : ENOENT;
+		memset(&src->st, 0, sizeof(src->st));
 	}
-	if (ro != NULL) {
-		if (strlen(ro) >= sizeof(c->res_options))
-			return -1;
-		c->has_res_options = 1;
-		strcpy(c->res_options, ro);
-	}
-	return 0;
+	src->ld = getenv("LOCALDOMAIN");
+	src->ro = getenv("RES_OPTIONS");
 }
 
 static int
-same_source(const struct conf *a, const struct conf *b)
+env_same(const char *now, int had, const char *kept)
 {
-	return a->stat_errno == b->stat_errno && a->dev == b->dev &&
-	    a->ino == b->ino && a->size == b->size &&
-	    a->mtim.tv_sec == b->mtim.tv_sec &&
-	    a->mtim.tv_nsec == b->mtim.tv_nsec &&
-	    a->has_localdomain == b->has_localdomain &&
-	    a->has_res_options == b->has_res_options &&
-	    strcmp(a->localdomain, b->localdomain) == 0 &&
-	    strcmp(a->res_options, b->res_options) == 0;
+	return now == NULL ? !had : had && strcmp(now, kept) == 0;
+}
+
+/* Was c read from src? */
+static int
+source_same(const struct conf *c, const struct source *src)
+{
+	if (!c->valid || c->stat_errno != src->stat_errno)
+		return 0;
+	if (src->stat_errno == 0 && (c->dev != src->st.st_dev ||
+	    c->ino != src->st.st_ino || c->size != src->st.st_size ||
+	    c->mtim.tv_sec != src->st.st_mtim.tv_sec ||
+	    c->mtim.tv_nsec != src->st.st_mtim.tv_nsec))
+		return 0;
+	return env_same(src->ld, c->has_localdomain, c->localdomain) &&
+	    env_same(src->ro, c->has_res_options, c->res_options);
+}
+
+/* Record src in c. -1: a variable too long to keep (not cached then). */
+static int
+source_keep(struct conf *c, const struct source *src)
+{
+	c->stat_errno = src->stat_errno;
+	c->dev = src->st.st_dev;
+	c->ino = src->st.st_ino;
+	c->size = src->st.st_size;
+	c->mtim = src->st.st_mtim;
+	c->has_localdomain = src->ld != NULL;
+	c->has_res_options = src->ro != NULL;
+	if ((src->ld != NULL && strlen(src->ld) >= sizeof(c->localdomain)) ||
+	    (src->ro != NULL && strlen(src->ro) >= sizeof(c->res_options)))
+		return -1;
+	(void)strcpy(c->localdomain, src->ld != NULL ? src->ld : "");
+	(void)strcpy(c->res_options, src->ro != NULL ? src->ro : "");
+	return 0;
 }
 
 /* Read the configuration the way glibc's resolver does: res_ninit(). */
@@ -122,34 +138,6 @@ conf_read(struct conf *c)
 		strcpy(c->dom[c->ndom++], st.dnsrch[i]);
 	}
 	res_nclose(&st);
-	return 0;
-}
-
-/* The configuration in force into *c: from the copy, or read anew. */
-static int
-conf_get(struct conf *c)
-{
-	int cacheable;
-
-	(void)pthread_once(&conf_once, conf_init);
-	cacheable = conf_source(c) == 0;
-	if (cacheable) {
-		(void)pthread_mutex_lock(&conf_mu);
-		if (conf.valid && same_source(&conf, c)) {
-			memcpy(c, &conf, sizeof(*c));
-			(void)pthread_mutex_unlock(&conf_mu);
-			return 0;
-		}
-		(void)pthread_mutex_unlock(&conf_mu);
-	}
-	if (conf_read(c) != 0)
-		return -1;
-	c->valid = 1;
-	if (cacheable) {
-		(void)pthread_mutex_lock(&conf_mu);
-		memcpy(&conf, c, sizeof(conf));
-		(void)pthread_mutex_unlock(&conf_mu);
-	}
 	return 0;
 }
 
@@ -206,109 +194,207 @@ alias_of(const char *name, char *dst, size_t len)
 	return found;
 }
 
-static int
+static void
 add(struct pd_search *s, enum pd_cand_kind kind, const char *name,
-    const char *dom)
+    size_t nlen, const char *dom)
 {
-	int n;
+	size_t dlen = dom != NULL ? strlen(dom) : 0;
+	char *p;
 
 	if (s->n >= PD_SEARCH_MAX)
-		return 0;
-	if (dom == NULL || *dom == '\0')
-		n = snprintf(s->name[s->n], sizeof(s->name[0]), "%s", name);
-	else
-		n = snprintf(s->name[s->n], sizeof(s->name[0]), "%s.%s",
-		    name, dom);
+		return;
 	/* glibc's querydomain fails such a name: NO_RECOVERY, no query. */
-	if (n < 0 || (size_t)n >= sizeof(s->name[0]))
-		return 0;
+	if (nlen + 1 + dlen >= sizeof(s->name[0]))
+		return;
+	p = s->name[s->n];
+	memcpy(p, name, nlen);
+	if (dlen > 0) {
+		p[nlen] = '.';
+		memcpy(p + nlen + 1, dom, dlen);
+		p[nlen + 1 + dlen] = '\0';
+	} else
+		p[nlen] = '\0';
 	s->kind[s->n++] = kind;
-	return 1;
 }
 
-/* The candidates for name under configuration c (glibc's order). */
+/*
+ * The search candidates for name (dots of them, no trailing dot) under
+ * options, ndots and the search list dom[0..ndom-1], in glibc's order.
+ */
 static int
-plan(const char *name, const struct conf *cp, struct pd_search *s)
+plan(const char *name, size_t nlen, unsigned dots, unsigned long options,
+    unsigned ndots, const char *const *dom, unsigned ndom,
+    struct pd_search *s)
 {
-	const struct conf *cc = cp;
-	unsigned dots = 0, i;
 	int searched = 0, root_on_list = 0, as_is_first = 0;
-	size_t len;
-	const char *p;
+	unsigned i;
 
-	s->n = 0;
-	len = strlen(name);
-	if (len == 0 || name[len - 1] == '.')
-		return -1;
-	for (p = name; *p != '\0'; p++)
-		dots += *p == '.';
-
-	if (dots == 0 && !(cc->options & RES_NOALIASES)) {
-		char alias[NS_MAXDNAME];
-
-		if (alias_of(name, alias, sizeof(alias))) {
-			/* glibc queries the alias as written: no search. */
-			len = strlen(alias);
-			if (len > 0 && alias[len - 1] == '.')
-				alias[len - 1] = '\0';
-			(void)add(s, PD_CAND_ALIAS, alias, NULL);
-			return s->n > 0 ? 0 : -1;
-		}
-	}
-	if (dots >= cc->ndots) {
+	if (dots >= ndots) {
 		as_is_first = 1;
-		(void)add(s, PD_CAND_AS_IS_FIRST, name, NULL);
+		add(s, PD_CAND_AS_IS_FIRST, name, nlen, NULL);
 	}
-	if ((dots == 0 && (cc->options & RES_DEFNAMES)) ||
-	    (dots != 0 && (cc->options & RES_DNSRCH))) {
-		for (i = 0; i < cc->ndom; i++) {
-			const char *d = cc->dom[i];
+	if ((dots == 0 && (options & RES_DEFNAMES)) ||
+	    (dots != 0 && (options & RES_DNSRCH))) {
+		for (i = 0; i < ndom; i++) {
+			const char *d = dom[i];
 
 			searched = 1;
 			if (d[0] == '.')
 				d++;
 			if (d[0] == '\0')
 				root_on_list = 1;
-			(void)add(s, PD_CAND_DOMAIN, name, d);
+			add(s, PD_CAND_DOMAIN, name, nlen, d);
 			/* Without RES_DNSRCH glibc tries one domain only. */
-			if (!(cc->options & RES_DNSRCH))
+			if (!(options & RES_DNSRCH))
 				break;
 		}
 	}
-	if ((dots != 0 || !searched || !(cc->options & RES_NOTLDQUERY)) &&
+	if ((dots != 0 || !searched || !(options & RES_NOTLDQUERY)) &&
 	    !(as_is_first || root_on_list))
-		(void)add(s, PD_CAND_AS_IS_LAST, name, NULL);
+		add(s, PD_CAND_AS_IS_LAST, name, nlen, NULL);
 	return s->n > 0 ? 0 : -1;
+}
+
+/*
+ * What every entry point checks first: -1 for a name glibc tries as
+ * written only (empty, a trailing dot); else its length and dots.
+ */
+static int
+shape(const char *name, size_t *lenp, unsigned *dotsp)
+{
+	size_t len = strlen(name);
+	unsigned dots = 0;
+	const char *p;
+
+	if (len == 0 || name[len - 1] == '.')
+		return -1;
+	for (p = name; *p != '\0'; p++)
+		dots += *p == '.';
+	*lenp = len;
+	*dotsp = dots;
+	return 0;
+}
+
+/* HOSTALIASES (no dots, aliases allowed): the alias as the only name. */
+static int
+aliased(const char *name, unsigned dots, unsigned long options,
+    struct pd_search *s)
+{
+	char alias[NS_MAXDNAME];
+	size_t len;
+
+	if (dots != 0 || (options & RES_NOALIASES) ||
+	    !alias_of(name, alias, sizeof(alias)))
+		return 0;
+	/* glibc queries the alias as written: no search. */
+	len = strlen(alias);
+	if (len > 0 && alias[len - 1] == '.')
+		alias[--len] = '\0';
+	add(s, PD_CAND_ALIAS, alias, len, NULL);
+	return 1;
+}
+
+static int
+plan_conf(const char *name, size_t len, unsigned dots, const struct conf *c,
+    struct pd_search *s)
+{
+	const char *dom[MAXDNSRCH];
+	unsigned i;
+
+	for (i = 0; i < c->ndom; i++)
+		dom[i] = c->dom[i];
+	return plan(name, len, dots, c->options, c->ndots, dom, c->ndom, s);
 }
 
 int
 pd_search_plan(const char *name, struct pd_search *s)
 {
-	struct conf c;
+	struct source src;
+	struct conf *c;
+	unsigned long options;
+	unsigned dots;
+	size_t len;
+	int r;
 
 	s->n = 0;
-	if (conf_get(&c) != 0)
+	if (shape(name, &len, &dots) != 0)
 		return -1;
-	return plan(name, &c, s);
+	(void)pthread_once(&conf_once, conf_init);
+	source_now(&src);
+	(void)pthread_mutex_lock(&conf_mu);
+	if (source_same(&conf, &src)) {
+		options = conf.options;
+		if (dots != 0 || (options & RES_NOALIASES)) {
+			/* The common case: plan under the lock, no copy. */
+			r = plan_conf(name, len, dots, &conf, s);
+			(void)pthread_mutex_unlock(&conf_mu);
+			return r;
+		}
+		(void)pthread_mutex_unlock(&conf_mu);
+		/* The alias file is read outside the lock. */
+		if (aliased(name, dots, options, s))
+			return 0;
+		(void)pthread_mutex_lock(&conf_mu);
+		r = plan_conf(name, len, dots, &conf, s);
+		(void)pthread_mutex_unlock(&conf_mu);
+		return r;
+	}
+	(void)pthread_mutex_unlock(&conf_mu);
+
+	/* Read anew (rare: the first call, a change), outside the lock. */
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return -1;
+	r = -1;
+	if (conf_read(c) != 0)
+		goto out;
+	c->valid = 1;
+	if (source_keep(c, &src) == 0) {
+		(void)pthread_mutex_lock(&conf_mu);
+		memcpy(&conf, c, sizeof(conf));
+		(void)pthread_mutex_unlock(&conf_mu);
+	}
+	if (aliased(name, dots, c->options, s)) {
+		r = 0;
+		goto out;
+	}
+	r = plan_conf(name, len, dots, c, s);
+out:
+	free(c);
+	return r;
 }
 
 int
 pd_search_plan_state(const char *name, const struct __res_state *st,
     struct pd_search *s)
 {
-	struct conf c;
-	unsigned i;
+	const char *dom[MAXDNSRCH];
+	unsigned dots, i, ndom = 0;
+	size_t len;
 
 	if (st == NULL || !(st->options & RES_INIT))
 		return pd_search_plan(name, s);
+	s->n = 0;
+	if (shape(name, &len, &dots) != 0)
+		return -1;
+	if (aliased(name, dots, st->options, s))
+		return 0;
 	/* The caller's state, as its res_nsearch would read it. */
-	c.options = st->options;
-	c.ndots = st->ndots;
-	c.ndom = 0;
-	for (i = 0; i < MAXDNSRCH && st->dnsrch[i] != NULL; i++) {
-		if (strlen(st->dnsrch[i]) >= sizeof(c.dom[0]))
-			continue;
-		strcpy(c.dom[c.ndom++], st->dnsrch[i]);
+	for (i = 0; i < MAXDNSRCH && st->dnsrch[i] != NULL; i++)
+		dom[ndom++] = st->dnsrch[i];
+	return plan(name, len, dots, st->options, st->ndots, dom, ndom, s);
+}
+
+int
+pd_search_claims(const struct pd_search *s, const char *asked,
+    unsigned char *claimed)
+{
+	unsigned i;
+	int any = 0;
+
+	for (i = 0; i < s->n; i++) {
+		claimed[i] = strcmp(s->name[i], asked) != 0 &&
+		    pd_eng_claims(s->name[i]);
+		any |= claimed[i];
 	}
-	return plan(name, &c, s);
+	return any;
 }

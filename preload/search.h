@@ -57,4 +57,13 @@ int	pd_search_plan(const char *name, struct pd_search *s);
 int	pd_search_plan_state(const char *name, const struct __res_state *st,
 	    struct pd_search *s);
 
+/*
+ * Ask the engine about each candidate of s (claimed[i]: 1 when a rule
+ * claims s->name[i]). asked is the name as the caller passed it, which
+ * the engine has already judged unclaimed: a candidate equal to it is
+ * not asked again. Returns nonzero when any candidate is claimed.
+ */
+int	pd_search_claims(const struct pd_search *s, const char *asked,
+	    unsigned char *claimed);
+
 #endif /* PD_PRELOAD_SEARCH_H */

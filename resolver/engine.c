@@ -530,7 +530,7 @@ logs_reopen(void)
 	}
 }
 
-static void
+static int
 poll_policy(uint64_t now)
 {
 	struct pd_error err;
@@ -550,6 +550,7 @@ poll_policy(uint64_t now)
 		    "refusing every name lookup");
 	reap_backends();
 	logs_reopen();
+	return r;
 }
 
 /* ------------------------------------------------------------ init */
@@ -1561,6 +1562,21 @@ pd_engine_refuse_type(const char *name, struct pd_result *res)
 	res->reason = ps != NULL ? PD_REASON_OTHER_TYPE :
 	    PD_REASON_POLICY_UNLOADABLE;
 	audit(ps, name, r, res, "off", NULL, NULL, 0, 0.0);
+}
+
+int
+pd_engine_reload(bool force)
+{
+	uint64_t gen;
+	int r;
+
+	if (!atomic_load(&E.inited))
+		return 0;
+	if (force)
+		pd_watch_force(E.w);
+	r = poll_policy(pd_clock_ms());
+	(void)current(&gen);
+	return r;
 }
 
 const struct pd_host *

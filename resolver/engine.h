@@ -335,6 +335,13 @@ enum pd_claim {
 	PD_CLAIM_WAIT		/* the engine answers, maybe after a lookup */
 };
 enum pd_claim pd_engine_claim(const char *name, unsigned want);
+/*
+ * pindns serve: check the policy file now (as a lookup does once a
+ * second), reading it whatever its stamps say when force (SIGHUP). A new
+ * policy that fails is reported; the old one stays in force. 1: a new
+ * policy is in force, -1: a changed file was refused, 0: no change.
+ */
+int	pd_engine_reload(bool force);
 /* Tear down (CLI and tests; the preload never calls it). */
 void	pd_engine_shutdown(void);
 

@@ -169,6 +169,38 @@ would_refuse(const struct pd_log_rec *r)
 	return pd_result_would_refuse(&res);
 }
 
+/* pindns serve: the client whose query this thread is answering. */
+static __thread char tl_client[64];
+
+void
+pd_log_set_client(const char *client)
+{
+	if (client == NULL)
+		tl_client[0] = '\0';
+	else
+		(void)snprintf(tl_client, sizeof(tl_client), "%s", client);
+}
+
+void
+pd_log_set_client_sa(const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+	char a[INET6_ADDRSTRLEN];
+
+	/* As SPEC §7 spells upstreams: "1.2.3.4:53", "[::1]:53". */
+	if (sa->sa_family == AF_INET && inet_ntop(AF_INET, &s4->sin_addr, a,
+	    sizeof(a)) != NULL)
+		(void)snprintf(tl_client, sizeof(tl_client), "%s:%u", a,
+		    (unsigned)ntohs(s4->sin_port));
+	else if (sa->sa_family == AF_INET6 && inet_ntop(AF_INET6,
+	    &s6->sin6_addr, a, sizeof(a)) != NULL)
+		(void)snprintf(tl_client, sizeof(tl_client), "[%s]:%u", a,
+		    (unsigned)ntohs(s6->sin6_port));
+	else
+		(void)snprintf(tl_client, sizeof(tl_client), "?");
+}
+
 size_t
 pd_log_format(const struct pd_log_rec *r, char *out, size_t size)
 {
@@ -187,6 +219,11 @@ pd_log_format(const struct pd_log_rec *r, char *out, size_t size)
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, r->ts.tv_nsec / 1000000, r->pid);
 	put_s(&b, tmp);
+	if (r->client != NULL) {
+		put_s(&b, "\"client\":");
+		put_json(&b, r->client, 64);
+		put_s(&b, ",");
+	}
 	put_s(&b, "\"name\":");
 	put_json(&b, r->name, PD_LOG_NAME_MAX);
 	put_s(&b, ",\"rule\":");
@@ -342,12 +379,18 @@ void
 pd_log_write(struct pd_log *l, const struct pd_log_rec *r)
 {
 	char line[PD_LOG_LINE_MAX];
+	struct pd_log_rec rc;
 	size_t len;
 	bool ok;
 	int pri;
 
 	if (l == NULL)
 		return;
+	if (r->client == NULL && tl_client[0] != '\0') {
+		rc = *r;
+		rc.client = tl_client;
+		r = &rc;
+	}
 	len = pd_log_format(r, line, sizeof(line));
 	switch (l->kind) {
 	case T_NONE:

@@ -54,6 +54,8 @@ struct pd_log_rec {
 	const struct pd_addr	*accepted;	/* what the caller got */
 	unsigned		 naccepted;
 	double			 ms;
+	const char		*client;	/* pindns serve: "ADDR:PORT";
+						 * NULL: not in the line */
 };
 
 struct pd_log;
@@ -121,6 +123,15 @@ size_t pd_log_json_str(const char *s, size_t max, char *out, size_t outsize);
 
 /* Format and write r. Thread-safe, fork-safe, never blocks for long. */
 void pd_log_write(struct pd_log *l, const struct pd_log_rec *r);
+
+/*
+ * pindns serve: lines this thread writes from now on carry "client":
+ * client (an address and port); NULL stops it.
+ */
+void pd_log_set_client(const char *client);
+/* The same for a client's socket address (AF_INET or AF_INET6). */
+struct sockaddr;
+void pd_log_set_client_sa(const struct sockaddr *sa);
 
 /* Lines dropped because the target could not take them at once. */
 uint64_t pd_log_dropped(const struct pd_log *l);

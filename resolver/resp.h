@@ -37,7 +37,11 @@ enum pd_resp_act {
 	PD_RESP_FORWARD = 0,	/* to X, byte for byte */
 	PD_RESP_PINNED,		/* to X; X's reply held against the pins */
 	PD_RESP_NOW,		/* the engine answers without the network */
-	PD_RESP_WAIT		/* the engine answers, maybe after a lookup */
+	PD_RESP_WAIT,		/* the engine answers, maybe after a lookup */
+	PD_RESP_ODD		/* not one standard query with one question
+				 * and a name the engine can express (or
+				 * unreadable: q.qwirelen 0): the preload
+				 * forwards it to X, pindns serve refuses it */
 };
 
 struct pd_resp_q {
@@ -46,11 +50,11 @@ struct pd_resp_q {
 };
 
 /*
- * Read msg[0..len-1] and decide. Forwarded: what getdns cannot read, a
+ * Read msg[0..len-1] and decide. ODD: what getdns cannot read, a
  * message that is not a standard query (QR set, opcode not QUERY), with
- * no or more than one question, a name the engine cannot express, and
- * every name no rule claims (or, when the backend cannot be loaded to
- * read it, everything: *unread set). Never blocks.
+ * no or more than one question, a name the engine cannot express.
+ * FORWARD: every name no rule claims. When the backend cannot be loaded
+ * to read it, *unread is set (nothing may pass). Never blocks.
  */
 void	pd_resp_classify(const uint8_t *msg, size_t len, struct pd_resp_q *rq,
 	    bool *unread);
@@ -77,6 +81,26 @@ size_t	pd_resp_answer(const struct pd_resp_q *rq, uint8_t *out, size_t cap,
 size_t	pd_resp_pin(const struct pd_resp_q *rq, uint8_t *msg, size_t len,
 	    size_t cap, size_t limit);
 
+/*
+ * REFUSED (v REFUSED) or SERVFAIL (v FAILED) for rq, its question
+ * echoed, with an Extended DNS Error for why when the query had EDNS.
+ * 0 when rq has no question to echo (unreadable) or on no memory.
+ */
+size_t	pd_resp_error(const struct pd_resp_q *rq, enum pd_verdict v,
+	    enum pd_reason why, uint8_t *out, size_t cap);
+
+/*
+ * pindns serve: rq's act at an endpoint with (have_x) or without a
+ * server for unclaimed queries: without, FORWARD and PINNED become ODD.
+ */
+enum pd_resp_act pd_resp_serve_act(const struct pd_resp_q *rq, bool have_x);
+
+/*
+ * pindns serve's reply to an ODD query: REFUSED with its question, or
+ * nothing (0) for what cannot be read and for a reply (QR set).
+ */
+size_t	pd_resp_odd(const struct pd_resp_q *rq, uint8_t *out, size_t cap);
+
 /* The message's ID (its first two bytes), for matching replies. */
 uint16_t pd_resp_id(const uint8_t *msg, size_t len);
 
@@ -92,10 +116,15 @@ extern const struct pd_sock_ops pd_resp_ops;
 
 /*
  * resp_tcp.c: serve one accepted TCP connection cfd (ours now) for the
- * server to (tolen bytes) on a thread of its own. -1 when no thread can
+ * server to (tolen bytes; 0: none) on a thread of its own; serve: a
+ * pindns serve client (ODD refused, audit lines name it). -1 when no thread can
  * be made (cfd is then closed).
  */
-int	pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen);
+int	pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen,
+	    bool serve);
+
+/* resp_tcp.c: pindns serve's limits (0: keep); see resolver/serve.h. */
+void	pd_resp_tcp_tune(unsigned max, unsigned idle_ms);
 
 /* resp_tcp.c: in a child after fork, close the parent's connections. */
 void	pd_resp_tcp_forked(void);

@@ -44,9 +44,16 @@ pd_resp_classify(const uint8_t *msg, size_t len, struct pd_resp_q *rq,
 		*unread = true;
 		return;
 	}
-	if (ops->wire_query(msg, len, &rq->q) != PD_OK || rq->q.qr ||
-	    rq->q.opcode != 0 || rq->q.qdcount != 1 || rq->q.normlen < 0)
+	if (ops->wire_query(msg, len, &rq->q) != PD_OK) {
+		memset(&rq->q, 0, sizeof(rq->q));	/* qwirelen 0 */
+		rq->act = PD_RESP_ODD;
 		return;
+	}
+	if (rq->q.qr || rq->q.opcode != 0 || rq->q.qdcount != 1 ||
+	    rq->q.normlen < 0) {
+		rq->act = PD_RESP_ODD;
+		return;
+	}
 	if (rq->q.qclass == C_IN && rq->q.qtype == T_A)
 		want = PD_WANT_A;
 	else if (rq->q.qclass == C_IN && rq->q.qtype == T_AAAA)
@@ -147,9 +154,42 @@ refusal(const struct pd_resp_q *rq, enum pd_verdict v, enum pd_reason why,
 	msg_begin(rq, &m);
 	m.rcode = v == PD_VERDICT_FAILED ? RC_SERVFAIL : RC_REFUSED;
 	m.ede = ede_code(why);
-	(void)snprintf(text, sizeof(text), "pindns: %s", pd_reason_str(why));
+	if (why == PD_REASON_NONE && v == PD_VERDICT_REFUSED)
+		(void)snprintf(text, sizeof(text), "pindns: not one standard "
+		    "query, or no server for it");
+	else
+		(void)snprintf(text, sizeof(text), "pindns: %s",
+		    pd_reason_str(why));
 	m.ede_text = text;
 	return lay_out(&m, out, cap);
+}
+
+enum pd_resp_act
+pd_resp_serve_act(const struct pd_resp_q *rq, bool have_x)
+{
+	if (!have_x && (rq->act == PD_RESP_FORWARD ||
+	    rq->act == PD_RESP_PINNED))
+		return PD_RESP_ODD;	/* no server to ask: refused */
+	return rq->act;
+}
+
+size_t
+pd_resp_odd(const struct pd_resp_q *rq, uint8_t *out, size_t cap)
+{
+	/* Never answer a reply: two servers would bounce it for ever. */
+	if (rq->q.qr)
+		return 0;
+	return pd_resp_error(rq, PD_VERDICT_REFUSED, PD_REASON_NONE, out,
+	    cap);
+}
+
+size_t
+pd_resp_error(const struct pd_resp_q *rq, enum pd_verdict v,
+    enum pd_reason why, uint8_t *out, size_t cap)
+{
+	if (rq->q.qwirelen == 0)
+		return 0;	/* nothing read: no question to echo */
+	return refusal(rq, v, why, out, cap);
 }
 
 /* The question alone with TC set (RFC 2181 §9: the client asks again). */

@@ -30,13 +30,16 @@
 #include <unistd.h>
 
 #include "resolver/clock.h"
+#include "resolver/log.h"
 #include "resolver/resp.h"
+#include "resolver/serve.h"
 
 #define EP_MAX		64	/* endpoints (servers x families) */
-#define FWD_MAX		128	/* UDP forward sockets */
+#define FWD_MAX		256	/* UDP forward sockets */
 #define FWD_IDLE_MS	10000
-#define WORKERS_MAX	4
-#define JOBS_MAX	1024	/* queued claimed queries; more are dropped */
+#define WORKERS_MAX	64
+#define JOBS_MAX	1024	/* queued claimed queries; more are dropped
+				 * (pindns serve: answered SERVFAIL) */
 #define PIN_WAIT_MS	5000	/* X's reply to a pinned query */
 #define DRAIN_MAX	64	/* datagrams read per socket per round */
 
@@ -48,6 +51,8 @@ struct ep {
 	socklen_t		 rlen;
 	int			 ufd;
 	int			 lfd;
+	bool			 serve;	/* pindns serve's (resolver/serve.h);
+					 * xlen 0 there: no X */
 };
 
 struct fwd {
@@ -60,6 +65,7 @@ struct fwd {
 
 struct job {
 	struct job		*next;
+	uint64_t		 born_ms;
 	struct ep		*ep;
 	struct sockaddr_storage	 l;
 	socklen_t		 llen;
@@ -82,11 +88,17 @@ static struct {
 	unsigned		 njobs;
 	unsigned		 workers;
 	unsigned		 idle;
+	unsigned		 workers_max;
+	unsigned		 fwd_max;
+	uint64_t		 job_ms;	/* serve: older jobs SERVFAIL */
 } S = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
 	.cv = PTHREAD_COND_INITIALIZER,
 	.wake = -1,
 	.jtail = &S.jobs,
+	.workers_max = 4,
+	.fwd_max = 128,
+	.job_ms = UINT64_MAX,
 };
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -313,6 +325,17 @@ udp_limit(const struct pd_resp_q *rq)
 }
 
 /*
+ * pindns serve: audit lines written on this thread name client l (until
+ * the next call); nothing for the preload's endpoints.
+ */
+static void
+client_is(const struct ep *ep, const struct sockaddr_storage *l)
+{
+	if (ep->serve)
+		pd_log_set_client_sa((const struct sockaddr *)l);
+}
+
+/*
  * A pinned query: ask X from a socket of our own, wait for its reply
  * (PIN_WAIT_MS at most), hold it against the pins. 0 when X says nothing.
  */
@@ -369,7 +392,12 @@ worker_main(void *arg)
 		S.njobs--;
 		(void)pthread_mutex_unlock(&S.mu);
 
-		if (j->rq.act == PD_RESP_PINNED)
+		client_is(j->ep, &j->l);
+		if (j->ep->serve && pd_clock_ms() - j->born_ms > S.job_ms)
+			/* Waited past timeout_ms: late is no answer at all. */
+			n = pd_resp_error(&j->rq, PD_VERDICT_FAILED,
+			    PD_REASON_TIMEOUT, buf, sizeof(buf));
+		else if (j->rq.act == PD_RESP_PINNED)
 			n = ask_pinned(j, buf, sizeof(buf));
 		else
 			n = pd_resp_answer(&j->rq, buf, sizeof(buf),
@@ -383,15 +411,16 @@ worker_main(void *arg)
 }
 
 /* Queue a claimed query for a worker (called on the loop). */
-static void
+static bool
 enqueue(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
     const struct pd_resp_q *rq, const uint8_t *msg, size_t len)
 {
 	struct job *j;
 
 	if ((j = malloc(sizeof(*j) + len)) == NULL)
-		return;		/* the client asks again */
+		return false;	/* the client asks again */
 	j->next = NULL;
+	j->born_ms = pd_clock_ms();
 	j->ep = ep;
 	j->l = *l;
 	j->llen = llen;
@@ -402,16 +431,17 @@ enqueue(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
 	if (S.njobs >= JOBS_MAX) {
 		(void)pthread_mutex_unlock(&S.mu);
 		free(j);
-		return;
+		return false;
 	}
 	*S.jtail = j;
 	S.jtail = &j->next;
 	S.njobs++;
-	if (S.idle == 0 && S.workers < WORKERS_MAX &&
+	if (S.idle == 0 && S.workers < S.workers_max &&
 	    pd_resp_thread(worker_main, NULL) == 0)
 		S.workers++;
 	(void)pthread_cond_signal(&S.cv);
 	(void)pthread_mutex_unlock(&S.mu);
+	return true;
 }
 
 /* ------------------------------------------------------------ forwarding */
@@ -443,7 +473,7 @@ fwd_get(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
 		if (f->last_ms < S.fwds[lru].last_ms)
 			lru = i;
 	}
-	if (S.nfwds == FWD_MAX)
+	if (S.nfwds >= S.fwd_max)
 		fwd_close(lru);
 	if ((fd = socket(ep->x.ss_family, SOCK_DGRAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0)) < 0)
@@ -492,22 +522,37 @@ serve_udp(struct ep *ep, uint8_t *buf, size_t cap, uint64_t now)
 			 */
 			continue;
 		}
+		client_is(ep, &l);
+		out = 0;
+		if (ep->serve)
+			rq.act = pd_resp_serve_act(&rq, ep->xlen != 0);
 		switch (rq.act) {
+		case PD_RESP_ODD:
+			if (ep->serve) {
+				out = pd_resp_odd(&rq, buf, cap);
+				break;
+			}
+			if ((fd = fwd_get(ep, &l, llen, now)) >= 0)
+				(void)send(fd, buf, (size_t)n, MSG_DONTWAIT);
+			break;
 		case PD_RESP_FORWARD:
 			if ((fd = fwd_get(ep, &l, llen, now)) >= 0)
 				(void)send(fd, buf, (size_t)n, MSG_DONTWAIT);
 			break;
 		case PD_RESP_NOW:
 			out = pd_resp_answer(&rq, buf, cap, udp_limit(&rq));
-			if (out > 0)
-				(void)sendto(ep->ufd, buf, out, MSG_DONTWAIT,
-				    (struct sockaddr *)&l, llen);
 			break;
 		case PD_RESP_WAIT:
 		case PD_RESP_PINNED:
-			enqueue(ep, &l, llen, &rq, buf, (size_t)n);
+			if (!enqueue(ep, &l, llen, &rq, buf, (size_t)n) &&
+			    ep->serve)
+				out = pd_resp_error(&rq, PD_VERDICT_FAILED,
+				    PD_REASON_NONE, buf, cap);
 			break;
 		}
+		if (out > 0)
+			(void)sendto(ep->ufd, buf, out, MSG_DONTWAIT,
+			    (struct sockaddr *)&l, llen);
 	}
 }
 
@@ -541,7 +586,7 @@ accept_tcp(struct ep *ep)
 		if ((cfd = accept4(ep->lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			return;
 		(void)pd_resp_tcp_start(cfd, (struct sockaddr *)&ep->x,
-		    ep->xlen);
+		    ep->xlen, ep->serve);
 	}
 }
 
@@ -697,7 +742,64 @@ resp_claimed(const uint8_t *msg, size_t len)
 	bool unread;
 
 	pd_resp_classify(msg, len, &rq, &unread);
-	return unread || rq.act != PD_RESP_FORWARD;
+	return unread || (rq.act != PD_RESP_FORWARD && rq.act != PD_RESP_ODD);
+}
+
+/* ------------------------------------------------------------ serve */
+
+void
+pd_resp_serve_tune(const struct pd_serve_tune *t)
+{
+	(void)pthread_mutex_lock(&S.mu);
+	if (t->workers > 0)
+		S.workers_max = t->workers < WORKERS_MAX ? t->workers :
+		    WORKERS_MAX;
+	if (t->fwd_max > 0)
+		S.fwd_max = t->fwd_max < FWD_MAX ? t->fwd_max : FWD_MAX;
+	if (t->job_ms > 0)
+		S.job_ms = t->job_ms;
+	(void)pthread_mutex_unlock(&S.mu);
+	pd_resp_tcp_tune(t->tcp_max, t->tcp_idle_ms);
+}
+
+int
+pd_resp_serve_listen(int ufd, int lfd, const struct sockaddr *x,
+    unsigned xlen)
+{
+	struct ep *ep;
+	eventfd_t one = 1;
+	int rc = -1;
+
+	if ((ep = calloc(1, sizeof(*ep))) == NULL)
+		return -1;
+	ep->serve = true;
+	ep->ufd = ufd;
+	ep->lfd = lfd;
+	if (x != NULL && xlen > 0 && xlen <= sizeof(ep->x)) {
+		memcpy(&ep->x, x, xlen);
+		ep->xlen = xlen;
+	}
+	(void)pthread_mutex_lock(&S.mu);
+	if (S.neps == EP_MAX) {
+		errno = EMFILE;
+		goto out;
+	}
+	if (S.wake < 0 &&
+	    (S.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		goto out;
+	if (!S.loop_on) {
+		if (pd_resp_thread(loop_main, NULL) != 0)
+			goto out;
+		S.loop_on = true;
+	}
+	S.eps[S.neps++] = ep;
+	ep = NULL;
+	(void)eventfd_write(S.wake, one);
+	rc = 0;
+out:
+	(void)pthread_mutex_unlock(&S.mu);
+	free(ep);
+	return rc;
 }
 
 const struct pd_sock_ops pd_resp_ops = {

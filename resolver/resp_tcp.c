@@ -8,8 +8,10 @@
  * A pinned `system` question goes to X too, and X's reply to it (found by
  * its ID) is held against the pins before it is relayed. When X closes,
  * so do we (the program sees what it would have seen); when the program
- * closes, or nothing moves for TCP_IDLE_MS, both go. At most TCP_MAX
- * connections at once: more are closed at once, as a busy server would.
+ * closes, or no whole message moves for the idle time (TCP_IDLE_MS;
+ * bytes dribbled one at a time do not count: slowloris), both go. At
+ * most TCP_MAX connections at once (pindns serve sets both): more are
+ * closed at once, as a busy server would.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -21,12 +23,28 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "resolver/clock.h"
+#include "resolver/log.h"
 #include "resolver/resp.h"
 
 #define TCP_MAX		64
+#define TCP_MAX_HARD	1024
 #define TCP_IDLE_MS	30000
 #define PIN_PENDING	16	/* pinned queries awaiting X's reply */
+#define FWD_PENDING	16	/* serve: forwarded queries awaiting X */
 
+/*
+ * pindns serve: a query sent to X and not answered yet. X (a system
+ * resolver) may close its end after any reply, as RFC 7766 §6.2.3
+ * allows; the client's connection stays, and what X had not answered is
+ * sent once more on a new connection, then answered SERVFAIL.
+ */
+struct pend {
+	struct pd_resp_q	 rq;
+	bool			 resent;
+	size_t			 len;
+	uint8_t			*msg;	/* the frame, length bytes first */
+};
 struct conn {
 	int			 cfd;	/* the program's */
 	int			 xfd;	/* ours to X, -1 until needed */
@@ -35,6 +53,10 @@ struct conn {
 	size_t			 cin;	/* bytes in ibuf */
 	size_t			 xin;	/* bytes in xbuf */
 	unsigned		 npin;
+	bool			 serve;
+	unsigned		 frames;	/* whole messages moved */
+	unsigned		 npend;
+	struct pend		 pend[FWD_PENDING];
 	struct pd_resp_q	 pin[PIN_PENDING];
 	uint8_t			 ibuf[2 + PD_RESP_MSG_MAX];
 	uint8_t			 xbuf[2 + PD_RESP_MSG_MAX];
@@ -44,9 +66,26 @@ struct conn {
 /* Descriptors of live connections, for a forked child to close. */
 static struct {
 	pthread_mutex_t	mu;
-	int		fds[2 * TCP_MAX];
+	int		fds[2 * TCP_MAX_HARD];
 	unsigned	n;
-} T = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	unsigned	max;		/* connections */
+	unsigned	idle_ms;
+} T = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.max = TCP_MAX,
+	.idle_ms = TCP_IDLE_MS,
+};
+
+void
+pd_resp_tcp_tune(unsigned max, unsigned idle_ms)
+{
+	(void)pthread_mutex_lock(&T.mu);
+	if (max > 0)
+		T.max = max < TCP_MAX_HARD ? max : TCP_MAX_HARD;
+	if (idle_ms > 0)
+		T.idle_ms = idle_ms;
+	(void)pthread_mutex_unlock(&T.mu);
+}
 
 static pthread_once_t tcp_once = PTHREAD_ONCE_INIT;
 
@@ -91,7 +130,7 @@ fd_track(int fd)
 	bool ok;
 
 	(void)pthread_mutex_lock(&T.mu);
-	if ((ok = T.n < sizeof(T.fds) / sizeof(T.fds[0])))
+	if ((ok = T.n < 2 * T.max))
 		T.fds[T.n++] = fd;
 	(void)pthread_mutex_unlock(&T.mu);
 	return ok;
@@ -159,6 +198,9 @@ open_x(struct conn *c)
 	return true;
 }
 
+static bool pend_add(struct conn *c, const struct pd_resp_q *rq,
+    const uint8_t *frm, size_t len);
+
 /* One whole query frame from the program. False: close the connection. */
 static bool
 query(struct conn *c, uint8_t *msg, size_t len)
@@ -170,6 +212,12 @@ query(struct conn *c, uint8_t *msg, size_t len)
 	pd_resp_classify(msg, len, &rq, &unread);
 	if (unread)
 		return false;	/* nothing can be read: nothing may pass */
+	c->frames++;
+	if (c->serve && (rq.act = pd_resp_serve_act(&rq, c->xlen != 0)) ==
+	    PD_RESP_ODD) {
+		n = pd_resp_odd(&rq, c->obuf + 2, sizeof(c->obuf) - 2);
+		return n > 0 && put_frame(c->cfd, c->obuf, n);
+	}
 	if (rq.act == PD_RESP_NOW || rq.act == PD_RESP_WAIT) {
 		n = pd_resp_answer(&rq, c->obuf + 2, sizeof(c->obuf) - 2,
 		    PD_RESP_MSG_MAX);
@@ -181,7 +229,69 @@ query(struct conn *c, uint8_t *msg, size_t len)
 			return false;
 		c->pin[c->npin++] = rq;
 	}
+	if (c->serve && !pend_add(c, &rq, msg - 2, len + 2)) {
+		n = pd_resp_error(&rq, PD_VERDICT_FAILED, PD_REASON_NONE,
+		    c->obuf + 2, sizeof(c->obuf) - 2);
+		return n > 0 && put_frame(c->cfd, c->obuf, n);
+	}
 	return open_x(c) && put_all(c->xfd, msg - 2, len + 2);
+}
+
+/* serve: remember a query sent to X. False: too many pending. */
+static bool
+pend_add(struct conn *c, const struct pd_resp_q *rq, const uint8_t *frm,
+    size_t len)
+{
+	struct pend *p;
+
+	if (c->npend == FWD_PENDING)
+		return false;
+	p = &c->pend[c->npend];
+	if ((p->msg = malloc(len)) == NULL)
+		return false;
+	memcpy(p->msg, frm, len);
+	p->len = len;
+	p->rq = *rq;
+	p->resent = false;
+	c->npend++;
+	return true;
+}
+
+static void
+pend_drop(struct conn *c, unsigned i)
+{
+	free(c->pend[i].msg);
+	c->pend[i] = c->pend[--c->npend];
+}
+
+/*
+ * serve: X closed its end. Send what it left unanswered once more on a
+ * new connection; what was sent twice gets SERVFAIL. False: the client
+ * is gone.
+ */
+static bool
+x_closed(struct conn *c)
+{
+	unsigned i;
+	size_t n;
+
+	fd_close(c->xfd);
+	c->xfd = -1;
+	c->xin = 0;
+	c->npin = 0;
+	for (i = c->npend; i-- > 0;) {
+		if (!c->pend[i].resent && open_x(c) &&
+		    put_all(c->xfd, c->pend[i].msg, c->pend[i].len)) {
+			c->pend[i].resent = true;
+			continue;
+		}
+		n = pd_resp_error(&c->pend[i].rq, PD_VERDICT_FAILED,
+		    PD_REASON_UNREACHABLE, c->obuf + 2, sizeof(c->obuf) - 2);
+		pend_drop(c, i);
+		if (n > 0 && !put_frame(c->cfd, c->obuf, n))
+			return false;
+	}
+	return true;
 }
 
 /* One whole reply frame from X, to the program. */
@@ -191,6 +301,12 @@ reply(struct conn *c, uint8_t *msg, size_t len, size_t cap)
 	uint16_t id = pd_resp_id(msg, len);
 	unsigned i;
 
+	c->frames++;
+	for (i = 0; i < c->npend; i++)
+		if (c->pend[i].rq.q.id == id) {
+			pend_drop(c, i);
+			break;
+		}
 	for (i = 0; i < c->npin; i++)
 		if (c->pin[i].q.id == id) {
 			len = pd_resp_pin(&c->pin[i], msg, len, cap,
@@ -235,20 +351,36 @@ conn_main(void *arg)
 {
 	struct conn *c = arg;
 	struct pollfd pfd[2];
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	uint64_t idle = T.idle_ms, last = pd_clock_ms(), now;
+	unsigned seen = 0;
 	int n;
 
+	if (c->serve && getpeername(c->cfd, (struct sockaddr *)&peer,
+	    &plen) == 0)
+		pd_log_set_client_sa((struct sockaddr *)&peer);
 	for (;;) {
+		if (c->frames != seen) {
+			seen = c->frames;
+			last = pd_clock_ms();
+		}
+		if ((now = pd_clock_ms()) - last >= idle)
+			break;
 		pfd[0].fd = c->cfd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = c->xfd;
 		pfd[1].events = POLLIN;
-		n = poll(pfd, c->xfd >= 0 ? 2 : 1, TCP_IDLE_MS);
+		n = poll(pfd, c->xfd >= 0 ? 2 : 1, (int)(idle - (now - last)));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0)
 			break;
+		if (n == 0)
+			continue;	/* the deadline is checked above */
 		if (c->xfd >= 0 && pfd[1].revents != 0 &&
-		    !pump(c, c->xfd, c->xbuf, &c->xin, true))
+		    !pump(c, c->xfd, c->xbuf, &c->xin, true) &&
+		    (!c->serve || !x_closed(c)))
 			break;
 		if (pfd[0].revents != 0 &&
 		    !pump(c, c->cfd, c->ibuf, &c->cin, false))
@@ -257,12 +389,15 @@ conn_main(void *arg)
 	if (c->xfd >= 0)
 		fd_close(c->xfd);
 	fd_close(c->cfd);
+	while (c->npend > 0)
+		pend_drop(c, c->npend - 1);
 	free(c);
 	return NULL;
 }
 
 int
-pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen)
+pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen,
+    bool serve)
 {
 	struct conn *c;
 	int one = 1;
@@ -276,6 +411,9 @@ pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen)
 	c->xfd = -1;
 	c->cin = c->xin = 0;
 	c->npin = 0;
+	c->serve = serve;
+	c->frames = 0;
+	c->npend = 0;
 	memcpy(&c->x, to, tolen);
 	c->xlen = tolen;
 	(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -8,7 +8,7 @@ require mandoc man
 
 pages=$(cd "$TOP/man" && ls | grep -E '\.[1-8]$')
 check_eq "the pages are there" \
-	"pindns-aws-pins.1 pindns-exec.1 pindns.1 pindns.7 pindns.yaml.5" \
+	"pindns-aws-pins.1 pindns-exec.1 pindns-serve.8 pindns.1 pindns.7 pindns.yaml.5" \
 	"$(echo $pages)"
 for p in $pages; do
 	# mandoc reports an Xr it cannot find in its databases; resolve each

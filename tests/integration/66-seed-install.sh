@@ -23,6 +23,7 @@ got=$(cd "$D" && find . \( -type f -o -type l \) -printf '%m %p\n' | sort -k2)
 want="644 .$PFX/lib/pindns/libpindns-dot.so
 644 .$PFX/lib/pindns/libpindns-engine.so
 644 .$PFX/lib/pindns/libpindns.so
+644 .$PFX/lib/systemd/system/pindns-serve.service
 755 .$PFX/bin/pindns
 755 .$PFX/bin/pindns-aws-pins
 755 .$PFX/bin/pindns-exec
@@ -33,6 +34,7 @@ want="644 .$PFX/lib/pindns/libpindns-dot.so
 644 .$PFX/share/man/man1/pindns.1
 644 .$PFX/share/man/man5/pindns.yaml.5
 644 .$PFX/share/man/man7/pindns.7
+644 .$PFX/share/man/man8/pindns-serve.8
 644 .$PFX/share/pindns/policy.yaml"
 check_eq "installed files and modes" "$(sort -k2 <<<"$want")" "$got"
 check_eq "nothing installed outside PREFIX" "" \

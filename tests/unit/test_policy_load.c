@@ -521,9 +521,46 @@ test_default_values(void)
 	    &p, &e) == PD_EPARSE, "default: static is refused");
 }
 
+/* pindns serve's keys (SPEC §8): stubby's listen_addresses format. */
+static void
+test_serve_keys(void)
+{
+	static const char text[] = "version: 1\n"
+	    "listen_addresses: [127.0.0.1, 0::1, 127.0.0.53@5353, "
+	    "\"::1@5300\"]\n"
+	    "system_resolv_conf: upstream.conf\n";
+	struct pd_policy *p = NULL;
+	struct pd_error e = { 0 };
+	char buf[64];
+
+	if (pd_policy_parse("tests/data/policy/x.yaml", (const uint8_t *)text,
+	    strlen(text), &p, &e) != PD_OK) {
+		T_OK(0, "serve keys load: %s", e.msg);
+		return;
+	}
+	T_EQ_INT(p->nlisten, 4, "four listen addresses");
+	pd_listen_format(&p->listen[0], buf, sizeof(buf));
+	T_EQ_STR(buf, "127.0.0.1@53", "default port 53");
+	pd_listen_format(&p->listen[1], buf, sizeof(buf));
+	T_EQ_STR(buf, "::1@53", "0::1 is ::1");
+	pd_listen_format(&p->listen[2], buf, sizeof(buf));
+	T_EQ_STR(buf, "127.0.0.53@5353", "ADDR@PORT");
+	pd_listen_format(&p->listen[3], buf, sizeof(buf));
+	T_EQ_STR(buf, "::1@5300", "IPv6 @PORT");
+	T_EQ_STR(p->system_resolv_conf, "tests/data/policy/upstream.conf",
+	    "system_resolv_conf relative to the policy");
+	pd_policy_free(p);
+	p = NULL;
+	T_OK(pd_policy_parse("x.yaml", (const uint8_t *)"version: 1\n", 11,
+	    &p, &e) == PD_OK && p->nlisten == 0 && p->listen == NULL &&
+	    p->system_resolv_conf == NULL, "no serve keys: defaults");
+	pd_policy_free(p);
+}
+
 int
 main(void)
 {
+	test_serve_keys();
 	test_default_values();
 	test_mode();
 	test_bad();
