@@ -16,6 +16,7 @@
 #include "policy/policy.h"
 #include "resolver/dot/dot.h"
 #include "resolver/log.h"
+#include "resolver/report.h"
 
 static const char *const action_names[] = {
 	"system", "secure", "static", "deny"
@@ -59,6 +60,8 @@ print_rule(const struct pd_rule *r, size_t i)
 		printf(", no pin");
 	if (r->action == PD_ACTION_STATIC)
 		printf(", ttl %u", r->ttl);
+	if (r->report)
+		printf(", mode report");
 	printf("\n");
 	print_list("match:", r->patterns, r->npatterns);
 	if (r->ncname != 0)
@@ -140,8 +143,9 @@ print_summary(const struct pd_policy *p, const char *pubkey)
 		printf("  (none)\n");
 	for (i = 0; i < p->nrules; i++)
 		print_rule(&p->rules[i], i);
-	printf("default (names no rule matches): %s\n",
-	    action_names[p->default_rule.action]);
+	printf("default (names no rule matches): %s%s\n",
+	    action_names[p->default_rule.action],
+	    p->default_rule.report ? ", mode report" : "");
 }
 
 static bool
@@ -172,7 +176,7 @@ print_warnings(const struct pd_policy *p)
 	const struct pd_rule *r;
 	const struct pd_upstream *u;
 	const struct pd_cidr *c;
-	char a[INET6_ADDRSTRLEN], err[512];
+	char a[INET6_ADDRSTRLEN], err[512], rules[400];
 	const char *env;
 	unsigned n = 0;
 	bool any = false;
@@ -201,6 +205,11 @@ print_warnings(const struct pd_policy *p)
 				    '6');
 		}
 	}
+	if (pd_report_rules(p, rules, sizeof(rules)) > 0)
+		n += warn("report mode (rules: %s): answers outside the pins "
+		    "or escaping by CNAME are returned, not refused, and "
+		    "logged as would-refuse; bogus, insecure, tls-auth and "
+		    "deny are still refused", rules);
 	if (p->default_rule.action == PD_ACTION_SYSTEM && !any)
 		n += warn("default: system and no rule protects anything: "
 		    "every name goes to libc unchanged");

@@ -25,6 +25,9 @@ void pd_cli_hex(const uint8_t *b, size_t n, char *out);
 /* pindns query (cli/query.c): exit 0 accepted, 1 usage or configuration
  * (no policy, an invalid one), 2 refused, 3 temporary failure, 4 absent. */
 int pd_cmd_query(int argc, char **argv);
+/* pindns status [PID...] (cli/status.c): 0 every process named (or at
+ * least one found) has the preload, 1 usage, 2 otherwise. */
+int pd_cmd_status(int argc, char **argv);
 /* pindns serve (cli/serve.c): exit 0 on SIGTERM, 1 when it cannot start. */
 int pd_cmd_serve(int argc, char **argv);
 

@@ -35,6 +35,13 @@ static const struct pd_cmd {
 	    "Exit: 0 accepted, 1 usage or configuration error (no policy, "
 	    "an invalid one),\n"
 	    "2 refused by the policy, 3 temporary failure, 4 absent.\n" },
+	{ "status", pd_cmd_status, "status [PID...]",
+	    "For running processes (default: every one with the preload that\n"
+	    "this user can see): is libpindns.so loaded, has a lookup been\n"
+	    "made, which policy file their environment names, and whether\n"
+	    "that file loads now (sha256, signing key). The environment of\n"
+	    "another user's process needs root.\n"
+	    "Exit: 0 protected, 1 usage, 2 a process without the preload.\n" },
 	{ "serve", pd_cmd_serve, "serve [-p POLICY] [-l ADDR[@PORT]]... [-u USER]",
 	    "Run the policy as a local DNS resolver (UDP and TCP), for static\n"
 	    "binaries, processes started without the preload, whole hosts\n"

@@ -173,6 +173,9 @@ why(const struct outcome *o, unsigned i)
 		    r->reason == PD_REASON_OUTSIDE_PIN ?
 		    "refused: inside the pins, but another is outside "
 		    "(pin_mode strict)" : "refused with the answer";
+	if (pd_result_would_refuse(r))
+		return "answered (report mode), would refuse: outside the "
+		    "pins";
 	if (r->verdict == PD_VERDICT_ACCEPTED ||
 	    r->reason == PD_REASON_OUTSIDE_PIN)
 		return r->verdict == PD_VERDICT_ACCEPTED ?
@@ -187,10 +190,27 @@ socktype_str(int t)
 	    t == SOCK_RAW ? "raw" : "?";
 }
 
+/*
+ * The upstream that answered; "none" when the network was used and no
+ * upstream answered; "-" when no upstream was asked (static, deny,
+ * libc, the cache without a note).
+ */
+static const char *
+upstream_str(const struct outcome *o)
+{
+	if (o->ex.upstream[0] != '\0')
+		return o->ex.upstream;
+	if (o->ex.ntries > 0 || (strcmp(o->ex.action, "secure") == 0 &&
+	    !o->ex.from_cache && strcmp(o->via, "libc") != 0))
+		return "none";
+	return "-";
+}
+
 static const char *
 outcome_str(const struct outcome *o)
 {
-	return pd_verdict_str(o->res.verdict);
+	return pd_result_would_refuse(&o->res) ? "would-refuse" :
+	    pd_verdict_str(o->res.verdict);
 }
 
 static void
@@ -212,8 +232,10 @@ print_text(const char *name, const struct outcome *o)
 	if (o->libc_error != NULL)
 		printf(" (libc: %s)", o->libc_error);
 	printf("\n");
-	printf("upstream:   %s\n", ex->upstream[0] != '\0' ? ex->upstream :
-	    "-");
+	for (i = 0; i < ex->ntries; i++)
+		printf("tried:      %-21s %s\n", ex->tries[i].upstream,
+		    ex->tries[i].why);
+	printf("upstream:   %s\n", upstream_str(o));
 	printf("dnssec:     %s\n", ex->dnssec[0] != '\0' ? ex->dnssec : "off");
 	if (ex->nchain > 0) {
 		printf("chain:      ");
@@ -264,7 +286,16 @@ print_json(const char *name, const struct outcome *o)
 	jstr("reason", r->reason != PD_REASON_NONE ?
 	    pd_reason_str(r->reason) : NULL, true);
 	jstr("libc_error", o->libc_error, true);
-	jstr("upstream", ex->upstream[0] != '\0' ? ex->upstream : NULL, true);
+	jstr("upstream", strcmp(upstream_str(o), "-") != 0 ?
+	    upstream_str(o) : NULL, true);
+	printf("\"tried\":[");
+	for (i = 0; i < ex->ntries; i++) {
+		printf("%s{", i > 0 ? "," : "");
+		jstr("upstream", ex->tries[i].upstream, true);
+		jstr("why", ex->tries[i].why, false);
+		printf("}");
+	}
+	printf("],");
 	jstr("dnssec", ex->dnssec[0] != '\0' ? ex->dnssec : "off", true);
 	printf("\"chain\":[");
 	for (i = 0; i < ex->nchain; i++) {

@@ -484,8 +484,9 @@ static const char *const pin_modes[] = {
 
 enum {
 	RK_NAME, RK_MATCH, RK_ACTION, RK_DNSSEC, RK_PIN, RK_PIN_MODE,
-	RK_CNAME, RK_ADDRESSES, RK_TTL
+	RK_CNAME, RK_ADDRESSES, RK_TTL, RK_MODE
 };
+static const char *const modes[] = { "enforce", "report", NULL };
 
 static void
 rule_defaults(struct pd_rule *r)
@@ -554,6 +555,8 @@ rule_applies(struct ld *L, const struct pd_rule *r, const struct slot *s)
 		    1u << PD_ACTION_SYSTEM },
 		{ RK_ADDRESSES, 1u << PD_ACTION_STATIC },
 		{ RK_TTL, 1u << PD_ACTION_STATIC },
+		/* deny and static refuse nothing a trial could answer. */
+		{ RK_MODE, 1u << PD_ACTION_SECURE | 1u << PD_ACTION_SYSTEM },
 	};
 	size_t i;
 
@@ -571,7 +574,7 @@ load_rule(struct ld *L, const struct pd_ynode *n, struct pd_rule *r)
 {
 	struct slot s[] = { SLOT("name"), SLOT("match"), SLOT("action"),
 	    SLOT("dnssec"), SLOT("pin"), SLOT("pin_mode"), SLOT("cname"),
-	    SLOT("addresses"), SLOT("ttl"), SLOT(NULL) };
+	    SLOT("addresses"), SLOT("ttl"), SLOT("mode"), SLOT(NULL) };
 	const struct pd_ynode *v;
 	const char *name;
 	size_t i;
@@ -623,6 +626,14 @@ load_rule(struct ld *L, const struct pd_ynode *n, struct pd_rule *r)
 		if ((res = get_enum(L, v, "pin_mode", pin_modes, &e)) != PD_OK)
 			return res;
 		r->pin_mode = (enum pd_pin_mode)e;
+	}
+	/* The rule's own mode wins over the top level's (parsed first). */
+	r->report = L->p->report && (r->action == PD_ACTION_SECURE ||
+	    (r->action == PD_ACTION_SYSTEM && r->pins != NULL));
+	if ((v = s[RK_MODE].val) != NULL) {
+		if ((res = get_enum(L, v, "mode", modes, &e)) != PD_OK)
+			return res;
+		r->report = e == 1;
 	}
 	if ((v = s[RK_CNAME].val) != NULL &&
 	    (res = get_patterns(L, v, "cname", &r->cname, &r->ncname)) !=
@@ -858,7 +869,8 @@ load_log(struct ld *L, const struct pd_ynode *n)
 
 enum {
 	TK_VERSION, TK_UPSTREAMS, TK_CA, TK_ANCHORS, TK_TIMEOUT, TK_IDLE,
-	TK_RR, TK_CACHE, TK_LOG, TK_DEFAULT, TK_RULES, TK_LISTEN, TK_SYSCONF
+	TK_RR, TK_CACHE, TK_LOG, TK_DEFAULT, TK_RULES, TK_LISTEN, TK_SYSCONF,
+	TK_MODE
 };
 
 /* pindns serve's keys (SPEC §8): listen_addresses, system_resolv_conf. */
@@ -904,7 +916,7 @@ load_top(struct ld *L, const struct pd_ynode *root)
 	    SLOT("idle_timeout_ms"), SLOT("round_robin_upstreams"),
 	    SLOT("cache"), SLOT("log"), SLOT("default"), SLOT("rules"),
 	    SLOT("listen_addresses"), SLOT("system_resolv_conf"),
-	    SLOT(NULL) };
+	    SLOT("mode"), SLOT(NULL) };
 	static const char *const defaults[] = {
 		"system", "secure", "deny", NULL
 	};
@@ -978,9 +990,19 @@ load_top(struct ld *L, const struct pd_ynode *root)
 		p->default_rule.line = v->line;
 		L->default_val = v;
 	}
+	if ((v = s[TK_MODE].val) != NULL) {
+		if ((res = get_enum(L, v, "mode", modes, &e)) != PD_OK)
+			return res;
+		p->report = e == 1;
+	}
 	if ((v = s[TK_RULES].val) != NULL && (res = load_rules(L, v)) != PD_OK)
 		return res;
 	p->default_rule.index = (unsigned)p->nrules;
+	p->default_rule.report = p->report &&
+	    p->default_rule.action == PD_ACTION_SECURE;
+	p->any_report = p->default_rule.report;
+	for (i = 0; i < p->nrules; i++)
+		p->any_report |= p->rules[i].report;
 
 	/* Cross-checks, in file order of the rules. */
 	for (i = 0; i < p->nrules; i++) {

@@ -129,6 +129,13 @@ struct pd_rule {
 	size_t			 naddrs;	/* static: at least one */
 	struct pd_addr		*addrs;
 	uint32_t		 ttl;		/* static: default 60 */
+	/*
+	 * mode: report (secure and system rules): refusals for pins
+	 * (outside-pin) and CNAME escapes are answered and logged as
+	 * would-refuse instead (resolver/report.h). The rule's own `mode`,
+	 * else the policy's top-level `mode`, else enforce.
+	 */
+	bool			 report;
 };
 
 /*
@@ -186,6 +193,10 @@ struct pd_policy {
 	enum pd_log_target	 log_target;	/* default stderr */
 	char			*log_file;	/* PD_LOG_FILE only */
 	enum pd_log_level	 log_level;	/* default deny */
+
+	bool			 report;	/* top-level mode: report */
+	bool			 any_report;	/* some rule, the default
+						 * included, is in report */
 
 	size_t			 nrules;
 	struct pd_rule		*rules;		/* file order */
@@ -378,6 +389,13 @@ enum pd_err pd_sig_sign(const char *seckey, const char *policy,
  */
 enum pd_err pd_sig_verify(const char *pubkey, const char *policy,
     struct pd_error *err);
+
+/*
+ * The key id (16 hex digits and a NUL into keyid) the signature file path
+ * names, read without checking the signature. For `pindns status`.
+ * PD_OK, or PD_ESIG/PD_EIO with err saying why.
+ */
+enum pd_err pd_sig_keyid(const char *path, char *keyid, struct pd_error *err);
 
 /*
  * The sha256 of the regular file at path (at most max bytes), into out,

@@ -150,6 +150,19 @@ read_blob(const char *path, enum kind k, struct blob *b,
 	return r;
 }
 
+enum pd_err
+pd_sig_keyid(const char *path, char *keyid, struct pd_error *err)
+{
+	struct blob b;
+	enum pd_err r;
+
+	if ((r = sodium_ready(path, err)) != PD_OK ||
+	    (r = read_blob(path, K_SIG, &b, err)) != PD_OK)
+		return r;
+	hex(b.raw + ALG_LEN, keyid);
+	return PD_OK;
+}
+
 /* Write a two-line file: comment, then base64 of raw. */
 static int
 write_blob(int fd, const char *comment, const uint8_t *raw, size_t len)

@@ -50,6 +50,7 @@
 #include "resolver/engine.h"
 #include "resolver/log.h"
 #include "resolver/resp.h"
+#include "resolver/report.h"
 #include "resolver/tcache.h"
 #include "resolver/verdict.h"
 
@@ -91,6 +92,8 @@ struct flight {
 	unsigned		 nseen;
 	struct pd_addr		 seen[PD_MAX_ADDRS];
 	char			 detail[256];
+	unsigned		 ntries;
+	struct pd_try		 tries[PD_MAX_TRIES];
 	char			 name[PD_NAME_MAX + 1];
 };
 
@@ -714,23 +717,28 @@ action_str(enum pd_action a)
 }
 
 static bool
-wants_log(const struct pstate *ps, enum pd_verdict v)
+wants_log(const struct pstate *ps, const struct pd_result *res)
 {
-	if (v == PD_VERDICT_REFUSED || v == PD_VERDICT_FAILED)
+	enum pd_verdict v = res->verdict;
+
+	if (v == PD_VERDICT_REFUSED || v == PD_VERDICT_FAILED ||
+	    pd_result_would_refuse(res))
 		return true;
 	return ps != NULL && ps->log_all && (v == PD_VERDICT_ACCEPTED ||
 	    v == PD_VERDICT_ABSENT);
 }
 
+/* x: the upstreams tried (NULL: none). */
 static void
-audit(const struct pstate *ps, const char *name, const struct pd_rule *r,
+audit_x(const struct pstate *ps, const char *name, const struct pd_rule *r,
     const struct pd_result *res, const char *dnssec, const char *upstream,
-    const struct pd_addr *seen, unsigned nseen, double ms)
+    const struct pd_addr *seen, unsigned nseen, double ms,
+    const struct pd_explain *x)
 {
 	struct pd_log *l = ps != NULL ? ps->log : E.nolog;
 	struct pd_log_rec rec;
 
-	if (l == NULL || !wants_log(ps, res->verdict))
+	if (l == NULL || !wants_log(ps, res))
 		return;
 	memset(&rec, 0, sizeof(rec));
 	(void)clock_gettime(CLOCK_REALTIME, &rec.ts);
@@ -743,12 +751,22 @@ audit(const struct pstate *ps, const char *name, const struct pd_rule *r,
 	rec.upstream = upstream;
 	rec.seen = seen;
 	rec.nseen = nseen;
+	rec.tried = x != NULL ? x->tries : NULL;
+	rec.ntried = x != NULL ? x->ntries : 0;
 	if (res->verdict == PD_VERDICT_ACCEPTED) {
 		rec.accepted = res->addrs;
 		rec.naccepted = res->naddrs;
 	}
 	rec.ms = ms;
 	pd_log_write(l, &rec);
+}
+
+static void
+audit(const struct pstate *ps, const char *name, const struct pd_rule *r,
+    const struct pd_result *res, const char *dnssec, const char *upstream,
+    const struct pd_addr *seen, unsigned nseen, double ms)
+{
+	audit_x(ps, name, r, res, dnssec, upstream, seen, nseen, ms, NULL);
 }
 
 /* ------------------------------------------------------------ decisions */
@@ -918,6 +936,7 @@ refresh_done(void *arg, const struct pd_dot_result *f)
 	struct pd_explain *ex = malloc(sizeof(*ex));
 	struct pd_result *res = malloc(sizeof(*res));
 	struct pd_cache_note note;
+	bool refused;
 
 	if (res == NULL || ex == NULL) {
 		pd_cache_refresh_failed(ps->cache, rf->name, rf->len, rf->want);
@@ -940,9 +959,10 @@ refresh_done(void *arg, const struct pd_dot_result *f)
 	    (res->verdict == PD_VERDICT_ACCEPTED &&
 	    res->reason == PD_REASON_NONE)))
 		res->ttl = 1;
+	refused = res->verdict == PD_VERDICT_REFUSED ||
+	    pd_result_would_refuse(res);
 	if (res->verdict == PD_VERDICT_FAILED ||
-	    (res->verdict != PD_VERDICT_REFUSED &&
-	    !pd_cache_would_keep(ps->cache, res))) {
+	    (!refused && !pd_cache_would_keep(ps->cache, res))) {
 		/*
 		 * Keep serving the entry to its end (stale after that): the
 		 * upstreams failed, or answered with a TTL too short to keep.
@@ -957,14 +977,13 @@ refresh_done(void *arg, const struct pd_dot_result *f)
 		memcpy(note.upstream, ex->upstream, sizeof(note.upstream));
 		(void)pd_cache_put(ps->cache, rf->name, rf->len, rf->want,
 		    pd_clock_ms(), res, &note, NULL);
-		if (res->verdict == PD_VERDICT_REFUSED)
+		if (refused)
 			pd_cache_forget(ps->cache, rf->name, rf->len);
 	}
-	if (res->verdict == PD_VERDICT_REFUSED ||
-	    res->verdict == PD_VERDICT_FAILED)
+	if (refused || res->verdict == PD_VERDICT_FAILED)
 		/* Nobody waits for a refresh, but a refusal is news. */
-		audit(ps, rf->name, rf->r, res, ex->dnssec, ex->upstream,
-		    ex->seen, ex->nseen, 0.0);
+		audit_x(ps, rf->name, rf->r, res, ex->dnssec, ex->upstream,
+		    ex->seen, ex->nseen, 0.0, ex);
 out:
 	free(res);
 	free(ex);
@@ -1106,6 +1125,8 @@ flight_land(struct pstate *ps, struct flight *f, const struct pd_result *res,
 	f->nseen = x->nseen;
 	memcpy(f->seen, x->seen, x->nseen * sizeof(x->seen[0]));
 	memcpy(f->detail, x->detail, sizeof(f->detail));
+	f->ntries = x->ntries;
+	memcpy(f->tries, x->tries, sizeof(f->tries));
 	f->done = true;
 	for (pp = &ps->flights; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == f) {
@@ -1147,6 +1168,8 @@ flight_wait(struct pstate *ps, struct flight *f, uint64_t wait_ms,
 		*t = f->t;
 		memcpy(x->dnssec, f->dnssec, sizeof(x->dnssec));
 		memcpy(x->upstream, f->upstream, sizeof(x->upstream));
+		x->ntries = f->ntries;
+		memcpy(x->tries, f->tries, sizeof(x->tries));
 		x->nseen = f->nseen;
 		memcpy(x->seen, f->seen, f->nseen * sizeof(f->seen[0]));
 		for (unsigned i = 0; i < f->nseen; i++)
@@ -1190,7 +1213,7 @@ secure_lookup(struct pstate *ps, const struct pd_rule *r, const char *name,
 			start_refresh(ps, r, norm, len, want);
 		memset(&m, 0, sizeof(m));
 		m.rule = r;
-		m.flags = wants_log(ps, res->verdict) ? PD_TC_LOG : 0;
+		m.flags = wants_log(ps, res) ? PD_TC_LOG : 0;
 		memcpy(m.dnssec, note.dnssec, sizeof(m.dnssec));
 		if (rawlen <= PD_TCACHE_NAME_MAX)
 			pd_tcache_put(name, rawlen, want, h, gen,
@@ -1263,28 +1286,30 @@ secure_lookup(struct pstate *ps, const struct pd_rule *r, const char *name,
 		serve_stale(res, &w->stale);
 		(void)snprintf(x->detail, sizeof(x->detail), "every upstream "
 		    "failed (%s): served stale", w->facts.detail);
-	} else if (res->verdict == PD_VERDICT_ACCEPTED ||
+	} else if (res->verdict == PD_VERDICT_REFUSED ||
+	    pd_result_would_refuse(res))
+		/* A refusal ends every stale answer of the name too. */
+		pd_cache_forget(ps->cache, norm, len);
+	else if (res->verdict == PD_VERDICT_ACCEPTED ||
 	    res->verdict == PD_VERDICT_ABSENT) {
 		memcpy(note.dnssec, x->dnssec, sizeof(note.dnssec));
 		memcpy(note.upstream, x->upstream, sizeof(note.upstream));
 		stored = pd_cache_put(ps->cache, norm, len, want, now, res,
 		    &note, &t);
-	} else if (res->verdict == PD_VERDICT_REFUSED)
-		/* A refusal ends every stale answer of the name too. */
-		pd_cache_forget(ps->cache, norm, len);
+	}
 	if (f != NULL)
 		flight_land(ps, f, res, x, stored, &t);
 done:
 	if (stored && rawlen <= PD_TCACHE_NAME_MAX) {
 		memset(&m, 0, sizeof(m));
 		m.rule = r;
-		m.flags = wants_log(ps, res->verdict) ? PD_TC_LOG : 0;
+		m.flags = wants_log(ps, res) ? PD_TC_LOG : 0;
 		memcpy(m.dnssec, x->dnssec, sizeof(m.dnssec));
 		pd_tcache_put(name, rawlen, want, h, gen, t.reuse_until_ms,
 		    t.expire_ms, res, &m);
 	}
-	audit(ps, name, r, res, x->dnssec, x->upstream, x->seen, x->nseen,
-	    (pd_clock_ns() - t0) / 1e6);
+	audit_x(ps, name, r, res, x->dnssec, x->upstream, x->seen, x->nseen,
+	    (pd_clock_ns() - t0) / 1e6, x);
 	free(w);
 }
 
@@ -1316,6 +1341,7 @@ slow_lookup(const char *name, size_t rawlen, unsigned want, uint64_t h,
 		    E.nolog != NULL);
 		goto out;
 	}
+	pd_report_notice(ps->p);
 	len = pd_name_normalize(name, norm);
 	if (len < 0) {
 		r = &ps->p->default_rule;
@@ -1376,7 +1402,7 @@ slow_lookup(const char *name, size_t rawlen, unsigned want, uint64_t h,
 		audit(ps, name, r, res, "off", NULL, res->addrs, res->naddrs,
 		    (pd_clock_ns() - t0) / 1e6);
 		keep_decision(name, rawlen, want, h, gen, r, res,
-		    wants_log(ps, res->verdict));
+		    wants_log(ps, res));
 		break;
 	case PD_ACTION_SECURE:
 		secure_lookup(ps, r, name, rawlen, h, gen, norm, (size_t)len,
@@ -1459,6 +1485,7 @@ pd_engine_filter(const char *name, const struct pd_addr *addrs, unsigned n,
 		res->reason = PD_REASON_POLICY_UNLOADABLE;
 		return;
 	}
+	pd_report_notice(ps->p);
 	if ((len = pd_name_normalize(name, norm)) < 0)
 		r = &ps->p->default_rule;
 	else

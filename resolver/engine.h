@@ -93,6 +93,19 @@ struct pd_result {
 };
 
 /*
+ * Report mode (resolver/report.h): an answer the policy would refuse,
+ * given to the caller anyway. ACCEPTED with the refusal's reason kept;
+ * logged as verdict would-refuse, never cached.
+ */
+static inline bool
+pd_result_would_refuse(const struct pd_result *r)
+{
+	return r->verdict == PD_VERDICT_ACCEPTED &&
+	    (r->reason == PD_REASON_OUTSIDE_PIN ||
+	    r->reason == PD_REASON_CNAME_ESCAPE);
+}
+
+/*
  * What the host (the preload) offers the engine. May be NULL (the CLI).
  *  engine_thread: call at the start of every thread the engine or its
  *   backend creates, so the preload's hooks send any libc resolver call
@@ -119,6 +132,16 @@ struct pd_engine_cfg {
 };
 
 /*
+ * One upstream a lookup tried (or skipped as down) and why it gave no
+ * answer: at most PD_MAX_TRIES of them, in the order tried.
+ */
+#define PD_MAX_TRIES		4
+struct pd_try {
+	char	upstream[64];	/* "1.1.1.1:853" */
+	char	why[96];	/* "timed out", "TLS: hostname mismatch" */
+};
+
+/*
  * What `pindns query` prints: the same lookup, explained. Filled only when
  * a non-NULL pointer is passed to pd_engine_lookup().
  */
@@ -126,7 +149,10 @@ struct pd_explain {
 	char		rule[64];	/* rule name, "default" */
 	char		action[8];	/* secure|static|system|deny */
 	char		dnssec[16];	/* secure|insecure|bogus|indeterminate|off */
-	char		upstream[64];	/* "" when no network was used */
+	char		upstream[64];	/* "" when no network was used, or
+					 * no upstream answered */
+	unsigned	ntries;		/* upstreams that failed first */
+	struct pd_try	tries[PD_MAX_TRIES];
 	bool		from_cache;
 	unsigned	nseen;		/* what the upstream (or libc) gave */
 	struct pd_addr	seen[PD_MAX_ADDRS];

@@ -133,6 +133,42 @@ put_addrs(struct buf *b, const struct pd_addr *a, unsigned n, size_t limit)
 	put_s(b, "]");
 }
 
+/*
+ * The upstreams tried, as [{"upstream":U,"why":W},...], whole entries
+ * only, as long as it stays within limit bytes.
+ */
+static void
+put_tried(struct buf *b, const struct pd_try *t, unsigned n, size_t limit)
+{
+	char u[6 * 64 + 8], w[6 * 96 + 8];
+	size_t lu, lw;
+	unsigned i;
+
+	put_s(b, "[");
+	for (i = 0; i < n && i < PD_MAX_TRIES; i++) {
+		lu = pd_log_json_str(t[i].upstream, 63, u, sizeof(u));
+		lw = pd_log_json_str(t[i].why, 95, w, sizeof(w));
+		if (b->n + lu + lw + 26 > limit)
+			break;
+		put_s(b, i > 0 ? ",{\"upstream\":" : "{\"upstream\":");
+		put_raw(b, u, lu);
+		put_s(b, ",\"why\":");
+		put_raw(b, w, lw);
+		put_s(b, "}");
+	}
+	put_s(b, "]");
+}
+
+static bool
+would_refuse(const struct pd_log_rec *r)
+{
+	struct pd_result res;
+
+	res.verdict = r->verdict;
+	res.reason = r->reason;
+	return pd_result_would_refuse(&res);
+}
+
 /* pindns serve: the client whose query this thread is answering. */
 static __thread char tl_client[64];
 
@@ -193,7 +229,9 @@ pd_log_format(const struct pd_log_rec *r, char *out, size_t size)
 	put_s(&b, ",\"rule\":");
 	put_json(&b, r->rule, 64);
 	put_s(&b, ",\"verdict\":");
-	put_json(&b, pd_verdict_str(r->verdict), 16);
+	/* Report mode: an answer given that enforce mode refuses. */
+	put_json(&b, would_refuse(r) ? "would-refuse" :
+	    pd_verdict_str(r->verdict), 16);
 	put_s(&b, ",\"reason\":");
 	put_json(&b, r->reason == PD_REASON_NONE ? NULL :
 	    pd_reason_str(r->reason), 32);
@@ -204,10 +242,16 @@ pd_log_format(const struct pd_log_rec *r, char *out, size_t size)
 	    r->upstream : NULL, 64);
 	/*
 	 * The tail ("],"ms":...}\n") needs < 64 bytes. What remains is
-	 * shared: the upstream's list may take half, the accepted list the
-	 * rest (it is the one that says what the program got).
+	 * shared: the upstreams tried may take a third, the upstream's
+	 * list half of the rest, the accepted list the rest (it is the one
+	 * that says what the program got).
 	 */
 	room = b.cap - 64 > b.n ? b.cap - 64 - b.n : 0;
+	if (r->ntried > 0) {
+		put_s(&b, ",\"tried\":");
+		put_tried(&b, r->tried, r->ntried, b.n + room / 3);
+		room = b.cap - 64 > b.n ? b.cap - 64 - b.n : 0;
+	}
 	put_s(&b, ",\"addresses\":");
 	put_addrs(&b, r->seen, r->nseen, b.n + room / 2);
 	put_s(&b, ",\"accepted\":");
@@ -353,7 +397,8 @@ pd_log_write(struct pd_log *l, const struct pd_log_rec *r)
 		return;
 	case T_SYSLOG:
 		pri = LOG_AUTH | (r->verdict == PD_VERDICT_REFUSED ||
-		    r->verdict == PD_VERDICT_FAILED ? LOG_WARNING : LOG_INFO);
+		    r->verdict == PD_VERDICT_FAILED || would_refuse(r) ?
+		    LOG_WARNING : LOG_INFO);
 		ok = write_syslog(l, pri, line, len);
 		break;
 	case T_FILE:

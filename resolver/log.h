@@ -47,6 +47,8 @@ struct pd_log_rec {
 	enum pd_reason		 reason;	/* NONE: null */
 	const char		*dnssec;
 	const char		*upstream;	/* NULL or "": null */
+	const struct pd_try	*tried;		/* upstreams that failed */
+	unsigned		 ntried;
 	const struct pd_addr	*seen;		/* what the upstream gave */
 	unsigned		 nseen;
 	const struct pd_addr	*accepted;	/* what the caller got */

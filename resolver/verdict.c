@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "resolver/report.h"
 #include "resolver/verdict.h"
 
 const char *
@@ -103,8 +104,8 @@ chain_end(const struct pd_dot_rrset *s, const char *qname)
 	return s->chain[s->nchain - 1];
 }
 
-void
-pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
+static void
+judge(const struct pd_policy *p, const struct pd_rule *r,
     const char *qname, unsigned want, const struct pd_dot_result *f,
     struct pd_result *res, struct pd_explain *ex)
 {
@@ -121,6 +122,16 @@ pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
 	if (ex != NULL) {
 		(void)snprintf(ex->upstream, sizeof(ex->upstream), "%s",
 		    f->upstream);
+		for (ex->ntries = 0; ex->ntries < f->ntries &&
+		    ex->ntries < PD_MAX_TRIES &&
+		    ex->ntries < PD_DOT_MAX_TRIES; ex->ntries++) {
+			k = ex->ntries;
+			(void)snprintf(ex->tries[k].upstream,
+			    sizeof(ex->tries[k].upstream), "%s",
+			    f->tries[k].upstream);
+			(void)snprintf(ex->tries[k].why,
+			    sizeof(ex->tries[k].why), "%s", f->tries[k].why);
+		}
 		(void)snprintf(ex->dnssec, sizeof(ex->dnssec), "%s",
 		    pd_sec_str(r->dnssec == PD_DNSSEC_OFF ? PD_SEC_OFF :
 		    PD_SEC_INDETERMINATE));
@@ -333,6 +344,15 @@ pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
 }
 
 void
+pd_verdict_judge(const struct pd_policy *p, const struct pd_rule *r,
+    const char *qname, unsigned want, const struct pd_dot_result *f,
+    struct pd_result *res, struct pd_explain *ex)
+{
+	judge(p, r, qname, want, f, res, ex);
+	pd_report_judge(r, qname, want, f, res, ex);
+}
+
+void
 pd_verdict_static(const struct pd_rule *r, const char *qname, unsigned want,
     struct pd_result *res, struct pd_explain *ex)
 {
@@ -395,7 +415,9 @@ pd_verdict_pins(const struct pd_rule *r, const struct pd_addr *addrs,
 		for (i = 0; i < ex->nseen; i++)
 			ex->seen_ok[i] = keep[i] != 0;
 		detail(ex, "%u of %u addresses from libc outside the pins%s",
-		    n - nok, n, res->verdict == PD_VERDICT_REFUSED ?
-		    " (refused)" : nok != n ? " (dropped)" : "");
+		    n - nok, n, res->verdict != PD_VERDICT_REFUSED ?
+		    (nok != n ? " (dropped)" : "") : r->report ?
+		    " (report mode: answered, would refuse)" : " (refused)");
 	}
+	pd_report_pins(r, addrs, n, keep, res);
 }

@@ -34,7 +34,7 @@ pe() {
 pe --help
 check_eq "--help exits 0" 0 "$rc"
 check_match "--help shows the synopsis" \
-	'usage: pindns-exec \[-p POLICY\] \[--\] COMMAND \[ARGS\.\.\.\]' "$out"
+	'usage: pindns-exec \[-v\] \[-p POLICY\] \[--\] COMMAND \[ARGS\.\.\.\]' "$out"
 pe
 check_eq "no COMMAND: exit 125" 125 "$rc"
 check_match "no COMMAND: one-line reason then the synopsis" \

@@ -107,6 +107,17 @@ test_format(void)
 	T_OK(strstr(line, "\"upstream\":null") != NULL,
 	    "no upstream is null");
 
+	/* Report mode: answered, but enforce mode refuses it. */
+	r.reason = PD_REASON_OUTSIDE_PIN;
+	pd_log_format(&r, line, sizeof(line));
+	T_OK(strstr(line, "\"verdict\":\"would-refuse\",\"reason\":"
+	    "\"outside-pin\"") != NULL, "report mode: would-refuse: %s",
+	    line);
+	r.reason = PD_REASON_CNAME_ESCAPE;
+	pd_log_format(&r, line, sizeof(line));
+	T_OK(strstr(line, "\"verdict\":\"would-refuse\",\"reason\":"
+	    "\"cname-escape\"") != NULL, "report mode: cname-escape");
+
 	r.verdict = PD_VERDICT_ABSENT;
 	r.reason = PD_REASON_NXDOMAIN;
 	pd_log_format(&r, line, sizeof(line));
@@ -135,6 +146,21 @@ test_spellings(void)
 	T_EQ_STR(pd_verdict_str(PD_VERDICT_ABSENT), "absent", "absent");
 	T_EQ_STR(pd_verdict_str(PD_VERDICT_REFUSED), "refused", "refused");
 	T_EQ_STR(pd_verdict_str(PD_VERDICT_FAILED), "failed", "failed");
+}
+
+/* Both address lists full of the longest IPv6 spelling. */
+static void
+fill_lists(struct pd_log_rec *r, struct pd_addr *seen, struct pd_addr *acc)
+{
+	unsigned i;
+
+	for (i = 0; i < PD_MAX_ADDRS; i++) {
+		seen[i] = a6("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+		acc[i] = seen[i];
+	}
+	r->nseen = PD_MAX_ADDRS;
+	r->accepted = acc;
+	r->naccepted = PD_MAX_ADDRS;
 }
 
 static void
@@ -168,13 +194,7 @@ test_hostile(void)
 	    "a long name is cut after %d bytes and marked", PD_LOG_NAME_MAX);
 	T_OK(n < PD_LOG_LINE_MAX, "line within the cap (%zu)", n);
 
-	for (i = 0; i < PD_MAX_ADDRS; i++) {
-		seen[i] = a6("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
-		acc[i] = seen[i];
-	}
-	r.nseen = PD_MAX_ADDRS;
-	r.accepted = acc;
-	r.naccepted = PD_MAX_ADDRS;
+	fill_lists(&r, seen, acc);
 	n = pd_log_format(&r, line, sizeof(line));
 	T_OK(n <= PD_LOG_LINE_MAX - 1 && line[n - 1] == '\n' &&
 	    line[n - 2] == '}', "128 long addresses: line capped at %d "
@@ -182,6 +202,73 @@ test_hostile(void)
 	T_OK(strstr(line, "],\"accepted\":[\"2001:db8:ffff") != NULL &&
 	    strstr(line, "\"],\"ms\":12.4}") != NULL,
 	    "both lists present and closed");
+}
+
+/* The upstreams tried: whole entries only, within the line's cap. */
+static void
+test_tried(void)
+{
+	struct pd_log_rec r;
+	struct pd_addr seen[PD_MAX_ADDRS], acc[PD_MAX_ADDRS];
+	struct pd_try t[PD_MAX_TRIES];
+	char line[PD_LOG_LINE_MAX], name[300], *p;
+	unsigned i;
+	size_t n;
+
+	spec_example(&r, seen);
+	r.verdict = PD_VERDICT_FAILED;
+	r.reason = PD_REASON_TIMEOUT;
+	r.upstream = NULL;
+	(void)snprintf(t[0].upstream, sizeof(t[0].upstream), "1.1.1.1:853");
+	(void)snprintf(t[0].why, sizeof(t[0].why), "timed out");
+	(void)snprintf(t[1].upstream, sizeof(t[1].upstream), "[::1]:853");
+	(void)snprintf(t[1].why, sizeof(t[1].why), "TLS: \"x\"");
+	r.tried = t;
+	r.ntried = 2;
+	pd_log_format(&r, line, sizeof(line));
+	T_OK(strstr(line, "\"upstream\":null,\"tried\":[{\"upstream\":"
+	    "\"1.1.1.1:853\",\"why\":\"timed out\"},{\"upstream\":"
+	    "\"[::1]:853\",\"why\":\"TLS: \\\"x\\\"\"}],\"addresses\":")
+	    != NULL, "tried: each upstream and why, escaped: %s", line);
+	r.ntried = 0;
+	pd_log_format(&r, line, sizeof(line));
+	T_OK(strstr(line, "tried") == NULL, "nothing tried: no key");
+
+	/* Worst case: every byte escaped six-fold, every list full. */
+	for (i = 0; i < PD_MAX_TRIES; i++) {
+		memset(t[i].upstream, 1, sizeof(t[i].upstream) - 1);
+		t[i].upstream[sizeof(t[i].upstream) - 1] = '\0';
+		memset(t[i].why, 1, sizeof(t[i].why) - 1);
+		t[i].why[sizeof(t[i].why) - 1] = '\0';
+	}
+	memset(name, 0xff, sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	r.name = name;
+	r.ntried = PD_MAX_TRIES;
+	fill_lists(&r, seen, acc);
+	n = pd_log_format(&r, line, sizeof(line));
+	T_OK(n <= PD_LOG_LINE_MAX - 1 && line[n - 1] == '\n' &&
+	    line[n - 2] == '}', "worst case: line capped and closed (%zu)", n);
+	p = strstr(line, "\"tried\":[");
+	T_OK(p != NULL && strstr(p, "],\"addresses\":[") != NULL,
+	    "worst case: tried cut to whole entries, list closed");
+	T_OK(strstr(line, "],\"accepted\":[\"2001:db8:ffff") != NULL,
+	    "worst case: the accepted list still has room");
+
+	/* Longest plain text: all four entries fit beside full lists. */
+	for (i = 0; i < PD_MAX_TRIES; i++) {
+		memset(t[i].upstream, 'u', sizeof(t[i].upstream) - 1);
+		memset(t[i].why, 'w', sizeof(t[i].why) - 1);
+	}
+	memset(name, 'n', sizeof(name) - 1);
+	n = pd_log_format(&r, line, sizeof(line));
+	for (i = 0, p = line; (p = strstr(p, "{\"upstream\":\"uuu")) != NULL;
+	    p++)
+		i++;
+	T_EQ_INT((int)i, PD_MAX_TRIES, "every try logged with plain text");
+	T_OK(n <= PD_LOG_LINE_MAX - 1 && line[n - 2] == '}' &&
+	    strstr(line, "],\"accepted\":[\"2001:db8:ffff") != NULL,
+	    "... within the cap, the accepted list present (%zu)", n);
 }
 
 #define WRITERS	8
@@ -392,6 +479,7 @@ main(void)
 	test_format();
 	test_spellings();
 	test_hostile();
+	test_tried();
 	if (mkdtemp(dir) == NULL) {
 		T_OK(0, "mkdtemp");
 		return t_done();

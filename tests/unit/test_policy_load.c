@@ -255,6 +255,63 @@ test_defaults(void)
 	pd_policy_free(p);
 }
 
+/* mode: the rule's own, else the top level's, else enforce. */
+static void
+test_mode(void)
+{
+	struct pd_policy *p = NULL;
+	struct pd_error e = { 0 };
+	const char *text =
+	    "version: 1\n"
+	    "mode: report\n"
+	    "upstream_recursive_servers:\n"
+	    "  - {address_data: 192.0.2.53, tls_auth_name: dns.test}\n"
+	    "default: secure\n"
+	    "rules:\n"
+	    "  - {name: a, match: [a.test], action: secure}\n"
+	    "  - {name: b, match: [b.test], action: secure, mode: enforce}\n"
+	    "  - {name: c, match: [c.test], action: system, "
+	    "pin: [192.0.2.0/24]}\n"
+	    "  - {name: d, match: [d.test], action: system}\n"
+	    "  - {name: e, match: [e.test], action: deny}\n"
+	    "  - {name: f, match: [f.test], action: static, "
+	    "addresses: [192.0.2.1]}\n";
+	const char *plain =
+	    "version: 1\n"
+	    "rules:\n"
+	    "  - {name: c, match: [c.test], action: system, "
+	    "pin: [192.0.2.0/24], mode: report}\n"
+	    "  - {name: d, match: [d.test], action: system, "
+	    "pin: [192.0.2.0/24]}\n";
+
+	if (pd_policy_parse("m.yaml", (const uint8_t *)text, strlen(text),
+	    &p, &e) != PD_OK) {
+		T_OK(0, "mode policy loads: %s", e.msg);
+		return;
+	}
+	T_OK(p->report && p->any_report, "top-level mode report");
+	T_OK(p->rules[0].report, "secure rule without mode: the top level's");
+	T_OK(!p->rules[1].report, "the rule's own mode enforce wins");
+	T_OK(p->rules[2].report, "system rule with pins: the top level's");
+	T_OK(!p->rules[3].report, "system rule without pins: nothing to "
+	    "report");
+	T_OK(!p->rules[4].report && !p->rules[5].report,
+	    "deny and static: never");
+	T_OK(p->default_rule.report, "default: secure takes the top level's");
+	pd_policy_free(p);
+	p = NULL;
+	if (pd_policy_parse("m.yaml", (const uint8_t *)plain, strlen(plain),
+	    &p, &e) != PD_OK) {
+		T_OK(0, "per-rule mode policy loads: %s", e.msg);
+		return;
+	}
+	T_OK(!p->report && p->any_report, "one rule in report");
+	T_OK(p->rules[0].report && !p->rules[1].report,
+	    "only the rule that says so");
+	T_OK(!p->default_rule.report, "default system: enforce");
+	pd_policy_free(p);
+}
+
 static void
 test_files(void)
 {
@@ -505,6 +562,7 @@ main(void)
 {
 	test_serve_keys();
 	test_default_values();
+	test_mode();
 	test_bad();
 	test_good();
 	test_spec_example();
