@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -210,8 +211,49 @@ pd_ctx_ca_close(struct pd_ca *ca)
 	ca->path[0] = '\0';
 }
 
+/*
+ * getdns makes a libunbound context inside a getdns context, and
+ * libunbound's first-use set-up of process-wide state is not thread-safe
+ * (TSan, 58-preload-gaia under make tsan: libunbound initialises a global
+ * mutex in one thread while another locks it, when two threads make the
+ * first backend at once). So contexts are made one at a time. A leaf lock:
+ * nothing else is taken under it, and the backend's fork handler takes it
+ * after its run locks (pd_ctx_lock).
+ */
+static pthread_mutex_t ctx_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void
+pd_ctx_lock(void)
+{
+	(void)pthread_mutex_lock(&ctx_mu);
+}
+
+void
+pd_ctx_unlock(void)
+{
+	(void)pthread_mutex_unlock(&ctx_mu);
+}
+
+static enum pd_err ctx_new(const struct pd_policy *p,
+    const struct pd_upstream *u, const char *ca_path,
+    const getdns_list *anchors, getdns_eventloop *loop, struct pd_up *up,
+    char *err, size_t errlen);
+
 enum pd_err
 pd_ctx_new(const struct pd_policy *p, const struct pd_upstream *u,
+    const char *ca_path, const getdns_list *anchors, getdns_eventloop *loop,
+    struct pd_up *up, char *err, size_t errlen)
+{
+	enum pd_err r;
+
+	pd_ctx_lock();
+	r = ctx_new(p, u, ca_path, anchors, loop, up, err, errlen);
+	pd_ctx_unlock();
+	return r;
+}
+
+static enum pd_err
+ctx_new(const struct pd_policy *p, const struct pd_upstream *u,
     const char *ca_path, const getdns_list *anchors, getdns_eventloop *loop,
     struct pd_up *up, char *err, size_t errlen)
 {

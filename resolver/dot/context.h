@@ -78,6 +78,14 @@ void		pd_ctx_ca_close(struct pd_ca *ca);
  * NULL (no DNSSEC needed). On failure err says which setting getdns
  * refused.
  */
+/*
+ * The lock pd_ctx_new holds while getdns makes a context (libunbound's
+ * first-use set-up is not thread-safe). A leaf lock; the backend's fork
+ * handler takes it after its run locks and releases it on both sides.
+ */
+void		pd_ctx_lock(void);
+void		pd_ctx_unlock(void);
+
 enum pd_err	pd_ctx_new(const struct pd_policy *p,
 		    const struct pd_upstream *u, const char *ca_path,
 		    const getdns_list *anchors, getdns_eventloop *loop,

@@ -210,6 +210,8 @@ at_prepare(void)
 	(void)pthread_mutex_lock(&reg_mu);
 	for (d = reg_head; d != NULL; d = d->reg_next)
 		(void)pthread_mutex_lock(&d->run_mu);
+	/* Last: a thread may take it under its run lock (a rebuild). */
+	pd_ctx_lock();
 }
 
 static void
@@ -217,6 +219,7 @@ at_parent(void)
 {
 	struct pd_dot *d;
 
+	pd_ctx_unlock();
 	for (d = reg_head; d != NULL; d = d->reg_next)
 		(void)pthread_mutex_unlock(&d->run_mu);
 	(void)pthread_mutex_unlock(&reg_mu);
@@ -230,6 +233,7 @@ at_child(void)
 {
 	struct pd_dot *d;
 
+	pd_ctx_unlock();
 	for (d = reg_head; d != NULL; d = d->reg_next) {
 		d->child = true;
 		(void)pthread_mutex_unlock(&d->run_mu);
@@ -923,6 +927,8 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 		err = junk;
 		errlen = sizeof(junk);
 	}
+	/* The fork handlers first: they also cover pd_ctx_new's lock. */
+	(void)pthread_once(&reg_once, reg_init);
 	err[0] = '\0';
 	if (p == NULL || dp == NULL) {
 		snprintf(err, errlen, "no policy");
