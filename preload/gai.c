@@ -373,14 +373,43 @@ lookup(struct gai_req *q, struct addrinfo **res)
  * plain DNS answers. Names none of whose candidates a rule claims go to
  * libc untouched.
  */
+struct gai_search {
+	struct gai_req		*q;
+	struct addrinfo		**res;
+	int			rc;
+	char			dotted[NS_MAXDNAME + 1];
+};
+
+static enum pd_cand_out
+gai_try(void *ctx, const struct pd_search *s, unsigned i, int claimed)
+{
+	struct gai_search *g = ctx;
+
+	(void)claimed;
+	g->q->node = s->name[i];
+	(void)snprintf(g->dotted, sizeof(g->dotted), "%s.", s->name[i]);
+	g->q->libc_node = g->dotted;
+	switch (g->rc = lookup(g->q, g->res)) {
+	case 0:
+		return PD_CAND_FOUND;
+	case EAI_NONAME:
+		return PD_CAND_NONAME;
+	case EAI_NODATA:
+		return PD_CAND_NODATA;
+	case EAI_AGAIN:
+		return PD_CAND_AGAIN;
+	default:
+		return PD_CAND_OTHER;
+	}
+}
+
 static int
 unclaimed(struct gai_req *q, struct addrinfo **res)
 {
-	struct pd_search s;
-	char dotted[NS_MAXDNAME + 1];
 	unsigned char claimed[PD_SEARCH_MAX];
-	unsigned i;
-	int rc, first_rc = 0, nodata = 0, again = 0, done = 0;
+	struct gai_search g;
+	struct pd_search s;
+	enum pd_cand_out out;
 
 	if (q->searching || pd_search_plan(q->node, &s) != 0)
 		return to_libc(q, res, 0);
@@ -388,39 +417,12 @@ unclaimed(struct gai_req *q, struct addrinfo **res)
 		return to_libc(q, res, 0);
 
 	q->searching = 1;
-	for (i = 0; i < s.n; i++) {
-		if (done && s.kind[i] == PD_CAND_DOMAIN)
-			continue;
-		q->node = s.name[i];
-		(void)snprintf(dotted, sizeof(dotted), "%s.", s.name[i]);
-		q->libc_node = dotted;
-		rc = lookup(q, res);
-		if (rc == 0)
-			return 0;
-		if (claimed[i] && rc != EAI_NONAME && rc != EAI_NODATA)
-			return rc;	/* refused or failed: fail closed */
-		if (s.kind[i] == PD_CAND_AS_IS_FIRST)
-			first_rc = rc;
-		switch (rc) {
-		case EAI_NODATA:
-			nodata = 1;
-			break;
-		case EAI_NONAME:
-			break;
-		case EAI_AGAIN:
-			again = 1;
-			break;
-		default:
-			/* glibc stops searching, then tries the name as is. */
-			if (s.kind[i] != PD_CAND_DOMAIN)
-				return rc;
-			done = 1;
-		}
-	}
-	/* glibc's choice of error: the first try's, NO_DATA, TRY_AGAIN. */
-	if (first_rc != 0)
-		return first_rc;
-	return nodata ? EAI_NODATA : again ? EAI_AGAIN : EAI_NONAME;
+	g.q = q;
+	g.res = res;
+	if (pd_search_run(&s, claimed, gai_try, &g, &out))
+		return g.rc;
+	return out == PD_CAND_NODATA ? EAI_NODATA : out == PD_CAND_AGAIN ?
+	    EAI_AGAIN : EAI_NONAME;
 }
 
 static inline __attribute__((always_inline)) int

@@ -203,51 +203,55 @@ he_plan(const char *name, const struct pd_result *r, struct pd_search *s,
 	return pd_search_claims(s, name, claimed);
 }
 
+/* One gethostbyname*_r call being searched: its arguments and result. */
+struct he_search {
+	int			af, two, saved_errno, rc;
+	struct hostent		*ret, **result;
+	char			*buf;
+	size_t			len;
+	int			*h_errnop;
+	char			dotted[NS_MAXDNAME + 1];
+};
+
+static enum pd_cand_out
+he_try(void *ctx, const struct pd_search *s, unsigned i, int claimed)
+{
+	struct he_search *h = ctx;
+	struct pd_result r;
+
+	(void)snprintf(h->dotted, sizeof(h->dotted), "%s.", s->name[i]);
+	pd_eng_lookup(s->name[i], h->af == AF_INET6 ? PD_WANT_AAAA :
+	    PD_WANT_A, &r);
+	h->rc = he_answer(claimed ? s->name[i] : h->dotted, h->af, h->two,
+	    &r, h->ret, h->buf, h->len, h->result, h->h_errnop,
+	    h->saved_errno);
+	if (h->rc == 0 && *h->result != NULL)
+		return PD_CAND_FOUND;
+	if (h->rc == ERANGE || *h->h_errnop == NETDB_INTERNAL)
+		return PD_CAND_STOP;	/* the caller's buffer is short */
+	return pd_cand_of_herrno(*h->h_errnop);
+}
+
 /*
- * The candidates of a plan in glibc's order, as preload/gai.c's
- * unclaimed(): claimed ones through the engine, the others through libc
- * as absolute names; a claimed candidate refused or failed ends the
- * lookup (fail closed); otherwise glibc's choice of error.
+ * The candidates of a plan, through preload/search.c's driver: claimed
+ * ones through the engine, the others through libc as absolute names.
  */
 static int
 he_search(const struct pd_search *s, const unsigned char *claimed, int af,
     int two, struct hostent *ret, char *buf, size_t len,
     struct hostent **result, int *h_errnop, int saved_errno)
 {
-	char dotted[NS_MAXDNAME + 1];
-	struct pd_result r;
-	unsigned i;
-	int rc, herr, first = 0, nodata = 0, again = 0, done = 0;
+	struct he_search h = {
+		.af = af, .two = two, .saved_errno = saved_errno, .ret = ret,
+		.result = result, .buf = buf, .len = len, .h_errnop = h_errnop
+	};
+	enum pd_cand_out out;
+	int herr;
 
-	for (i = 0; i < s->n; i++) {
-		if (done && s->kind[i] == PD_CAND_DOMAIN)
-			continue;
-		(void)snprintf(dotted, sizeof(dotted), "%s.", s->name[i]);
-		pd_eng_lookup(s->name[i], af == AF_INET6 ? PD_WANT_AAAA :
-		    PD_WANT_A, &r);
-		rc = he_answer(claimed[i] ? s->name[i] : dotted, af, two, &r,
-		    ret, buf, len, result, h_errnop, saved_errno);
-		if (rc == 0 && *result != NULL)
-			return 0;
-		herr = *h_errnop;
-		if (rc == ERANGE || herr == NETDB_INTERNAL)
-			return rc;	/* the caller's buffer is short */
-		if (claimed[i] && herr != HOST_NOT_FOUND && herr != NO_DATA)
-			return rc;
-		if (s->kind[i] == PD_CAND_AS_IS_FIRST)
-			first = herr;
-		if (herr == NO_DATA)
-			nodata = 1;
-		else if (herr == TRY_AGAIN)
-			again = 1;
-		else if (herr != HOST_NOT_FOUND) {
-			if (s->kind[i] != PD_CAND_DOMAIN)
-				return rc;
-			done = 1;
-		}
-	}
-	herr = first != 0 ? first : nodata ? NO_DATA : again ? TRY_AGAIN :
-	    HOST_NOT_FOUND;
+	if (pd_search_run(s, claimed, he_try, &h, &out))
+		return h.rc;
+	herr = out == PD_CAND_NODATA ? NO_DATA : out == PD_CAND_AGAIN ?
+	    TRY_AGAIN : HOST_NOT_FOUND;
 	*result = NULL;
 	*h_errnop = herr;
 	h_errno = herr;

@@ -138,46 +138,47 @@ static int rq_run(struct rq *q);
  * refused or failed ends the search with that outcome. Else libc's own
  * res_search, untouched.
  */
+/* One res_search being searched: the call and its state. */
+struct rq_searching {
+	const struct rq		*q;
+	res_state		st;
+	int			rc;
+};
+
+static enum pd_cand_out
+rq_try(void *ctx, const struct pd_search *s, unsigned i, int claimed)
+{
+	struct rq_searching *w = ctx;
+	struct rq c = *w->q;
+
+	(void)claimed;
+	c.kind = RQ_QUERY;
+	c.name = s->name[i];
+	if ((w->rc = rq_run(&c)) > 0)
+		return PD_CAND_FOUND;
+	return pd_cand_of_herrno(w->st->res_h_errno);
+}
+
 static int
 rq_search(struct rq *q, res_state st)
 {
 	unsigned char claimed[PD_SEARCH_MAX];
+	struct rq_searching w = { .q = q, .st = st };
 	struct pd_search s;
-	struct rq c;
-	unsigned i;
-	int rc, herr, first = 0, nodata = 0, again = 0, done = 0;
+	enum pd_cand_out out;
 
 	if (pd_search_plan_state(q->name, st, &s) != 0)
 		return rq_real(q);
 	if (!pd_search_claims(&s, q->name, claimed))
 		return rq_real(q);
-	for (i = 0; i < s.n; i++) {
-		if (done && s.kind[i] == PD_CAND_DOMAIN)
-			continue;
-		c = *q;
-		c.kind = RQ_QUERY;
-		c.name = s.name[i];
-		if ((rc = rq_run(&c)) > 0) {
-			(void)rq_fail(st, HOST_NOT_FOUND);	/* as glibc */
-			return rc;
-		}
-		herr = st->res_h_errno;
-		if (claimed[i] && herr != HOST_NOT_FOUND && herr != NO_DATA)
-			return -1;	/* refused or failed: fail closed */
-		if (s.kind[i] == PD_CAND_AS_IS_FIRST)
-			first = herr;
-		if (herr == NO_DATA)
-			nodata = 1;
-		else if (herr == TRY_AGAIN)
-			again = 1;
-		else if (herr != HOST_NOT_FOUND) {
-			if (s.kind[i] != PD_CAND_DOMAIN)
-				return -1;
-			done = 1;
-		}
+	if (pd_search_run(&s, claimed, rq_try, &w, &out)) {
+		if (w.rc <= 0)
+			return -1;
+		(void)rq_fail(st, HOST_NOT_FOUND);	/* as glibc */
+		return w.rc;
 	}
-	return rq_fail(st, first != 0 ? first : nodata ? NO_DATA :
-	    again ? TRY_AGAIN : HOST_NOT_FOUND);
+	return rq_fail(st, out == PD_CAND_NODATA ? NO_DATA :
+	    out == PD_CAND_AGAIN ? TRY_AGAIN : HOST_NOT_FOUND);
 }
 
 static int

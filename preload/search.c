@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,4 +398,53 @@ pd_search_claims(const struct pd_search *s, const char *asked,
 		any |= claimed[i];
 	}
 	return any;
+}
+
+enum pd_cand_out
+pd_cand_of_herrno(int herr)
+{
+	switch (herr) {
+	case HOST_NOT_FOUND:
+		return PD_CAND_NONAME;
+	case NO_DATA:
+		return PD_CAND_NODATA;
+	case TRY_AGAIN:
+		return PD_CAND_AGAIN;
+	default:
+		return PD_CAND_OTHER;
+	}
+}
+
+int
+pd_search_run(const struct pd_search *s, const unsigned char *claimed,
+    pd_cand_try try, void *ctx, enum pd_cand_out *out)
+{
+	enum pd_cand_out o, first = PD_CAND_FOUND;
+	unsigned i;
+	int nodata = 0, again = 0, done = 0;
+
+	for (i = 0; i < s->n; i++) {
+		if (done && s->kind[i] == PD_CAND_DOMAIN)
+			continue;
+		o = try(ctx, s, i, claimed[i]);
+		if (o == PD_CAND_FOUND || o == PD_CAND_STOP)
+			return 1;
+		if (claimed[i] && o != PD_CAND_NONAME && o != PD_CAND_NODATA)
+			return 1;	/* refused or failed: fail closed */
+		if (s->kind[i] == PD_CAND_AS_IS_FIRST)
+			first = o;
+		if (o == PD_CAND_NODATA)
+			nodata = 1;
+		else if (o == PD_CAND_AGAIN)
+			again = 1;
+		else if (o != PD_CAND_NONAME) {
+			/* glibc stops searching, then tries the name as is. */
+			if (s->kind[i] != PD_CAND_DOMAIN)
+				return 1;
+			done = 1;
+		}
+	}
+	*out = first != PD_CAND_FOUND ? first : nodata ? PD_CAND_NODATA :
+	    again ? PD_CAND_AGAIN : PD_CAND_NONAME;
+	return 0;
 }

@@ -66,4 +66,39 @@ int	pd_search_plan_state(const char *name, const struct __res_state *st,
 int	pd_search_claims(const struct pd_search *s, const char *asked,
 	    unsigned char *claimed);
 
+/*
+ * How one candidate came out, in the classes glibc's search tells apart
+ * (__res_context_search): the door maps its own result (EAI_*, h_errno)
+ * to one of these and keeps the result itself.
+ */
+enum pd_cand_out {
+	PD_CAND_FOUND,		/* an answer: the search ends with it */
+	PD_CAND_NONAME,		/* the name does not exist: try the next */
+	PD_CAND_NODATA,		/* no data of the type: try the next */
+	PD_CAND_AGAIN,		/* temporary failure: try the next */
+	PD_CAND_OTHER,		/* any other failure */
+	PD_CAND_STOP		/* end now (the caller's buffer is short) */
+};
+
+/* The class of an h_errno value (gethostbyname*, res_*). */
+enum pd_cand_out	pd_cand_of_herrno(int herr);
+
+/* Look candidate i of the plan up, as an absolute name. */
+typedef enum pd_cand_out (*pd_cand_try)(void *ctx, const struct pd_search *s,
+    unsigned i, int claimed);
+
+/*
+ * Try the candidates of s in glibc's order: the first answer wins, a
+ * name without data or a temporary failure moves on, and, as glibc, any
+ * other failure stops the search list (the name as is is still tried
+ * last). A claimed candidate that is refused or fails ends the search
+ * with that outcome: it is never papered over by a later candidate that
+ * plain DNS answers. Returns 1 when the search ended with the last
+ * candidate tried (the door returns that candidate's own result), or 0
+ * with *out set to glibc's choice of error: the first try's when the
+ * name had enough dots, else NODATA, else AGAIN, else NONAME.
+ */
+int	pd_search_run(const struct pd_search *s, const unsigned char *claimed,
+	    pd_cand_try try, void *ctx, enum pd_cand_out *out);
+
 #endif /* PD_PRELOAD_SEARCH_H */

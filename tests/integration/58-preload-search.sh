@@ -178,6 +178,23 @@ check_nomatch "order: never the later candidate's nor the poisoner's address" \
 check_match "order: the refusal is in the audit log" \
 	'"name":"www.us-east-1.amazonaws.com","rule":"blocked","verdict":"refused","reason":"deny-rule"' \
 	"$(cat "$AUDIT")"
+# res_search: the search ends at the refusal, and nothing after it is
+# asked: the poisoner sees no query for "www." from the preload's run
+# (the control's query, made after it, proves such a line gets there).
+www() { grep -c " www\. A IN$" "$LAB_POISON_LOG"; }
+W0=$(www)
+q "search www A"
+out=$(pre --conf "search us-east-1.amazonaws.com plain.lab.test" -- \
+	PINDNS_POLICY="$BLOCKING" "$R" <"$PD_TMP/q" 2>&1)
+check_match "order: res_search too (-1, NO_RECOVERY)" \
+	"search www A
+  = -1 h_errno=NO_RECOVERY" "$out"
+q "query www. A"
+out=$(run -- "$R" <"$PD_TMP/q" 2>&1)
+www_seen() { [ "$(www)" -gt "$W0" ]; }
+wait_for 30 www_seen
+check_eq "order: res_search asked nothing after the refused candidate" \
+	$((W0 + 1)) "$(www)"
 
 # ------------------------------------------ claimed as written: no search
 # glibc itself, with ndots:5, asks plain DNS for NAME.svc.cluster.local
