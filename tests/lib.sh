@@ -106,13 +106,21 @@ pd_preload_value() {
 	esac
 	echo "$v${LD_PRELOAD:+:$LD_PRELOAD}"
 }
+# pd_pre_env [PRELOAD] : set the array PD_PRE_ENV to the env(1)
+# assignments that run a program under PRELOAD (default: this build's
+# preload) in this build: under ASan also its options (leaks are the
+# sanitizer runs' own business; the runtime is preloaded, not linked).
+pd_pre_env() {
+	PD_PRE_ENV=(LD_PRELOAD="${1:-$(pd_preload_value)}")
+	if [ "$PINDNS_SAN" = asan ]; then
+		PD_PRE_ENV+=(ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}")
+	fi
+}
 # with_preload CMD... : run CMD under the preload.
 with_preload() {
-	case "$PINDNS_SAN" in
-	asan) ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0} \
-		LD_PRELOAD="$(pd_preload_value)" "$@" ;;
-	*) LD_PRELOAD="$(pd_preload_value)" "$@" ;;
-	esac
+	local PD_PRE_ENV
+	pd_pre_env
+	env "${PD_PRE_ENV[@]}" "$@"
 }
 
 # A free TCP port on 127.0.0.1 (best effort; the caller binds it soon).

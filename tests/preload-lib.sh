@@ -151,3 +151,18 @@ pd_static_policy() {
 		done <"$table"
 	} >"$file.tmp" && mv "$file.tmp" "$file"
 }
+
+# pd_poisoned [--conf LINE] [--nameserver A] [--hosts F] -- CMD... : CMD in
+# the lab's poisoned namespace (tests/lab/poisoned; needs lab_env).
+pd_poisoned() { "$TOP/tests/lab/poisoned" "$LAB_STATE" "$@"; }
+
+# pd_poisoned_pre [OPTIONS] -- CMD... : the same under the preload
+# (PRE when set, else this build's), set inside the namespace so that
+# only CMD runs with it.
+pd_poisoned_pre() {
+	local a=() PD_PRE_ENV
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do a+=("$1"); shift; done
+	shift
+	pd_pre_env "${PRE:-}"
+	pd_poisoned "${a[@]}" -- env "${PD_PRE_ENV[@]}" "$@"
+}

@@ -21,19 +21,8 @@ lab_env
 PRE=$(pd_preload_value)
 export PINDNS_POLICY=$LAB_POLICY
 unset PINDNS_PUBKEY PINDNS_LOG
-poisoned() { "$TOP/tests/lab/poisoned" "$LAB_STATE" "$@"; }
-# poisoned_pre [--hosts F] -- CMD... : the same, under the preload.
-poisoned_pre() {
-	local a=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do a+=("$1"); shift; done
-	shift
-	case "$PINDNS_SAN" in
-	asan) poisoned "${a[@]}" -- env \
-		ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}" \
-		LD_PRELOAD="$PRE" "$@" ;;
-	*) poisoned "${a[@]}" -- env LD_PRELOAD="$PRE" "$@" ;;
-	esac
-}
+poisoned() { pd_poisoned "$@"; }
+poisoned_pre() { pd_poisoned_pre "$@"; }
 
 # ------------------------------------------ unclaimed names, via DNS
 set -f

@@ -22,15 +22,8 @@ lab_env
 PRE=$(pd_preload_value)
 export PINDNS_POLICY=$LAB_POLICY
 unset PINDNS_PUBKEY PINDNS_LOG
-poisoned() { "$TOP/tests/lab/poisoned" "$LAB_STATE" "$@"; }
-poisoned_pre() {
-	case "$PINDNS_SAN" in
-	asan) poisoned -- env \
-		ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}" \
-		LD_PRELOAD="$PRE" "$@" ;;
-	*) poisoned -- env LD_PRELOAD="$PRE" "$@" ;;
-	esac
-}
+poisoned() { pd_poisoned "$@"; }
+poisoned_pre() { pd_poisoned_pre -- "$@"; }
 probe() { poisoned -- "$BUILD/tools/gaia-probe" "$@"; }
 probe_pre() { poisoned_pre "$BUILD/tools/gaia-probe" "$@"; }
 

@@ -29,15 +29,8 @@ unset PINDNS_PUBKEY PINDNS_LOG
 AUDIT=$PD_TMP/audit.log
 # The lab policy with its own audit log (level all).
 sed "s|^  target: .*|  target: file:$AUDIT|" "$LAB_POLICY" >"$PINDNS_POLICY"
-poisoned() { "$TOP/tests/lab/poisoned" "$LAB_STATE" "$@"; }
-poisoned_pre() {
-	case "$PINDNS_SAN" in
-	asan) poisoned -- env \
-		ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}" \
-		LD_PRELOAD="$PRE" "$@" ;;
-	*) poisoned -- env LD_PRELOAD="$PRE" "$@" ;;
-	esac
-}
+poisoned() { pd_poisoned "$@"; }
+poisoned_pre() { pd_poisoned_pre -- "$@"; }
 probe() { poisoned -- "$BUILD/tools/res-probe"; }
 probe_pre() { poisoned_pre "$BUILD/tools/res-probe"; }
 # no_hex : the probe's output without its hex lines.

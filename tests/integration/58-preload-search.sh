@@ -43,19 +43,9 @@ run() {
 	local c=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do c+=("$1"); shift; done
 	shift
-	"$TOP/tests/lab/poisoned" "$LAB_STATE" "${c[@]}" -- env "$@"
+	pd_poisoned "${c[@]}" -- env "$@"
 }
-pre() {
-	local c=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do c+=("$1"); shift; done
-	shift
-	case "$PINDNS_SAN" in
-	asan) run "${c[@]}" -- \
-		ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}" \
-		LD_PRELOAD="$PRE" "$@" ;;
-	*) run "${c[@]}" -- LD_PRELOAD="$PRE" "$@" ;;
-	esac
-}
+pre() { pd_poisoned_pre "$@"; }
 # q LINE... : the probe's queries, in $PD_TMP/q.
 q() { printf '%s\n' "$@" >"$PD_TMP/q"; }
 G=$BUILD/tools/gai-probe
