@@ -81,6 +81,10 @@ struct pd_q {
 	bool			 taken;		/* d->mu: being handled */
 	bool			 handled;	/* d->mu: out is final */
 	bool			 processed;	/* out holds the outcome */
+	bool			 keys;		/* the DNSKEY query of a first
+						 * lookup (pd_chain_prefetch_zone):
+						 * learnt, never an answer */
+	bool			 learnt;	/* keys: the zone keys are cached */
 	struct pd_reply_out	 out;
 };
 
@@ -104,7 +108,8 @@ struct pd_batch {
 	char		 qname[PD_NAME_MAX + 1];	/* normalised */
 	struct pd_batch	*next_dead;	/* d->mu: on d->dead */
 	unsigned	 nq;
-	struct pd_q	 q[2];
+	char		 kzone[PD_NAME_MAX + 1];	/* of the keys query */
+	struct pd_q	 q[3];		/* A, AAAA, the zone's DNSKEY */
 };
 
 /* A resolve_async request. */

@@ -24,8 +24,39 @@
 static void
 handle(struct pd_dot *d, struct pd_q *q)
 {
-	if (!q->processed && q->st == PD_DOT_OK && q->resp != NULL)
+	if (q->processed || q->st != PD_DOT_OK || q->resp == NULL)
+		return;
+	if (q->keys) {
+		q->learnt = pd_chain_learn_keys(d->chain, q->b->kzone, q->resp,
+		    time(NULL));
+		q->processed = true;
+	} else
 		pd_backend_process(d, q, q->resp);
+}
+
+/*
+ * After a batch with a keys query: an answer validated before the zone
+ * keys were learnt asked for the chain; now that they are cached, it is
+ * validated again against them (getdns_validate_dnssec2, as any later
+ * lookup is) instead of fetching the chain.
+ */
+static void
+revalidate(struct pd_dot *d, struct pd_batch *b)
+{
+	unsigned i;
+	bool learnt = false;
+
+	for (i = 0; i < b->nq; i++)
+		learnt |= b->q[i].keys && b->q[i].learnt;
+	if (!learnt)
+		return;
+	for (i = 0; i < b->nq; i++) {
+		struct pd_q *q = &b->q[i];
+
+		if (!q->keys && q->processed && q->out.need_chain &&
+		    q->resp != NULL)
+			pd_backend_process(d, q, q->resp);
+	}
 }
 
 static void *
@@ -223,8 +254,10 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 	struct pd_dot_rrset *outs[2];
 	const struct pd_reply_out *ro;
 	struct pd_batch *b;
-	char esc[4 * PD_NAME_MAX + 2];
+	char esc[4 * PD_NAME_MAX + 2], kesc[4 * PD_NAME_MAX + 2];
+	char kzone[PD_NAME_MAX + 1];
 	bool need[2] = { false, false }, done[2] = { false, false };
+	bool prefetch = false;
 	enum flavour fl;
 	uint64_t deadline;
 	unsigned nt = 0, i, round;
@@ -252,9 +285,19 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 
 	if (mode == PD_DNSSEC_OFF || pd_chain_nanchors(d->chain) == 0)
 		fl = FL_PLAIN;
-	else
-		fl = pd_chain_covers(d->chain, qname, time(NULL)) ? FL_DO :
-		    FL_CHAIN;
+	else if (pd_chain_covers(d->chain, qname, time(NULL)))
+		fl = FL_DO;
+	else if (pd_chain_prefetch_zone(d->chain, qname, time(NULL), kzone)) {
+		/* First lookup under an anchored zone: its DNSKEY RRset is
+		 * asked beside the answers, on the same connection, and
+		 * proved against the anchor here; the answers then validate
+		 * against it. Not decided that way (a signer below the
+		 * anchored zone, keys that did not validate, no answer to
+		 * the keys query): round 1 fetches the chain as before. */
+		fl = FL_DO;
+		prefetch = true;
+	} else
+		fl = FL_CHAIN;
 	for (i = 0; i < nt; i++)
 		need[i] = true;
 
@@ -278,15 +321,33 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 			q->b = b;
 			q->up = -1;
 		}
+		if (round == 0 && prefetch && pd_dname_escape(kzone, kesc,
+		    sizeof(kesc))) {
+			struct pd_q *q = &b->q[b->nq++];
+
+			snprintf(b->kzone, sizeof(b->kzone), "%s", kzone);
+			snprintf(q->name, sizeof(q->name), "%s", kesc);
+			q->type = GETDNS_RRTYPE_DNSKEY;
+			q->fl = FL_DO;
+			q->keys = true;
+			q->deadline = deadline;
+			q->b = b;
+			q->up = -1;
+		}
 		b->wake_each = mode != PD_DNSSEC_OFF && b->nq > 1;
 		if (!run_batch(d, b, deadline)) {
 			set_status(res, PD_DOT_TIMEOUT, "no answer within "
 			    "the lookup budget");
 			return PD_OK;
 		}
+		revalidate(d, b);
 		for (i = 0; i < b->nq; i++) {
 			struct pd_q *q = &b->q[i];
 			unsigned t = q->type == types[0] ? 0 : 1;
+
+			/* Its failure only costs the chain round. */
+			if (q->keys)
+				continue;
 
 			need[t] = false;
 			for (unsigned k = 0; k < q->ntries; k++)
