@@ -203,10 +203,14 @@ $(BUILD)/bench/plain_%: $(OBJ)/bench/plain_%.o
 # the sanitizer in every flavour. They still load into sanitized programs.
 $(call o,$(TOOLSO_SRC)) $(TOOLSO_BIN): override SAN :=
 
+# anchor_cold builds its one query with res_mkquery, as plain_dns does.
+$(BUILD)/bench/anchor_cold: BENCH_LIBS := -lresolv
+
 $(BUILD)/bench/%: $(OBJ)/bench/%.o $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(YAML_LIBS) $(DOT_LIBS) -ldl -lpthread
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(YAML_LIBS) $(DOT_LIBS) $(BENCH_LIBS) \
+		-ldl -lpthread
 
 # `make tsan`: ThreadSanitizer's symbolizer must not load a TSan-built
 # LD_PRELOAD object; this static wrapper drops LD_PRELOAD (tests/lib.sh).

@@ -13,6 +13,7 @@
  * medians printed, beside the medians of each side:
  *
  *	pairs=N base_us=.. with_us=.. ratio=.. base_kb=.. with_kb=.. delta_kb=..
+ *	    delta_us=..
  *
  * fork() rather than vfork()/posix_spawn(): a vfork child shares this
  * process's address space until it execs, and the kernel carries the
@@ -126,7 +127,7 @@ main(int argc, char **argv)
 {
 	struct sample b, w;
 	char **base_env, **with_env, *add = NULL, *eq = NULL;
-	double *bus, *wus, *bkb, *wkb, *ratio, *delta;
+	double *bus, *wus, *bkb, *wkb, *ratio, *delta, *dus;
 	long pairs = 100, warm = 5, i;
 	int c;
 
@@ -157,9 +158,10 @@ main(int argc, char **argv)
 	wkb = calloc((size_t)pairs, sizeof(double));
 	ratio = calloc((size_t)pairs, sizeof(double));
 	delta = calloc((size_t)pairs, sizeof(double));
+	dus = calloc((size_t)pairs, sizeof(double));
 	if (base_env == NULL || with_env == NULL || bus == NULL ||
 	    wus == NULL || bkb == NULL || wkb == NULL || ratio == NULL ||
-	    delta == NULL) {
+	    delta == NULL || dus == NULL) {
 		perror("plain_spawn: calloc");
 		return 1;
 	}
@@ -183,11 +185,13 @@ main(int argc, char **argv)
 		wkb[i] = (double)w.kb;
 		ratio[i] = w.us / b.us;
 		delta[i] = (double)(w.kb - b.kb);
+		dus[i] = w.us - b.us;
 	}
 	printf("pairs=%ld base_us=%.1f with_us=%.1f ratio=%.4f base_kb=%.0f "
-	    "with_kb=%.0f delta_kb=%.0f\n", pairs, median(bus, (size_t)pairs),
+	    "with_kb=%.0f delta_kb=%.0f delta_us=%.1f\n", pairs,
+	    median(bus, (size_t)pairs),
 	    median(wus, (size_t)pairs), median(ratio, (size_t)pairs),
 	    median(bkb, (size_t)pairs), median(wkb, (size_t)pairs),
-	    median(delta, (size_t)pairs));
+	    median(delta, (size_t)pairs), median(dus, (size_t)pairs));
 	return 0;
 }

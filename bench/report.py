@@ -607,6 +607,99 @@ def main():
     p("| --- | --- | --- |")
     for what, m, verdict in targets:
         p("| {} | {} | {} |".format(what, m, verdict))
+    cold_section(out, p, rtt_ms)
+
+
+def cold_section(out, p, rtt_ms):
+    """Issue 15: the cold paths beside their anchors (cold.txt)."""
+    cold = read_kv_lines(os.path.join(out, "cold.txt"))
+    if not cold:
+        return
+    figs = {d.get("fig"): d for d in cold if d.get("fig") in
+            ("fresh", "procs")}
+    first = {}
+    for d in cold:
+        if d.get("fig") == "first" and d.get("rc") == "0":
+            w = d.get("what")
+            v = fnum(d, "first_us") or fnum(d, "tls_us") or \
+                fnum(d, "lookup_us")
+            first.setdefault(w, []).append(v)
+            if w.startswith("getdns"):
+                first.setdefault(w + "-ctx", []).append(fnum(d, "ctx_us"))
+    miss = {}
+    for d in cold:
+        if d.get("label") == "cold" and ok(d):
+            miss.setdefault(d["path"], []).append(fnum(d, "p50_us"))
+    p()
+    p("Cold paths (issue 15; `BENCH_PHASES=cold`), medians of fresh "
+      "processes; round trips are the time over the relay's {:g} ms:"
+      .format(rtt_ms))
+    p()
+    p("| figure | pindns | anchors |")
+    p("| --- | ---: | --- |")
+
+    def m(w):
+        return med(first.get(w, []))
+
+    def us(v):
+        return "–" if v is None else fmt_us(v) + " µs"
+
+    def rt(v):
+        return "–" if v is None else "{:.2f} RTT ({} ms)".format(
+            v / 1000 / rtt_ms, fmt_us(v / 1000))
+    fr, pr = figs.get("fresh"), figs.get("procs")
+    if fr:
+        p("| first protected lookup of a fresh process, loopback: the whole "
+          "process minus the same process answered from /etc/hosts "
+          "({} pairs) | +{} ({} vs {}) | first call in-process: pindns {}, "
+          "stubby {}, stubby+dnssec {}; TCP+TLS 1.3+query {}; getdns "
+          "in-process: context {} + lookup {} |".format(
+              fr.get("pairs"), us(fnum(fr, "delta_us")),
+              us(fnum(fr, "with_us")), us(fnum(fr, "base_us")),
+              us(m("pindns")), us(m("stubby")), us(m("stubby+dnssec")),
+              us(m("tls")), us(m("getdns-ctx")), us(m("getdns"))))
+    p("| first lookup through the relay, validated | {} | TCP+TLS 1.3+query "
+      "{}; getdns in-process {} |".format(
+          rt(m("pindns-rtt10-dnssec")), rt(m("tls-rtt10")),
+          rt(m("getdns-rtt10"))))
+    p("| first lookup through the relay, unvalidated | {} | |".format(
+        rt(m("pindns-rtt10"))))
+    if pr:
+        p("| {} short processes each resolving one protected name | {} "
+          "each | {} each with plain glibc (local unbound, cache hit): "
+          "{:.2f} x |".format(pr.get("pairs"), us(fnum(pr, "with_us")),
+                              us(fnum(pr, "base_us")), fnum(pr, "ratio")))
+    p("| validated A+AAAA miss through getaddrinfo, p50 (1 thread) | {} | "
+      "glibc -> local validating unbound (miss) {}, stubby+dnssec {} |"
+      .format(us(med(miss.get("pindns-miss-dnssec", []))),
+              us(med(miss.get("unbound-miss", []))),
+              us(med(miss.get("stubby+dnssec", [])))))
+    p()
+    rows = []
+
+    def target(what, measured, met):
+        rows.append((what, measured, "not measured" if met is None else
+                     ("met" if met else "**missed**")))
+    v = fnum(fr, "delta_us") if fr else None
+    target("1. first protected lookup of a fresh process ≤ +3.5 ms over "
+           "/etc/hosts", us(v), None if v is None else v <= 3500)
+    v = m("pindns-rtt10-dnssec")
+    target("2. first validated lookup through the relay ≤ 3.3 RTT", rt(v),
+           None if v is None else v / 1000 / rtt_ms <= 3.3)
+    v = m("pindns-rtt10")
+    target("2. first unvalidated lookup through the relay ≤ 3.2 RTT", rt(v),
+           None if v is None else v / 1000 / rtt_ms <= 3.2)
+    v = fnum(pr, "ratio") if pr else None
+    target("3. short processes ≤ 3 x plain glibc",
+           "–" if v is None else "{:.2f} x".format(v),
+           None if v is None else v <= 3)
+    v = med(miss.get("pindns-miss-dnssec", []))
+    target("4. validated A+AAAA miss ≤ 0.4 ms p50", us(v),
+           None if v is None else v <= 400)
+    p("| target (issue 15) | measured | |")
+    p("| --- | --- | --- |")
+    for what, mm, verdict in rows:
+        p("| {} | {} | {} |".format(what, mm, verdict))
 
 
 if __name__ == "__main__":

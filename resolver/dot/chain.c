@@ -636,6 +636,62 @@ proven_insecure(struct pd_chain *c, const getdns_list *tv, const char *owner,
 	return yes;
 }
 
+bool
+pd_chain_prefetch_zone(struct pd_chain *c, const char *name, time_t now,
+    char *zone)
+{
+	getdns_dict *rr;
+	char owner[PD_NAME_MAX + 1];
+	struct entry *e;
+	size_t i;
+	bool found = false;
+
+	if (c == NULL || c->nanchors == 0)
+		return false;
+	for (i = 0; i < c->nanchors; i++) {
+		if (getdns_list_get_dict(c->anchors, i, &rr) != 0 ||
+		    !rr_owner(rr, owner) || !pd_dname_under(name, owner))
+			continue;
+		if (!found || pd_dname_labels(owner) > pd_dname_labels(zone)) {
+			memcpy(zone, owner, sizeof(owner));
+			found = true;
+		}
+	}
+	if (!found)
+		return false;
+	if ((e = get_keys(c, zone, now)) != NULL) {
+		entry_put(c, e);
+		return false;
+	}
+	return true;
+}
+
+bool
+pd_chain_learn_keys(struct pd_chain *c, const char *zone,
+    const getdns_dict *resp, time_t now)
+{
+	getdns_list *tree, *answer, *support;
+	getdns_dict *reply;
+	struct entry *e;
+	size_t n;
+
+	if (c == NULL || c->nanchors == 0 || resp == NULL ||
+	    getdns_dict_get_list(resp, "replies_tree", &tree) != 0 ||
+	    getdns_list_get_length(tree, &n) != 0 || n != 1 ||
+	    getdns_list_get_dict(tree, 0, &reply) != 0 ||
+	    getdns_dict_get_list(reply, "answer", &answer) != 0)
+		return false;
+	/* From the upstream: only complete records reach the validator. */
+	if ((support = pd_rr_sane_copy(answer)) == NULL)
+		return false;
+	learn_secure(c, zone, support, now);
+	getdns_list_destroy(support);
+	if ((e = get_keys(c, zone, now)) == NULL)
+		return false;
+	entry_put(c, e);
+	return true;
+}
+
 enum pd_sec
 pd_chain_validate(struct pd_chain *c, const getdns_list *tv,
     const char *owner, const char *signer, const getdns_list *vchain,

@@ -94,6 +94,27 @@ enum pd_sec	pd_chain_validate(struct pd_chain *c,
 		    const char *signer, const getdns_list *vchain, time_t now,
 		    bool *need_chain);
 
+/*
+ * A first lookup of name need not wait for the validation chain: the
+ * deepest zone at or above name that a trust anchor is for (zone, normalised,
+ * PD_NAME_MAX + 1 bytes) has its DNSKEY RRset fetched beside the lookup's
+ * own queries, on the same connection, and proved against the anchor
+ * here (pd_chain_learn_keys). false when no anchor is for a zone above
+ * name, or when that zone's keys are cached already.
+ */
+bool		pd_chain_prefetch_zone(struct pd_chain *c, const char *name,
+		    time_t now, char *zone);
+
+/*
+ * resp is the response to a DNSKEY query for zone (DO bit set): its
+ * DNSKEY RRset and the RRSIGs over it are validated against the trust
+ * anchors alone, and the zone keys cached when SECURE. Anything else
+ * (bogus, unsigned, a zone no anchor is for, a malformed response) caches
+ * nothing. true when zone's keys are cached on return.
+ */
+bool		pd_chain_learn_keys(struct pd_chain *c, const char *zone,
+		    const getdns_dict *resp, time_t now);
+
 /* How many entries are cached (tests, figures). */
 void		pd_chain_counts(struct pd_chain *c, size_t *zones,
 		    size_t *insecure);

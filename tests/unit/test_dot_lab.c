@@ -636,6 +636,44 @@ t_round_trips(void)
 	pol_free(x);
 }
 
+/*
+ * Issue 15: the first validated lookup of a zone asks the anchored zone's
+ * DNSKEY RRset beside its own queries and proves it against the anchor
+ * locally, so the validation chain costs no round trip of its own (the
+ * old way: the answers, then getdns's chain queries after them).
+ */
+static void
+t_first_lookup(void)
+{
+	struct pol *x = pol_good();
+	struct pd_dot *d = dot_new(x, NULL);
+	struct pd_dot_result res;
+	struct pd_dot_stats s;
+	const char *log = env("LAB_GOOD_LOG");
+	long before;
+
+	if (d == NULL || log == NULL) {
+		T_OK(0, "first lookup: backend and LAB_GOOD_LOG");
+		return;
+	}
+	before = lines(log);
+	resolve(d, Z("dynamodb.us-east-1"), BOTH, PD_DNSSEC_VALIDATE, &res);
+	pd_dot_stats(d, &s);
+	T_EQ_INT(res.a.sec, PD_SEC_SECURE, "first lookup: A SECURE");
+	T_EQ_STR(addrs(&res.a), "127.0.10.1", "first lookup: answer");
+	T_EQ_INT(res.aaaa.sec, PD_SEC_SECURE, "first lookup: the NODATA "
+	    "proof validates");
+	T_EQ_INT(s.chain_queries, 0, "first lookup: no query asks for the "
+	    "validation chain");
+	T_EQ_INT(s.queries, 3, "first lookup: A, AAAA and the zone's DNSKEY, "
+	    "sent together");
+	T_EQ_INT(log_delta(log, before), 3, "first lookup: 3 queries reach "
+	    "the upstream");
+	T_EQ_INT(s.zones, 1, "first lookup: the zone keys are cached");
+	pd_dot_free(d);
+	pol_free(x);
+}
+
 static void
 t_rollover(void)
 {
@@ -1243,6 +1281,7 @@ main(void)
 	t_tls();
 	t_timeout_failover();
 	t_round_trips();
+	t_first_lookup();
 	t_threads();
 	t_sockets();
 	t_fork();
