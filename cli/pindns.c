@@ -48,7 +48,8 @@ static const struct pd_cmd {
 	    "metrics file pindns serve --metrics-file writes (FILE).\n"
 	    "Without either: every live record of this user.\n"
 	    "Exit: 0, 1 no record or not a metrics file, 2 none found.\n" },
-	{ "serve", pd_cmd_serve, "serve [-p POLICY] [-l ADDR[@PORT]]... [-u USER]",
+	{ "serve", pd_cmd_serve, "serve [-p POLICY] [-l ADDR[@PORT]]... [-u USER]\n"
+	    "      [--metrics-file FILE [--metrics-interval SECONDS]]",
 	    "Run the policy as a local DNS resolver (UDP and TCP), for static\n"
 	    "binaries, processes started without the preload, whole hosts\n"
 	    "and pods (man pindns-serve).\n"
@@ -59,6 +60,12 @@ static const struct pd_cmd {
 	    "::1@53\n"
 	    "  -u, --user USER      after binding (default: pindns, if it "
 	    "exists)\n"
+	    "  --metrics-file FILE  write counters there in Prometheus text "
+	    "format\n"
+	    "                       (node_exporter's textfile collector), "
+	    "replaced by\n"
+	    "                       rename every --metrics-interval seconds "
+	    "(default 15)\n"
 	    "Foreground; SIGHUP reloads the policy, SIGTERM stops.\n"
 	    "Exit: 0 stopped by SIGTERM/SIGINT, 1 it cannot start.\n" },
 	{ "keygen", pd_cmd_keygen, "keygen BASENAME",
