@@ -751,7 +751,7 @@ tally(const struct pd_result *res, const struct pd_rule *r,
 	if (res->verdict < PD_VERDICT_ACCEPTED)
 		return;
 	for (i = 0; x != NULL && i < x->ntries; i++)
-		fails++;
+		fails += x->tries[i].count;
 	pd_stats_verdict(res->verdict, res->reason, x == NULL && r != NULL &&
 	    r->action == PD_ACTION_SECURE &&
 	    (res->verdict == PD_VERDICT_ACCEPTED ||

@@ -431,7 +431,7 @@ record(struct pd_q *q, enum pd_dot_status st, const char *fmt, ...)
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (q->up >= 0)
-		pd_dot_try_add(q->tries, &q->ntries, q->upstream, msg);
+		pd_dot_try_add(q->tries, &q->ntries, q->upstream, msg, 1);
 	/* The first failure of a rank says most: keep it. */
 	if (q->rank != 0 && rank[st] <= q->rank)
 		return;
@@ -1410,7 +1410,8 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 			need[t] = false;
 			for (unsigned k = 0; k < q->ntries; k++)
 				pd_dot_try_add(res->tries, &res->ntries,
-				    q->tries[k].upstream, q->tries[k].why);
+				    q->tries[k].upstream, q->tries[k].why,
+				    q->tries[k].count);
 			if (q->st != PD_DOT_OK || !q->processed) {
 				set_status(res, q->st == PD_DOT_OK ?
 				    PD_DOT_ERROR : q->st, q->detail);
