@@ -45,4 +45,19 @@ int	pd_cli_bad_option(const char *cmd, const char *usage, int c,
 	    char **argv);
 bool	pd_cli_no_policy(const char *cmd, const char *path, const char *how);
 
+/*
+ * cli/record.c. The value of name in /proc/PID/environ into out: 1 set,
+ * 0 unset, -1 with errno (not readable: root or the same user only).
+ */
+int	pd_cli_proc_env(long pid, const char *name, char *out, size_t size);
+/*
+ * The record of process pid (resolver/stats.h), from the runtime
+ * directory its environment and uid give. 0: *v filled; -1: why says
+ * why not (no such process, no record, a record not trusted).
+ */
+struct pd_stats_view;
+int	pd_cli_record(long pid, struct pd_stats_view *v, char *why,
+	    size_t whylen);
+int	pd_cmd_stats(int argc, char **argv);
+
 #endif /* PD_CLI_H */

@@ -42,7 +42,14 @@ static const struct pd_cmd {
 	    "that file loads now (sha256, signing key). The environment of\n"
 	    "another user's process needs root.\n"
 	    "Exit: 0 protected, 1 usage, 2 a process without the preload.\n" },
-	{ "serve", pd_cmd_serve, "serve [-p POLICY] [-l ADDR[@PORT]]... [-u USER]",
+	{ "stats", pd_cmd_stats, "stats [PID|FILE]",
+	    "Counters, readably: of a process with the preload or of pindns\n"
+	    "serve (PID: its record, as pindns status reads it), or of a\n"
+	    "metrics file pindns serve --metrics-file writes (FILE).\n"
+	    "Without either: every live record of this user.\n"
+	    "Exit: 0, 1 no record or not a metrics file, 2 none found.\n" },
+	{ "serve", pd_cmd_serve, "serve [-p POLICY] [-l ADDR[@PORT]]... [-u USER]\n"
+	    "      [--metrics-file FILE [--metrics-interval SECONDS]]",
 	    "Run the policy as a local DNS resolver (UDP and TCP), for static\n"
 	    "binaries, processes started without the preload, whole hosts\n"
 	    "and pods (man pindns-serve).\n"
@@ -53,6 +60,12 @@ static const struct pd_cmd {
 	    "::1@53\n"
 	    "  -u, --user USER      after binding (default: pindns, if it "
 	    "exists)\n"
+	    "  --metrics-file FILE  write counters there in Prometheus text "
+	    "format\n"
+	    "                       (node_exporter's textfile collector), "
+	    "replaced by\n"
+	    "                       rename every --metrics-interval seconds "
+	    "(default 15)\n"
 	    "Foreground; SIGHUP reloads the policy, SIGTERM stops.\n"
 	    "Exit: 0 stopped by SIGTERM/SIGINT, 1 it cannot start.\n" },
 	{ "keygen", pd_cmd_keygen, "keygen BASENAME",

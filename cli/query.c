@@ -232,9 +232,13 @@ print_text(const char *name, const struct outcome *o)
 	if (o->libc_error != NULL)
 		printf(" (libc: %s)", o->libc_error);
 	printf("\n");
-	for (i = 0; i < ex->ntries; i++)
-		printf("tried:      %-21s %s\n", ex->tries[i].upstream,
+	for (i = 0; i < ex->ntries; i++) {
+		printf("tried:      %-21s %s", ex->tries[i].upstream,
 		    ex->tries[i].why);
+		if (ex->tries[i].count > 1)
+			printf(" x%u", ex->tries[i].count);
+		printf("\n");
+	}
 	printf("upstream:   %s\n", upstream_str(o));
 	printf("dnssec:     %s\n", ex->dnssec[0] != '\0' ? ex->dnssec : "off");
 	if (ex->nchain > 0) {
@@ -292,8 +296,9 @@ print_json(const char *name, const struct outcome *o)
 	for (i = 0; i < ex->ntries; i++) {
 		printf("%s{", i > 0 ? "," : "");
 		jstr("upstream", ex->tries[i].upstream, true);
-		jstr("why", ex->tries[i].why, false);
-		printf("}");
+		jstr("why", ex->tries[i].why, true);
+		printf("\"count\":%u}", ex->tries[i].count > 0 ?
+		    ex->tries[i].count : 1);
 	}
 	printf("],");
 	jstr("dnssec", ex->dnssec[0] != '\0' ? ex->dnssec : "off", true);

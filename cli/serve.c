@@ -33,8 +33,10 @@
 #include "policy/policy.h"
 #include "resolver/engine.h"
 #include "resolver/serve.h"
+#include "resolver/stats.h"
 
-#define USAGE	"serve [-p POLICY] [-l ADDR[@PORT]]... [-u USER]"
+#define USAGE	"serve [-p POLICY] [-l ADDR[@PORT]]... [-u USER] " \
+		"[--metrics-file FILE [--metrics-interval SECONDS]]"
 #define LISTEN_MAX	32
 #define NS_MAX		3	/* resolv.conf's MAXNS */
 #define DEFAULT_USER	"pindns"
@@ -45,6 +47,7 @@
 #define FWD_SOCKETS	256
 #define TCP_CONNS	128
 #define TCP_IDLE_MS	10000
+#define METRICS_INTERVAL 15	/* s; node_exporter scrapes every 15 s */
 
 struct opts {
 	const char		*policy;
@@ -52,6 +55,8 @@ struct opts {
 	unsigned		 nlisten;
 	struct pd_listen	 listen[LISTEN_MAX];
 	bool			 defaults;	/* no -l, none in the policy */
+	const char		*metrics;	/* --metrics-file */
+	unsigned		 interval;	/* --metrics-interval, s */
 };
 
 __attribute__((format(printf, 1, 2))) static void
@@ -73,9 +78,12 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "policy", required_argument, NULL, 'p' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "metrics-file", required_argument, NULL, 'm' },
+		{ "metrics-interval", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char why[256];
+	char why[256], *end;
+	unsigned long v;
 	int c;
 
 	optind = 0;
@@ -88,6 +96,22 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'u':
 			o->user = optarg;
+			break;
+		case 'm':
+			if (optarg[0] == '\0')
+				return pd_cli_usage_error("serve", USAGE,
+				    "--metrics-file: empty path");
+			o->metrics = optarg;
+			break;
+		case 'i':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || v == 0 || v > 3600 ||
+			    optarg[0] == '-')
+				return pd_cli_usage_error("serve", USAGE,
+				    "--metrics-interval: 1 to 3600 seconds, "
+				    "not '%s'", optarg);
+			o->interval = (unsigned)v;
 			break;
 		case 'l':
 			if (o->nlisten == LISTEN_MAX)
@@ -106,6 +130,11 @@ parse_args(int argc, char **argv, struct opts *o)
 	if (optind < argc)
 		return pd_cli_usage_error("serve", USAGE, "unexpected '%s'",
 		    argv[optind]);
+	if (o->interval != 0 && o->metrics == NULL)
+		return pd_cli_usage_error("serve", USAGE, "--metrics-interval "
+		    "without --metrics-file");
+	if (o->interval == 0)
+		o->interval = METRICS_INTERVAL;
 	return 0;
 }
 
@@ -244,11 +273,36 @@ choose_listen(struct opts *o, const struct pd_policy *p)
 	o->nlisten = 2;
 }
 
+/*
+ * The metrics file (--metrics-file), replaced whole by rename(2) so a
+ * reader never sees half of it. A failure is said once, until it works.
+ */
+static void
+write_metrics(const struct opts *o)
+{
+	static bool failing;
+	struct pd_stats_view v;
+
+	if (o->metrics == NULL)
+		return;
+	pd_stats_snapshot(&v);
+	if (pd_stats_prom_file(&v, o->metrics) == 0) {
+		if (failing)
+			say("%s: written again", o->metrics);
+		failing = false;
+	} else if (!failing) {
+		failing = true;
+		say("cannot write the metrics file %s: %s", o->metrics,
+		    strerror(errno));
+	}
+}
+
 /* Until SIGTERM or SIGINT: reload on SIGHUP, look for changes each s. */
 static void
-run(void)
+run(const struct opts *o)
 {
 	struct timespec one = { 1, 0 };
+	time_t next = 0, now;
 	sigset_t set;
 	int sig, r;
 
@@ -257,8 +311,13 @@ run(void)
 	(void)sigaddset(&set, SIGINT);
 	(void)sigaddset(&set, SIGHUP);
 	for (;;) {
+		if ((now = time(NULL)) >= next) {
+			write_metrics(o);
+			next = now + (time_t)o->interval;
+		}
 		sig = sigtimedwait(&set, NULL, &one);
 		if (sig == SIGTERM || sig == SIGINT) {
+			write_metrics(o);
 			pd_serve_notify("STOPPING=1");
 			say("stopping (%s)", sig == SIGTERM ? "SIGTERM" :
 			    "SIGINT");
@@ -335,6 +394,7 @@ pd_cmd_serve(int argc, char **argv)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.policy_path = o.policy;
+	pd_stats_publish("serve");
 	if (pd_engine_init(&cfg) != 0) {
 		say("the engine cannot start");
 		return PD_EXIT_USAGE;
@@ -368,7 +428,8 @@ pd_cmd_serve(int argc, char **argv)
 	(void)snprintf(msg, sizeof(msg), "READY=1\nSTATUS=listening on %.200s",
 	    list);
 	pd_serve_notify(msg);
-	run();
+	run(&o);
+	pd_stats_unpublish();
 	(void)fflush(NULL);
 	/*
 	 * Out at once: the responder's threads may be inside a lookup;

@@ -7,11 +7,11 @@
  * its signature. Without PID: every process this user can see that has
  * the preload mapped.
  *
- * Not shown: the policy version a process has in force and its counts
- * of accepted, refused and failed lookups. They need a per-process
- * record the preload writes; this version keeps none, so the file as it
- * is now is shown instead (a process reloads it within a second of a
- * change, and keeps the old one when the new one does not load).
+ * From the process's own record (resolver/stats.h, issue 17 part 5):
+ * the policy version it has in force (sha256, key id, when loaded) and
+ * its counts. A record is input from outside: pd_stats_read() refuses a
+ * foreign-owned, writable-by-others, truncated or stale one, and the
+ * reason is printed instead.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -20,10 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "policy/policy.h"
+#include "resolver/stats.h"
 
 #define USAGE	"status [PID...]"
 
@@ -63,47 +65,10 @@ read_maps(long pid, struct proc *pr)
 static void
 read_environ(long pid, struct proc *pr)
 {
-	char path[64], *buf = NULL, *s, *end;
-	size_t cap = 0, n = 0;
-	ssize_t r;
-	FILE *f;
-
-	(void)snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
-	if ((f = fopen(path, "re")) == NULL) {
+	if (pd_cli_proc_env(pid, "PINDNS_POLICY", pr->policy,
+	    sizeof(pr->policy)) < 0 || pd_cli_proc_env(pid, "PINDNS_PUBKEY",
+	    pr->pubkey, sizeof(pr->pubkey)) < 0)
 		pr->env_errno = errno;
-		return;
-	}
-	for (;;) {
-		if (n == cap) {
-			char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
-
-			if (nb == NULL) {
-				pr->env_errno = ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		if ((r = (ssize_t)fread(buf + n, 1, cap - n, f)) <= 0)
-			break;
-		n += (size_t)r;
-	}
-	if (ferror(f)) {
-		pr->env_errno = errno != 0 ? errno : EIO;
-		goto out;
-	}
-	for (s = buf, end = buf + n; s < end; s += strnlen(s, end - s) + 1) {
-		if (strnlen(s, end - s) == (size_t)(end - s))
-			break;	/* no NUL: cut short */
-		if (strncmp(s, "PINDNS_POLICY=", 14) == 0)
-			(void)snprintf(pr->policy, sizeof(pr->policy), "%s",
-			    s + 14);
-		else if (strncmp(s, "PINDNS_PUBKEY=", 14) == 0)
-			(void)snprintf(pr->pubkey, sizeof(pr->pubkey), "%s",
-			    s + 14);
-	}
-out:
-	free(buf);
-	(void)fclose(f);
 }
 
 static void
@@ -170,6 +135,68 @@ show_file(long pid, const struct proc *pr)
 		    keyid, pubkey);
 }
 
+/* What the process says it has in force, and its counts. */
+static void
+show_record(long pid)
+{
+	struct pd_stats_view v;
+	char why[1024], when[64];
+	uint64_t n[PD_ROW_N], total = 0;
+	unsigned i, j, k;
+	time_t t;
+	struct tm tm;
+
+	if (pd_cli_record(pid, &v, why, sizeof(why)) != 0) {
+		printf("  record:    %s\n", why);
+		return;
+	}
+	t = (time_t)v.info.loaded_at;
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
+		(void)snprintf(when, sizeof(when), "@%lld", (long long)t);
+	if (!v.info.loaded)
+		printf("  in force:  no policy (every claimed lookup refused) "
+		    "since %s\n", when);
+	else
+		printf("  in force:  %s\n             sha256 %s, %s%s, since %s "
+		    "(load %llu)\n", v.info.policy,
+		    v.info.sha256[0] ? v.info.sha256 : "?", v.info.keyid[0] ?
+		    "signed by key " : "unsigned", v.info.keyid, when,
+		    (unsigned long long)v.info.loads);
+	for (i = 0; i < PD_ROW_N; i++) {
+		n[i] = 0;
+		for (j = 0; j < PD_STATS_REASONS; j++)
+			n[i] += v.c[PD_ST_LOOKUP + i * PD_STATS_REASONS + j];
+		total += n[i];
+	}
+	printf("  counts:    %llu lookups: %llu accepted (%llu stale), %llu "
+	    "absent, %llu refused, %llu failed, %llu would-refuse\n",
+	    (unsigned long long)total, (unsigned long long)n[PD_ROW_ACCEPTED],
+	    (unsigned long long)v.c[PD_ST_LOOKUP + PD_ROW_ACCEPTED *
+	    PD_STATS_REASONS + PD_REASON_STALE],
+	    (unsigned long long)n[PD_ROW_ABSENT],
+	    (unsigned long long)n[PD_ROW_REFUSED],
+	    (unsigned long long)n[PD_ROW_FAILED],
+	    (unsigned long long)n[PD_ROW_WOULD_REFUSE]);
+	printf("             cache %llu hits, %llu misses; %llu upstream "
+	    "failures\n", (unsigned long long)v.c[PD_ST_CACHE_HIT],
+	    (unsigned long long)v.c[PD_ST_CACHE_MISS],
+	    (unsigned long long)v.c[PD_ST_UPSTREAM_FAIL]);
+	for (i = PD_ROW_REFUSED; i <= PD_ROW_FAILED; i++) {
+		for (j = 1, k = 0; j < PD_STATS_REASONS; j++) {
+			if (v.c[PD_ST_LOOKUP + i * PD_STATS_REASONS + j] == 0)
+				continue;
+			printf("%s %s %llu", k++ == 0 ? i == PD_ROW_REFUSED ?
+			    "             refused:" : "             failed: " :
+			    ",", pd_reason_str((enum pd_reason)j),
+			    (unsigned long long)v.c[PD_ST_LOOKUP + i *
+			    PD_STATS_REASONS + j]);
+		}
+		if (k > 0)
+			putchar('\n');
+	}
+}
+
 /* 0: protected, 2: not (or cannot tell). */
 static int
 show(long pid, bool quiet_unprotected)
@@ -203,8 +230,7 @@ show(long pid, bool quiet_unprotected)
 		    strerror(pr.env_errno));
 	else
 		show_file(pid, &pr);
-	printf("  counts:    not recorded (no per-process record in this "
-	    "version: see the audit log)\n");
+	show_record(pid);
 	return 0;
 }
 

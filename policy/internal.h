@@ -197,11 +197,12 @@ void pd_pinset_free(struct pd_pinset *ps);
 
 /*
  * Verify the detached signature in sigpath over buf[0..len-1] with the
- * public key file at pubkey. Messages name the file concerned. PD_OK,
+ * public key file at pubkey; on success keyid (17 bytes, may be NULL)
+ * gets the hex id of the key. Messages name the file concerned. PD_OK,
  * PD_ESIG (missing, malformed, wrong key, not valid), PD_EIO or
  * PD_EPARSE (key file unreadable or malformed).
  */
 enum pd_err pd_sig_check(const char *pubkey, const char *sigpath,
-    const uint8_t *buf, size_t len, struct pd_error *err);
+    const uint8_t *buf, size_t len, char *keyid, struct pd_error *err);
 
 #endif /* PD_POLICY_INTERNAL_H */

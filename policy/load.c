@@ -1156,7 +1156,7 @@ pd_policy_load(const char *path, const char *pubkey, struct pd_policy **pp,
 {
 	struct pd_policy *p = NULL;
 	uint8_t *buf = NULL;
-	char *sigpath = NULL;
+	char *sigpath = NULL, keyid[17] = "";
 	size_t len;
 	enum pd_err r;
 
@@ -1175,8 +1175,8 @@ pd_policy_load(const char *path, const char *pubkey, struct pd_policy **pp,
 		}
 		strcpy(sigpath, path);
 		strcat(sigpath, ".sig");
-		if ((r = pd_sig_check(pubkey, sigpath, buf, len, err)) !=
-		    PD_OK)
+		if ((r = pd_sig_check(pubkey, sigpath, buf, len, keyid,
+		    err)) != PD_OK)
 			goto out;
 	}
 	if ((r = pd_policy_parse(path, buf, len, &p, err)) != PD_OK)
@@ -1185,6 +1185,8 @@ pd_policy_load(const char *path, const char *pubkey, struct pd_policy **pp,
 	if (pubkey != NULL && (r = pd_pfiles_pinned(p, err)) != PD_OK)
 		goto out;
 	p->signed_ok = pubkey != NULL;
+	memcpy(p->keyid, keyid, sizeof(p->keyid));
+	p->has_sha256 = crypto_hash_sha256(p->sha256, buf, len) == 0;
 	pd_policy_digest(p, buf, len);
 	*pp = p;
 	p = NULL;

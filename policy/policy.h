@@ -174,6 +174,15 @@ struct pd_policy {
 	 */
 	bool			 has_digest;
 	uint8_t			 digest[32];
+	/*
+	 * pd_policy_load: sha256 of the policy file's bytes as read (what
+	 * `pindns digest` and sha256sum print), and the id of the key
+	 * whose signature verified them ("" unsigned): what `pindns
+	 * status` shows as the version in force.
+	 */
+	bool			 has_sha256;
+	uint8_t			 sha256[32];
+	char			 keyid[17];
 
 	size_t			 nupstreams;
 	struct pd_upstream	*upstreams;

@@ -342,7 +342,7 @@ out:
 
 enum pd_err
 pd_sig_check(const char *pubkey, const char *sigpath, const uint8_t *buf,
-    size_t len, struct pd_error *err)
+    size_t len, char *keyid, struct pd_error *err)
 {
 	struct blob pk, sig;
 	char pid[KEYID_LEN * 2 + 1], sid[KEYID_LEN * 2 + 1];
@@ -368,6 +368,8 @@ pd_sig_check(const char *pubkey, const char *sigpath, const uint8_t *buf,
 	    len, pk.raw + ALG_LEN + KEYID_LEN) != 0)
 		return pd_err_at(err, PD_ESIG, sigpath, 0, 0, "signature does "
 		    "not match the policy's contents: refused");
+	if (keyid != NULL)
+		hex(sig.raw + ALG_LEN, keyid);
 	return PD_OK;
 }
 

@@ -51,6 +51,7 @@
 #include "resolver/log.h"
 #include "resolver/resp.h"
 #include "resolver/report.h"
+#include "resolver/stats.h"
 #include "resolver/tcache.h"
 #include "resolver/verdict.h"
 
@@ -235,6 +236,7 @@ fork_prepare(void)
 		(void)pthread_mutex_lock(&ps->fmu);
 		pd_cache_lock_all(ps->cache);
 	}
+	pd_stats_lock();
 }
 
 static void
@@ -243,6 +245,7 @@ fork_release(void)
 	struct shared_log *sl;
 	struct pstate *ps;
 
+	pd_stats_unlock();
 	for (ps = E.list; ps != NULL; ps = ps->next) {
 		pd_cache_unlock_all(ps->cache);
 		(void)pthread_mutex_unlock(&ps->fmu);
@@ -265,6 +268,7 @@ fork_child(void)
 
 	atomic_store(&E.fork_epoch, e == 0 ? 1 : e);
 	pd_cache_forked();
+	pd_stats_forked();
 	/* A policy check in progress in the parent: the child makes its own. */
 	pd_watch_forked(E.w);
 	/*
@@ -468,6 +472,7 @@ current(uint64_t *genp)
 		E.list = ps;
 	}
 	if (ps != atomic_load(&E.cur)) {
+		pd_stats_policy(E.policy_path, ps != NULL ? ps->p : NULL);
 		atomic_store_explicit(&E.cur, ps, memory_order_release);
 		atomic_store_explicit(&E.gen, ps != NULL ? ps->gen :
 		    ++E.gen_counter, memory_order_release);
@@ -550,6 +555,7 @@ poll_policy(uint64_t now)
 		    "refusing every name lookup");
 	reap_backends();
 	logs_reopen();
+	pd_stats_tick();
 	return r;
 }
 
@@ -629,6 +635,8 @@ pd_engine_init(const struct pd_engine_cfg *cfg)
 	    NULL)
 		goto out;
 	E.host = cfg != NULL ? cfg->host : NULL;
+	if (E.host != NULL)
+		pd_stats_publish("preload");
 	if (E.log_spec != NULL &&
 	    pd_log_open(E.log_spec, &E.nolog, msg, sizeof(msg)) != PD_OK) {
 		say("pindns: PINDNS_LOG: %s; audit log goes to stderr", msg);
@@ -647,6 +655,7 @@ pd_engine_init(const struct pd_engine_cfg *cfg)
 	if (pd_watch_current(E.w) == NULL)
 		say_load_error(E.policy_path, err.msg,
 		    "refusing every name lookup");
+	pd_stats_policy(E.policy_path, NULL);	/* current() says more */
 	/*
 	 * Generations only grow, across shutdown and init too: a thread
 	 * cache may still hold entries of an earlier engine.
@@ -728,6 +737,27 @@ wants_log(const struct pstate *ps, const struct pd_result *res)
 	    v == PD_VERDICT_ABSENT);
 }
 
+/*
+ * The one place a decided lookup is counted (resolver/stats.h): every
+ * audited verdict comes here, and so does a thread-cache hit. A secure
+ * rule's answer without upstreams tried (x NULL) came from a cache.
+ */
+static inline void
+tally(const struct pd_result *res, const struct pd_rule *r,
+    const struct pd_explain *x)
+{
+	unsigned i, fails = 0;
+
+	if (res->verdict < PD_VERDICT_ACCEPTED)
+		return;
+	for (i = 0; x != NULL && i < x->ntries; i++)
+		fails += x->tries[i].count;
+	pd_stats_verdict(res->verdict, res->reason, x == NULL && r != NULL &&
+	    r->action == PD_ACTION_SECURE &&
+	    (res->verdict == PD_VERDICT_ACCEPTED ||
+	    res->verdict == PD_VERDICT_ABSENT), x != NULL, fails);
+}
+
 /* x: the upstreams tried (NULL: none). */
 static void
 audit_x(const struct pstate *ps, const char *name, const struct pd_rule *r,
@@ -738,6 +768,7 @@ audit_x(const struct pstate *ps, const char *name, const struct pd_rule *r,
 	struct pd_log *l = ps != NULL ? ps->log : E.nolog;
 	struct pd_log_rec rec;
 
+	tally(res, r, x);
 	if (l == NULL || !wants_log(ps, res))
 		return;
 	memset(&rec, 0, sizeof(rec));
@@ -1456,6 +1487,8 @@ pd_engine_lookup(const char *name, unsigned want, struct pd_result *res,
 	    atomic_load_explicit(&E.gen, memory_order_acquire), now, res, &m)) {
 		if (m.flags & PD_TC_LOG)
 			audit_hit(name, res, &m);
+		else
+			tally(res, m.rule, NULL);
 		return;
 	}
 	slow_lookup(name, len, want, h, now, res, ex);

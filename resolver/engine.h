@@ -137,8 +137,11 @@ struct pd_engine_cfg {
  */
 #define PD_MAX_TRIES		4
 struct pd_try {
-	char	upstream[64];	/* "1.1.1.1:853" */
-	char	why[96];	/* "timed out", "TLS: hostname mismatch" */
+	char	 upstream[64];	/* "1.1.1.1:853" */
+	char	 why[96];	/* "timed out", "TLS: hostname mismatch" */
+	unsigned count;		/* times it failed so in this lookup (>= 1):
+				 * the same failure is counted, not listed
+				 * again */
 };
 
 /*

@@ -134,27 +134,32 @@ put_addrs(struct buf *b, const struct pd_addr *a, unsigned n, size_t limit)
 }
 
 /*
- * The upstreams tried, as [{"upstream":U,"why":W},...], whole entries
- * only, as long as it stays within limit bytes.
+ * The upstreams tried, as [{"upstream":U,"why":W,"count":N},...] (N: the
+ * times that upstream failed so in this lookup, at least 1; a repeat is
+ * counted, never listed twice), whole entries only, as long as it stays
+ * within limit bytes.
  */
 static void
 put_tried(struct buf *b, const struct pd_try *t, unsigned n, size_t limit)
 {
-	char u[6 * 64 + 8], w[6 * 96 + 8];
+	char u[6 * 64 + 8], w[6 * 96 + 8], c[24];
 	size_t lu, lw;
 	unsigned i;
+	int lc;
 
 	put_s(b, "[");
 	for (i = 0; i < n && i < PD_MAX_TRIES; i++) {
 		lu = pd_log_json_str(t[i].upstream, 63, u, sizeof(u));
 		lw = pd_log_json_str(t[i].why, 95, w, sizeof(w));
-		if (b->n + lu + lw + 26 > limit)
+		lc = snprintf(c, sizeof(c), ",\"count\":%u}",
+		    t[i].count > 0 ? t[i].count : 1);
+		if (b->n + lu + lw + (size_t)lc + 26 > limit)
 			break;
 		put_s(b, i > 0 ? ",{\"upstream\":" : "{\"upstream\":");
 		put_raw(b, u, lu);
 		put_s(b, ",\"why\":");
 		put_raw(b, w, lw);
-		put_s(b, "}");
+		put_raw(b, c, (size_t)lc);
 	}
 	put_s(b, "]");
 }

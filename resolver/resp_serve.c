@@ -33,6 +33,7 @@
 #include "resolver/log.h"
 #include "resolver/resp.h"
 #include "resolver/serve.h"
+#include "resolver/stats.h"
 
 #define EP_MAX		64	/* endpoints (servers x families) */
 #define FWD_MAX		256	/* UDP forward sockets */
@@ -66,6 +67,7 @@ struct fwd {
 struct job {
 	struct job		*next;
 	uint64_t		 born_ms;
+	uint64_t		 born_ns;	/* serve's latency */
 	struct ep		*ep;
 	struct sockaddr_storage	 l;
 	socklen_t		 llen;
@@ -372,6 +374,14 @@ out:
 	return pd_resp_pin(&j->rq, buf, (size_t)n, cap, udp_limit(&j->rq));
 }
 
+/* pindns serve's counts of a UDP query (resolver/stats.h). */
+static void
+served(const struct ep *ep, enum pd_stats_act a, uint64_t t0_ns)
+{
+	if (ep->serve)
+		pd_stats_query(PD_TR_UDP, a, (pd_clock_ns() - t0_ns) / 1000);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -405,6 +415,7 @@ worker_main(void *arg)
 		if (n > 0)
 			(void)sendto(j->ep->ufd, buf, n, MSG_DONTWAIT,
 			    (const struct sockaddr *)&j->l, j->llen);
+		served(j->ep, PD_QA_ANSWERED, j->born_ns);
 		free(j);
 	}
 	return NULL;
@@ -421,6 +432,7 @@ enqueue(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
 		return false;	/* the client asks again */
 	j->next = NULL;
 	j->born_ms = pd_clock_ms();
+	j->born_ns = pd_clock_ns();
 	j->ep = ep;
 	j->l = *l;
 	j->llen = llen;
@@ -504,6 +516,8 @@ serve_udp(struct ep *ep, uint8_t *buf, size_t cap, uint64_t now)
 	size_t out;
 	bool unread;
 	int i, fd;
+	uint64_t t0;
+	enum pd_stats_act done;
 
 	for (i = 0; i < DRAIN_MAX; i++) {
 		llen = sizeof(l);
@@ -524,12 +538,15 @@ serve_udp(struct ep *ep, uint8_t *buf, size_t cap, uint64_t now)
 		}
 		client_is(ep, &l);
 		out = 0;
+		t0 = ep->serve ? pd_clock_ns() : 0;
+		done = PD_QA_ANSWERED;
 		if (ep->serve)
 			rq.act = pd_resp_serve_act(&rq, ep->xlen != 0);
 		switch (rq.act) {
 		case PD_RESP_ODD:
 			if (ep->serve) {
 				out = pd_resp_odd(&rq, buf, cap);
+				done = PD_QA_REFUSED;
 				break;
 			}
 			if ((fd = fwd_get(ep, &l, llen, now)) >= 0)
@@ -538,6 +555,7 @@ serve_udp(struct ep *ep, uint8_t *buf, size_t cap, uint64_t now)
 		case PD_RESP_FORWARD:
 			if ((fd = fwd_get(ep, &l, llen, now)) >= 0)
 				(void)send(fd, buf, (size_t)n, MSG_DONTWAIT);
+			served(ep, PD_QA_FORWARDED, t0);
 			break;
 		case PD_RESP_NOW:
 			out = pd_resp_answer(&rq, buf, cap, udp_limit(&rq));
@@ -553,6 +571,9 @@ serve_udp(struct ep *ep, uint8_t *buf, size_t cap, uint64_t now)
 		if (out > 0)
 			(void)sendto(ep->ufd, buf, out, MSG_DONTWAIT,
 			    (struct sockaddr *)&l, llen);
+		if (rq.act == PD_RESP_NOW || rq.act == PD_RESP_ODD ||
+		    (out > 0 && rq.act != PD_RESP_FORWARD))
+			served(ep, done, t0);
 	}
 }
 

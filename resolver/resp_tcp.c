@@ -26,6 +26,7 @@
 #include "resolver/clock.h"
 #include "resolver/log.h"
 #include "resolver/resp.h"
+#include "resolver/stats.h"
 
 #define TCP_MAX		64
 #define TCP_MAX_HARD	1024
@@ -206,8 +207,9 @@ static bool
 query(struct conn *c, uint8_t *msg, size_t len)
 {
 	struct pd_resp_q rq;
+	uint64_t t0 = c->serve ? pd_clock_ns() : 0;
 	size_t n;
-	bool unread;
+	bool unread, ok;
 
 	pd_resp_classify(msg, len, &rq, &unread);
 	if (unread)
@@ -216,13 +218,22 @@ query(struct conn *c, uint8_t *msg, size_t len)
 	if (c->serve && (rq.act = pd_resp_serve_act(&rq, c->xlen != 0)) ==
 	    PD_RESP_ODD) {
 		n = pd_resp_odd(&rq, c->obuf + 2, sizeof(c->obuf) - 2);
-		return n > 0 && put_frame(c->cfd, c->obuf, n);
+		ok = n > 0 && put_frame(c->cfd, c->obuf, n);
+		pd_stats_query(PD_TR_TCP, PD_QA_REFUSED,
+		    (pd_clock_ns() - t0) / 1000);
+		return ok;
 	}
 	if (rq.act == PD_RESP_NOW || rq.act == PD_RESP_WAIT) {
 		n = pd_resp_answer(&rq, c->obuf + 2, sizeof(c->obuf) - 2,
 		    PD_RESP_MSG_MAX);
-		return n > 0 && put_frame(c->cfd, c->obuf, n);
+		ok = n > 0 && put_frame(c->cfd, c->obuf, n);
+		if (c->serve)
+			pd_stats_query(PD_TR_TCP, PD_QA_ANSWERED,
+			    (pd_clock_ns() - t0) / 1000);
+		return ok;
 	}
+	if (c->serve)
+		pd_stats_query(PD_TR_TCP, PD_QA_FORWARDED, 0);
 	if (rq.act == PD_RESP_PINNED) {
 		/* X's reply to it is held against the pins (reply()). */
 		if (c->npin == PIN_PENDING)

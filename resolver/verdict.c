@@ -131,6 +131,8 @@ judge(const struct pd_policy *p, const struct pd_rule *r,
 			    f->tries[k].upstream);
 			(void)snprintf(ex->tries[k].why,
 			    sizeof(ex->tries[k].why), "%s", f->tries[k].why);
+			ex->tries[k].count = f->tries[k].count > 0 ?
+			    f->tries[k].count : 1;
 		}
 		(void)snprintf(ex->dnssec, sizeof(ex->dnssec), "%s",
 		    pd_sec_str(r->dnssec == PD_DNSSEC_OFF ? PD_SEC_OFF :

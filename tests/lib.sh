@@ -18,6 +18,9 @@ if [ "$PINDNS_SAN" = tsan ] && [ -z "${TSAN_OPTIONS:-}" ]; then
 	export TSAN_OPTIONS="external_symbolizer_path=$BUILD/tools/tsan/llvm-symbolizer suppressions=$TOP/tests/tsan/suppressions"
 fi
 PD_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pindns-test.XXXXXX")
+# Per-process records (resolver/stats.h) of the programs a test runs go
+# here, not to the machine's /run/pindns.
+export PINDNS_RUNTIME_DIR=$PD_TMP/run
 
 _pd_cleanups=()
 # Run CMD (a string, eval'd) at exit, last registered first.

@@ -69,7 +69,7 @@ pd_backend_record(struct pd_q *q, enum pd_dot_status st, const char *fmt, ...)
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (q->up >= 0)
-		pd_dot_try_add(q->tries, &q->ntries, q->upstream, msg);
+		pd_dot_try_add(q->tries, &q->ntries, q->upstream, msg, 1);
 	/* The first failure of a rank says most: keep it. */
 	if (q->rank != 0 && rank[st] <= q->rank)
 		return;

@@ -33,7 +33,7 @@
 #include "policy/policy.h"
 #include "resolver/engine.h"
 
-#define PD_DOT_ABI		4
+#define PD_DOT_ABI		5
 #define PD_DOT_SONAME		"libpindns-dot.so"
 #define PD_DOT_SYMBOL		"pindns_dot_v1"
 
@@ -105,8 +105,9 @@ struct pd_dot_rrset {
 #define PD_DOT_WHY_MAX		96
 
 struct pd_dot_try {
-	char	upstream[64];
-	char	why[PD_DOT_WHY_MAX];
+	char	 upstream[64];
+	char	 why[PD_DOT_WHY_MAX];
+	unsigned count;		/* ABI 5: times it failed so, >= 1 */
 };
 
 struct pd_dot_result {

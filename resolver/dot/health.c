@@ -238,7 +238,7 @@ pd_hset_all_down(struct pd_hset *hs, struct pd_dot_result *res)
 		    h->since_ms), h->detail, h->next_probe_ms > now ?
 		    (long long)(h->next_probe_ms - now) : 0LL);
 		pd_dot_try_add(res->tries, &res->ntries,
-		    hs->ups[i].cfg->label, why);
+		    hs->ups[i].cfg->label, why, 1);
 	}
 	(void)pthread_mutex_unlock(&hs->mu);
 	res->status = worst;
@@ -252,7 +252,7 @@ pd_hset_all_down(struct pd_hset *hs, struct pd_dot_result *res)
 
 void
 pd_dot_try_add(struct pd_dot_try *tries, unsigned *n, const char *label,
-    const char *why)
+    const char *why, unsigned count)
 {
 	struct pd_dot_try *t;
 	unsigned i;
@@ -260,11 +260,15 @@ pd_dot_try_add(struct pd_dot_try *tries, unsigned *n, const char *label,
 	why = strip_label(label, why);
 	for (i = 0; i < *n; i++)
 		if (strcmp(tries[i].upstream, label) == 0 &&
-		    strcmp(tries[i].why, why) == 0)
+		    strcmp(tries[i].why, why) == 0) {
+			/* The same failure again: counted, not repeated. */
+			tries[i].count += count;
 			return;
+		}
 	if (*n == PD_DOT_MAX_TRIES)
 		return;
 	t = &tries[(*n)++];
 	(void)snprintf(t->upstream, sizeof(t->upstream), "%s", label);
 	(void)snprintf(t->why, sizeof(t->why), "%s", why);
+	t->count = count;
 }

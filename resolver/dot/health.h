@@ -125,10 +125,11 @@ bool		pd_hset_all_down(struct pd_hset *hs, struct pd_dot_result *res);
 
 /*
  * Append a try to tries[0..*n-1] (bounded: PD_DOT_MAX_TRIES; a repeat of
- * the same upstream and reason is not added again; a "LABEL: " prefix of
+ * the same upstream and reason adds count to that entry instead; a
+ * "LABEL: " prefix of
  * why is dropped). label may be "".
  */
 void		pd_dot_try_add(struct pd_dot_try *tries, unsigned *n,
-		    const char *label, const char *why);
+		    const char *label, const char *why, unsigned count);
 
 #endif /* PD_DOT_HEALTH_H */

@@ -352,7 +352,8 @@ pd_dot_resolve(struct pd_dot *d, const char *qname, unsigned want,
 			need[t] = false;
 			for (unsigned k = 0; k < q->ntries; k++)
 				pd_dot_try_add(res->tries, &res->ntries,
-				    q->tries[k].upstream, q->tries[k].why);
+				    q->tries[k].upstream, q->tries[k].why,
+				    q->tries[k].count);
 			if (q->st != PD_DOT_OK || !q->processed) {
 				set_status(res, q->st == PD_DOT_OK ?
 				    PD_DOT_ERROR : q->st, q->detail);

@@ -56,10 +56,28 @@ check_match "none answers: so is the closed port" \
 	"tried: +127\.0\.0\.1:$CLOSED +[^ ]" "$out"
 check_match "none answers: upstream none" '^upstream: +none$' "$out"
 check_match "none answers: the audit line carries both, in order" \
-	"\"upstream\":null,\"tried\":\[\{\"upstream\":\"127\.0\.0\.1:$LAB_TAMPERED_PORT\",\"why\":\"TLS authentication failed[^\"]*(\\\\\"[^\"]*)*\"\},\{\"upstream\":\"127\.0\.0\.1:$CLOSED\",\"why\":\"[^\"]+\"\}" \
+	"\"upstream\":null,\"tried\":\[\{\"upstream\":\"127\.0\.0\.1:$LAB_TAMPERED_PORT\",\"why\":\"TLS authentication failed[^\"]*(\\\\\"[^\"]*)*\",\"count\":[0-9]+\},\{\"upstream\":\"127\.0\.0\.1:$CLOSED\",\"why\":\"[^\"]+\",\"count\":[0-9]+\}" \
 	"$line"
 check "none answers: the audit line is valid JSON" \
 	/usr/bin/python3 -c 'import json, sys; json.loads(sys.argv[1])' "$line"
+
+# The same upstream failing the same way again (listed twice here; a
+# retry, A and AAAA) is one entry with a count, in both outputs.
+policy "$PD_TMP/twice.yaml" "$CLOSED" "$CLOSED" "$LAB_GOOD_PORT"
+q -p "$PD_TMP/twice.yaml" "$N"
+check_eq "the same failure twice: accepted" 0 "$rc"
+check_eq "the same failure twice: one tried line per why" \
+	"$(grep "^tried: *127\.0\.0\.1:$CLOSED " <<<"$out" | sort -u | wc -l)" \
+	"$(grep -c "^tried: *127\.0\.0\.1:$CLOSED " <<<"$out")"
+check_match "... with its count" \
+	"^tried: +127\.0\.0\.1:$CLOSED +[^ ].* x[2-9]$" "$out"
+policy "$PD_TMP/twice-none.yaml" "$CLOSED" "$CLOSED"
+q -p "$PD_TMP/twice-none.yaml" "$N"
+check "the same failure twice, none answers: no entry repeated in the audit line" \
+	/usr/bin/python3 -c 'import json, sys
+t = json.loads(sys.argv[1])["tried"]
+k = [(e["upstream"], e["why"]) for e in t]
+sys.exit(not (len(k) == len(set(k)) and max(e["count"] for e in t) >= 2))' "$line"
 
 q -p "$PD_TMP/none.yaml" --json "$N"
 check_match "--json: tried list" \

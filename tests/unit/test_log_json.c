@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -223,13 +224,16 @@ test_tried(void)
 	(void)snprintf(t[0].why, sizeof(t[0].why), "timed out");
 	(void)snprintf(t[1].upstream, sizeof(t[1].upstream), "[::1]:853");
 	(void)snprintf(t[1].why, sizeof(t[1].why), "TLS: \"x\"");
+	t[0].count = 3;		/* the same failure thrice: one entry */
+	t[1].count = 1;
 	r.tried = t;
 	r.ntried = 2;
 	pd_log_format(&r, line, sizeof(line));
 	T_OK(strstr(line, "\"upstream\":null,\"tried\":[{\"upstream\":"
-	    "\"1.1.1.1:853\",\"why\":\"timed out\"},{\"upstream\":"
-	    "\"[::1]:853\",\"why\":\"TLS: \\\"x\\\"\"}],\"addresses\":")
-	    != NULL, "tried: each upstream and why, escaped: %s", line);
+	    "\"1.1.1.1:853\",\"why\":\"timed out\",\"count\":3},"
+	    "{\"upstream\":\"[::1]:853\",\"why\":\"TLS: \\\"x\\\"\","
+	    "\"count\":1}],\"addresses\":") != NULL,
+	    "tried: each upstream, why and how often, escaped: %s", line);
 	r.ntried = 0;
 	pd_log_format(&r, line, sizeof(line));
 	T_OK(strstr(line, "tried") == NULL, "nothing tried: no key");
@@ -240,6 +244,7 @@ test_tried(void)
 		t[i].upstream[sizeof(t[i].upstream) - 1] = '\0';
 		memset(t[i].why, 1, sizeof(t[i].why) - 1);
 		t[i].why[sizeof(t[i].why) - 1] = '\0';
+		t[i].count = UINT_MAX;
 	}
 	memset(name, 0xff, sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
