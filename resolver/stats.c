@@ -32,6 +32,12 @@ const uint32_t pd_stats_lat_le_us[PD_STATS_LAT_N - 1] = {
 };
 
 static struct {
+	/*
+	 * Serialises making a record, across its file I/O. fork() never
+	 * takes it (it must not wait on a file system): a child makes it
+	 * anew. Taken before mu, never under it.
+	 */
+	pthread_mutex_t		 filemu;
 	pthread_mutex_t		 mu;	/* everything below but used[] */
 	uint8_t			*base;	/* the mapping; NULL: none yet */
 	_Atomic bool		 used[PD_STATS_SLOTS - 1];
@@ -42,7 +48,8 @@ static struct {
 	char			 path[4200];	/* our record, when file */
 	long			 pid;		/* that made it */
 	struct pd_stats_info	 info;
-} S = { .mu = PTHREAD_MUTEX_INITIALIZER };
+} S = { .filemu = PTHREAD_MUTEX_INITIALIZER,
+    .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t slot_key;
@@ -143,8 +150,9 @@ sweep(const char *dir)
 	(void)closedir(dp);
 }
 
+/* starttime: this process's (pd_stats_starttime), 0 for no record. */
 static void
-head_fill(struct pd_stats_head *h)
+head_fill(struct pd_stats_head *h, uint64_t starttime)
 {
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, PD_STATS_MAGIC, sizeof(PD_STATS_MAGIC));
@@ -153,64 +161,105 @@ head_fill(struct pd_stats_head *h)
 	h->nslots = PD_STATS_SLOTS;
 	h->slot_size = (uint32_t)sizeof(struct pd_stats_slot);
 	h->pid = getpid();
-	h->starttime = pd_stats_starttime((long)h->pid);
+	h->starttime = starttime;
 	h->info = S.info;
 }
 
-/*
- * A record file for this process, holding what base holds now, mapped
- * at base (or anywhere when base is NULL). Under S.mu. The counts a
- * thread adds between the copy and the remap are lost: only a child
- * after fork copies, at its first poll.
- */
-static uint8_t *
-record_map(void)
-{
-	char dir[4096], tmp[4200], path[4200];
-	uint8_t *m = MAP_FAILED;
-	int fd = -1;
+/* A record file being made: mapped, not yet in place. */
+struct rec {
+	uint8_t		*m;
+	uint64_t	 starttime;
+	char		 path[4200], tmp[4200];
+};
 
+/*
+ * The file I/O of making a record, under S.filemu and never under S.mu,
+ * which the fork handlers take: fork() must not wait on a file system.
+ */
+static bool
+rec_open(struct rec *r)
+{
+	char dir[4096];
+	int fd;
+
+	r->m = MAP_FAILED;
 	if (own_dir(dir, sizeof(dir)) != 0)
-		return NULL;
+		return false;
 	sweep(dir);
-	(void)snprintf(path, sizeof(path), "%s/%ld", dir, (long)getpid());
-	(void)snprintf(tmp, sizeof(tmp), "%s/.%ld.new", dir, (long)getpid());
-	(void)unlink(tmp);
-	if ((fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	(void)snprintf(r->path, sizeof(r->path), "%s/%ld", dir,
+	    (long)getpid());
+	(void)snprintf(r->tmp, sizeof(r->tmp), "%s/.%ld.new", dir,
+	    (long)getpid());
+	(void)unlink(r->tmp);
+	if ((fd = open(r->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) < 0)
-		return NULL;
-	if (ftruncate(fd, (off_t)PD_STATS_SIZE) != 0)
-		goto fail;
-	m = mmap(NULL, PD_STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    fd, 0);
-	if (m == MAP_FAILED)
-		goto fail;
+		return false;
+	if (ftruncate(fd, (off_t)PD_STATS_SIZE) == 0)
+		r->m = mmap(NULL, PD_STATS_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, 0);
+	(void)close(fd);
+	if (r->m == MAP_FAILED) {
+		(void)unlink(r->tmp);
+		return false;
+	}
+	r->starttime = pd_stats_starttime((long)getpid());
+	return true;
+}
+
+/*
+ * Under S.mu, memory only: the record takes over from base at the same
+ * address (the counts so far copied; every slot pointer stays valid),
+ * or becomes base. The counts a thread adds between the copy and the
+ * remap are lost: only a child after fork copies, at its first poll.
+ */
+static bool
+rec_install(struct rec *r)
+{
+	uint8_t *m = r->m;
+
 	if (S.base != NULL)
 		memcpy(m + PD_STATS_HEAD, S.base + PD_STATS_HEAD,
 		    PD_STATS_SIZE - PD_STATS_HEAD);
-	head_fill((struct pd_stats_head *)(void *)m);
-	if (rename(tmp, path) != 0)
-		goto fail;
+	head_fill((struct pd_stats_head *)(void *)m, r->starttime);
 	if (S.base != NULL) {
-		/* Same address: every slot pointer stays valid. */
 		if (mremap(m, PD_STATS_SIZE, PD_STATS_SIZE, MREMAP_MAYMOVE |
-		    MREMAP_FIXED, S.base) == MAP_FAILED) {
-			(void)unlink(path);
-			goto fail;
-		}
-		m = S.base;
-	}
-	(void)close(fd);
-	memcpy(S.path, path, sizeof(S.path));
+		    MREMAP_FIXED, S.base) == MAP_FAILED)
+			return false;
+	} else
+		S.base = m;
+	memcpy(S.path, r->path, sizeof(S.path));
 	S.pid = (long)getpid();
 	S.file = true;
-	return m;
-fail:
-	if (m != MAP_FAILED)
-		(void)munmap(m, PD_STATS_SIZE);
-	(void)close(fd);
-	(void)unlink(tmp);
-	return NULL;
+	return true;
+}
+
+/* Make this process's record and put it in place. Not under S.mu. */
+static void
+record_make(void)
+{
+	struct rec r;
+	bool ok;
+
+	(void)pthread_mutex_lock(&S.filemu);
+	(void)pthread_mutex_lock(&S.mu);
+	ok = S.file && S.pid == (long)getpid();	/* another thread did */
+	(void)pthread_mutex_unlock(&S.mu);
+	if (ok || !rec_open(&r))
+		goto out;
+	(void)pthread_mutex_lock(&S.mu);
+	ok = rec_install(&r);
+	(void)pthread_mutex_unlock(&S.mu);
+	if (!ok) {
+		(void)munmap(r.m, PD_STATS_SIZE);
+		(void)unlink(r.tmp);
+	} else if (rename(r.tmp, r.path) != 0) {
+		(void)unlink(r.tmp);
+		(void)pthread_mutex_lock(&S.mu);
+		S.file = false;
+		(void)pthread_mutex_unlock(&S.mu);
+	}
+out:
+	(void)pthread_mutex_unlock(&S.filemu);
 }
 
 void
@@ -273,49 +322,70 @@ pd_stats_policy(const char *path, const struct pd_policy *p)
 	(void)pthread_mutex_unlock(&S.mu);
 }
 
-/* The mapping, made on the first count. Under S.mu. */
+/*
+ * The mapping, made on the first count: the record when this process
+ * publishes one, else (or when it cannot be made) anonymous memory.
+ */
 static bool
-base_get(void)
+base_ready(void)
 {
 	uint8_t *m;
+	bool publish;
 
-	if (S.base != NULL)
-		return true;
-	S.info.started_at = (int64_t)time(NULL);
-	if (S.publish && (m = record_map()) != NULL) {
-		S.base = m;
+	(void)pthread_mutex_lock(&S.mu);
+	if (S.base != NULL) {
+		(void)pthread_mutex_unlock(&S.mu);
 		return true;
 	}
-	m = mmap(NULL, PD_STATS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE |
-	    MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
-		return false;
-	S.base = m;
-	head_fill(head());
-	return true;
+	S.info.started_at = (int64_t)time(NULL);
+	publish = S.publish;
+	(void)pthread_mutex_unlock(&S.mu);
+	if (publish)
+		record_make();
+	(void)pthread_mutex_lock(&S.mu);
+	if (S.base == NULL) {
+		m = mmap(NULL, PD_STATS_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m != MAP_FAILED) {
+			S.base = m;
+			head_fill(head(), 0);
+		}
+	}
+	m = S.base;
+	(void)pthread_mutex_unlock(&S.mu);
+	return m != NULL;
 }
 
 void
 pd_stats_tick(void)
 {
+	bool make;
+
 	if (!atomic_load_explicit(&S.want_file, memory_order_relaxed))
 		return;
 	(void)pthread_mutex_lock(&S.mu);
-	if (S.want_file && S.base != NULL) {
-		S.want_file = false;
-		(void)record_map();
-	}
+	make = S.want_file && S.base != NULL;
+	S.want_file = false;
 	(void)pthread_mutex_unlock(&S.mu);
+	if (make)
+		record_make();
 }
 
 void
 pd_stats_unpublish(void)
 {
+	char path[sizeof(S.path)];
+	bool mine;
+
+	(void)pthread_mutex_lock(&S.filemu);
 	(void)pthread_mutex_lock(&S.mu);
-	if (S.file && S.pid == (long)getpid())
-		(void)unlink(S.path);
+	if ((mine = S.file && S.pid == (long)getpid()))
+		memcpy(path, S.path, sizeof(path));
 	S.file = false;
 	(void)pthread_mutex_unlock(&S.mu);
+	if (mine)
+		(void)unlink(path);
+	(void)pthread_mutex_unlock(&S.filemu);
 }
 
 /* exit(): the record goes with the process (not after _exit or exec). */
@@ -359,12 +429,8 @@ slot_get(void)
 	if (pd_stats_tls != NULL)
 		return pd_stats_tls;
 	(void)pthread_once(&key_once, key_init);
-	(void)pthread_mutex_lock(&S.mu);
-	if (!base_get()) {
-		(void)pthread_mutex_unlock(&S.mu);
+	if (!base_ready())
 		return NULL;
-	}
-	(void)pthread_mutex_unlock(&S.mu);
 	s = slot_at(PD_STATS_SLOTS - 1);
 	atomic_store_explicit(&s->c[PD_ST_SHARED], 1, memory_order_relaxed);
 	for (i = 0; key_ok && i < PD_STATS_SLOTS - 1; i++) {
@@ -469,6 +535,8 @@ pd_stats_forked(void)
 	struct pd_stats_slot *mine = pd_stats_tls;
 	unsigned i;
 
+	/* A thread of the parent may have been making its record. */
+	S.filemu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	if (S.base != NULL) {
 		if (mmap(S.base, PD_STATS_SIZE, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
