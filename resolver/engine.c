@@ -809,6 +809,27 @@ is_localhost(const char *norm, size_t len)
 }
 
 /*
+ * The rule of ps's policy for name, normalised into norm (*lenp: its
+ * length, or -1 when name is not a valid DNS name, which the default rule
+ * takes). NULL for a localhost name the default rule would take: the
+ * host's own (RFC 6761), libc's whatever the default says. The one
+ * matching step of every entry point, so they cannot disagree.
+ */
+static const struct pd_rule *
+rule_for(const struct pstate *ps, const char *name, char *norm, int *lenp)
+{
+	const struct pd_rule *r;
+	int len;
+
+	if ((*lenp = len = pd_name_normalize(name, norm)) < 0)
+		return &ps->p->default_rule;
+	r = pd_policy_match(ps->p, norm, (size_t)len);
+	if (r == &ps->p->default_rule && is_localhost(norm, (size_t)len))
+		return NULL;
+	return r;
+}
+
+/*
  * The backend instance of ps, made (again, after fork) when needed. The
  * backend is loaded and made without holding ps->mu: dlopen and
  * pd_dot_new take locks of their own (the loader's, glibc's atfork list,
@@ -1342,10 +1363,9 @@ slow_lookup(const char *name, size_t rawlen, unsigned want, uint64_t h,
 		goto out;
 	}
 	pd_report_notice(ps->p);
-	len = pd_name_normalize(name, norm);
+	r = rule_for(ps, name, norm, &len);
+	explain_begin(ex, r != NULL ? r : &ps->p->default_rule);
 	if (len < 0) {
-		r = &ps->p->default_rule;
-		explain_begin(ex, r);
 		memset(res, 0, sizeof(*res));
 		if (r->action == PD_ACTION_SYSTEM) {
 			/* glibc rejects it itself, the way it always has. */
@@ -1365,9 +1385,8 @@ slow_lookup(const char *name, size_t rawlen, unsigned want, uint64_t h,
 		}
 		goto out;
 	}
-	r = pd_policy_match(ps->p, norm, (size_t)len);
-	explain_begin(ex, r);
-	if (r == &ps->p->default_rule && is_localhost(norm, (size_t)len)) {
+	if (r == NULL) {
+		r = &ps->p->default_rule;
 		memset(res, 0, sizeof(*res));
 		res->verdict = PD_VERDICT_SYSTEM;
 		if (ex != NULL) {
@@ -1486,10 +1505,9 @@ pd_engine_filter(const char *name, const struct pd_addr *addrs, unsigned n,
 		return;
 	}
 	pd_report_notice(ps->p);
-	if ((len = pd_name_normalize(name, norm)) < 0)
+	/* localhost under the default rule: held against the default. */
+	if ((r = rule_for(ps, name, norm, &len)) == NULL)
 		r = &ps->p->default_rule;
-	else
-		r = pd_policy_match(ps->p, norm, (size_t)len);
 	if (r->action == PD_ACTION_DENY) {
 		/* The policy changed since the lookup: it now denies. */
 		memset(keep, 0, n);
@@ -1522,14 +1540,8 @@ pd_engine_claims(const char *name)
 		poll_policy(now);
 	if ((ps = current(&gen)) == NULL)
 		return 1;	/* every lookup is refused: fail closed */
-	if ((len = pd_name_normalize(name, norm)) < 0)
-		r = &ps->p->default_rule;
-	else {
-		r = pd_policy_match(ps->p, norm, (size_t)len);
-		if (r == &ps->p->default_rule &&
-		    is_localhost(norm, (size_t)len))
-			return 0;
-	}
+	if ((r = rule_for(ps, name, norm, &len)) == NULL)
+		return 0;
 	return r->action != PD_ACTION_SYSTEM || r->pins != NULL;
 }
 
@@ -1546,15 +1558,10 @@ pd_engine_refuse_type(const char *name, struct pd_result *res)
 	if (atomic_load(&E.inited) || pd_engine_init(NULL) == 0)
 		ps = current(&gen);
 	if (ps != NULL) {
-		len = pd_name_normalize(name, norm);
-		r = len < 0 ? &ps->p->default_rule :
-		    pd_policy_match(ps->p, norm, (size_t)len);
-		if ((r->action == PD_ACTION_SYSTEM || (len >= 0 &&
-		    r == &ps->p->default_rule &&
-		    is_localhost(norm, (size_t)len)))) {
-			res->verdict = r->action == PD_ACTION_SYSTEM &&
-			    r->pins != NULL ? PD_VERDICT_SYSTEM_PINNED :
-			    PD_VERDICT_SYSTEM;
+		r = rule_for(ps, name, norm, &len);
+		if (r == NULL || r->action == PD_ACTION_SYSTEM) {
+			res->verdict = r != NULL && r->pins != NULL ?
+			    PD_VERDICT_SYSTEM_PINNED : PD_VERDICT_SYSTEM;
 			return;
 		}
 	}
@@ -1599,14 +1606,8 @@ pd_engine_claim(const char *name, unsigned want)
 		ps = current(&gen);
 	if (ps == NULL)
 		return PD_CLAIM_NOW;	/* refused at once: no policy */
-	if ((len = pd_name_normalize(name, norm)) < 0)
-		r = &ps->p->default_rule;
-	else {
-		r = pd_policy_match(ps->p, norm, (size_t)len);
-		if (r == &ps->p->default_rule &&
-		    is_localhost(norm, (size_t)len))
-			return PD_CLAIM_NONE;
-	}
+	if ((r = rule_for(ps, name, norm, &len)) == NULL)
+		return PD_CLAIM_NONE;
 	if (r->action == PD_ACTION_SYSTEM)
 		return r->pins != NULL ? PD_CLAIM_PINNED : PD_CLAIM_NONE;
 	if (r->action != PD_ACTION_SECURE || len < 0 || want == 0)
