@@ -142,6 +142,13 @@ load_sym(const char *name, void *self)
 		f_;							\
 	})
 
+/*
+ * A hook's hot path: the real function when bound (NULL before the first
+ * call). The hook then calls nothing but it, so it needs no stack frame;
+ * binding goes through the hook's cold path (REAL).
+ */
+#define BOUND(f) atomic_load_explicit(&real.f, memory_order_relaxed)
+
 /* ------------------------------------------------------------ the map */
 
 /* Does sa (len bytes) name port 53? The only test on the fast path. */
@@ -500,12 +507,22 @@ connect_dns(int fd, const struct sockaddr *sa, socklen_t len)
 	return rc;
 }
 
+static __attribute__((noinline, cold)) int
+connect_cold(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (to_dns(sa, len))
+		return connect_dns(fd, sa, len);
+	return REAL(connect, connect)(fd, sa, len);
+}
+
 HOOK int
 connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
-	if (__builtin_expect(!to_dns(addr.__sockaddr__, len), 1))
-		return REAL(connect, connect)(fd, addr.__sockaddr__, len);
-	return connect_dns(fd, addr.__sockaddr__, len);
+	connect_fn *f = BOUND(connect);
+
+	if (__builtin_expect(f != NULL && !to_dns(addr.__sockaddr__, len), 1))
+		return f(fd, addr.__sockaddr__, len);
+	return connect_cold(fd, addr.__sockaddr__, len);
 }
 
 static __attribute__((noinline, cold)) ssize_t
@@ -531,34 +548,46 @@ sendto_dns(int fd, const void *buf, size_t n, int flags,
 	return REAL(sendto, sendto)(fd, buf, n, flags, to, tolen);
 }
 
+static __attribute__((noinline, cold)) ssize_t
+sendto_cold(int fd, const void *buf, size_t n, int flags,
+    const struct sockaddr *sa, socklen_t len)
+{
+	if (to_dns(sa, len))
+		return sendto_dns(fd, buf, n, flags, sa, len);
+	return REAL(sendto, sendto)(fd, buf, n, flags, sa, len);
+}
+
 HOOK ssize_t
 sendto(int fd, const void *buf, size_t n, int flags,
     __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
-	if (__builtin_expect(!to_dns(addr.__sockaddr__, len), 1))
-		return REAL(sendto, sendto)(fd, buf, n, flags,
-		    addr.__sockaddr__, len);
-	return sendto_dns(fd, buf, n, flags, addr.__sockaddr__, len);
+	sendto_fn *f = BOUND(sendto);
+
+	if (__builtin_expect(f != NULL && !to_dns(addr.__sockaddr__, len), 1))
+		return f(fd, buf, n, flags, addr.__sockaddr__, len);
+	return sendto_cold(fd, buf, n, flags, addr.__sockaddr__, len);
 }
 
 /*
  * send() on a socket whose bit says a connect() sent it to an R(X): the
- * fast door, when its peer is an R(X) still (the bit is a hint).
+ * fast door, when its peer is an R(X) still (the bit is a hint). Else,
+ * and before the first call, libc's.
  */
 static __attribute__((noinline, cold)) ssize_t
-send_dns(int fd, const void *buf, size_t n, int flags)
+send_cold(int fd, const void *buf, size_t n, int flags)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
 	const struct map *m;
 	int saved = errno;
 
-	if (!pd_eng_guarded()) {
+	if (atomic_load_explicit(&nmaps, memory_order_relaxed) != 0 &&
+	    marked(fd) && !pd_eng_guarded()) {
 		if (REAL(getpeername, getpeername)(fd,
 		    (struct sockaddr *)&peer, &plen) != 0 || plen >
 		    sizeof(peer) || (m = map_of_r((struct sockaddr *)&peer,
 		    plen)) == NULL)
-			mark(fd, 0);	/* closed, reused, connected elsewhere */
+			mark(fd, 0);	/* closed, reused, or elsewhere */
 		else if (answer_now(fd, m, buf, n, flags)) {
 			errno = saved;
 			return (ssize_t)n;
@@ -571,10 +600,12 @@ send_dns(int fd, const void *buf, size_t n, int flags)
 HOOK ssize_t
 send(int fd, const void *buf, size_t n, int flags)
 {
-	if (__builtin_expect(atomic_load_explicit(&nmaps,
-	    memory_order_relaxed) == 0 || !marked(fd), 1))
-		return REAL(send, send)(fd, buf, n, flags);
-	return send_dns(fd, buf, n, flags);
+	send_fn *f = BOUND(send);
+
+	if (__builtin_expect(f != NULL && (atomic_load_explicit(&nmaps,
+	    memory_order_relaxed) == 0 || !marked(fd)), 1))
+		return f(fd, buf, n, flags);
+	return send_cold(fd, buf, n, flags);
 }
 
 static __attribute__((noinline, cold)) ssize_t
@@ -605,13 +636,23 @@ sendmsg_dns(int fd, const struct msghdr *msg, int flags)
 	return REAL(sendmsg, sendmsg)(fd, &m, flags);
 }
 
+static __attribute__((noinline, cold)) ssize_t
+sendmsg_cold(int fd, const struct msghdr *msg, int flags)
+{
+	if (msg != NULL && to_dns(msg->msg_name, msg->msg_namelen))
+		return sendmsg_dns(fd, msg, flags);
+	return REAL(sendmsg, sendmsg)(fd, msg, flags);
+}
+
 HOOK ssize_t
 sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	if (__builtin_expect(msg == NULL ||
-	    !to_dns(msg->msg_name, msg->msg_namelen), 1))
-		return REAL(sendmsg, sendmsg)(fd, msg, flags);
-	return sendmsg_dns(fd, msg, flags);
+	sendmsg_fn *f = BOUND(sendmsg);
+
+	if (__builtin_expect(f != NULL && (msg == NULL ||
+	    !to_dns(msg->msg_name, msg->msg_namelen)), 1))
+		return f(fd, msg, flags);
+	return sendmsg_cold(fd, msg, flags);
 }
 
 static __attribute__((noinline, cold)) int
@@ -664,15 +705,30 @@ sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
 	return REAL(sendmmsg, sendmmsg)(fd, v, vlen, flags);
 }
 
+/* Bind the receive calls, then make the call that found them unbound. */
+static __attribute__((noinline, cold)) void
+bind_recv(void)
+{
+	(void)REAL(recvfrom, recvfrom);
+	(void)REAL(recvmsg, recvmsg);
+	(void)REAL(getpeername, getpeername);
+}
+
 HOOK ssize_t
 recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_ARG addr,
     socklen_t *len)
 {
 	struct sockaddr *sa = addr.__sockaddr__;
-	socklen_t cap = len != NULL ? *len : 0;
+	recvfrom_fn *f = BOUND(recvfrom);
+	socklen_t cap;
 	ssize_t rc;
 
-	rc = REAL(recvfrom, recvfrom)(fd, buf, n, flags, sa, len);
+	if (__builtin_expect(f == NULL, 0)) {
+		bind_recv();
+		return recvfrom(fd, buf, n, flags, addr, len);
+	}
+	cap = len != NULL ? *len : 0;
+	rc = f(fd, buf, n, flags, sa, len);
 	if (__builtin_expect(rc >= 0 && atomic_load_explicit(&nmaps,
 	    memory_order_relaxed) != 0, 0))
 		unmap(sa, len, cap);
@@ -699,10 +755,16 @@ __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 HOOK ssize_t
 recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	socklen_t cap = msg != NULL ? msg->msg_namelen : 0;
+	recvmsg_fn *f = BOUND(recvmsg);
+	socklen_t cap;
 	ssize_t rc;
 
-	rc = REAL(recvmsg, recvmsg)(fd, msg, flags);
+	if (__builtin_expect(f == NULL, 0)) {
+		bind_recv();
+		return recvmsg(fd, msg, flags);
+	}
+	cap = msg != NULL ? msg->msg_namelen : 0;
+	rc = f(fd, msg, flags);
 	if (rc >= 0 && atomic_load_explicit(&nmaps, memory_order_relaxed))
 		unmap(msg->msg_name, &msg->msg_namelen, cap);
 	return rc;
@@ -734,10 +796,16 @@ HOOK int
 getpeername(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 {
 	struct sockaddr *sa = addr.__sockaddr__;
-	socklen_t cap = len != NULL ? *len : 0;
+	getpeername_fn *f = BOUND(getpeername);
+	socklen_t cap;
 	int rc;
 
-	rc = REAL(getpeername, getpeername)(fd, sa, len);
+	if (__builtin_expect(f == NULL, 0)) {
+		bind_recv();
+		return getpeername(fd, addr, len);
+	}
+	cap = len != NULL ? *len : 0;
+	rc = f(fd, sa, len);
 	if (rc == 0 && atomic_load_explicit(&nmaps, memory_order_relaxed))
 		unmap(sa, len, cap);
 	return rc;
