@@ -32,7 +32,7 @@
 
 #include "policy/addr.h"
 
-#define PD_ENGINE_ABI		5
+#define PD_ENGINE_ABI		6
 #define PD_ENGINE_SONAME	"libpindns-engine.so"
 #define PD_ENGINE_SYMBOL	"pindns_engine_v1"
 
@@ -305,6 +305,22 @@ struct pd_sock_ops {
 	 * it not tell? 1 yes or cannot tell, 0 no (libc's path: send it).
 	 */
 	int	(*claimed)(const uint8_t *msg, size_t len);
+
+	/*
+	 * The fast door, on the program's own thread: msg[0..len-1] is on
+	 * its way from the program's UDP socket at l (llen bytes: its
+	 * address as the responder would see it) to the endpoint r (rlen
+	 * bytes, as endpoint() gave it). When the engine answers it without
+	 * the network (a claimed question whose answer is cached, a static,
+	 * deny or other-type answer: what the responder's loop answers at
+	 * once), the reply the loop would send, byte for byte, is sent from
+	 * r to l now (with its audit line) and 1 is returned: the program's
+	 * query is answered, not sent. 0: nothing was done; send the query
+	 * to r as usual. Never waits for the network.
+	 */
+	int	(*answer_now)(const struct sockaddr *r, unsigned rlen,
+		    const struct sockaddr *l, unsigned llen,
+		    const uint8_t *msg, size_t len);
 };
 
 /* The same entry points, linked directly (CLI, unit tests). */

@@ -51,6 +51,7 @@ struct ep {
 	struct sockaddr_storage	 r;	/* R(X), as the program sees it */
 	socklen_t		 rlen;
 	int			 ufd;
+	int			 ufam;	/* of ufd (AF_INET for a mapped r) */
 	int			 lfd;
 	bool			 serve;	/* pindns serve's (resolver/serve.h);
 					 * xlen 0 there: no X */
@@ -684,13 +685,15 @@ ep_new(int fam, const struct sockaddr *to, socklen_t tolen)
 	ep->fam = fam;
 	memcpy(&ep->x, to, tolen);
 	ep->xlen = tolen;
-	if (bind_pair(fam, &ep->lfd, &ep->ufd, &port) == 0)
+	if (bind_pair(fam, &ep->lfd, &ep->ufd, &port) == 0) {
 		ep->rlen = loopback(fam, port, false, &ep->r);
-	else if (fam == AF_INET6 && bind_pair(AF_INET, &ep->lfd, &ep->ufd,
-	    &port) == 0)
+		ep->ufam = fam;
+	} else if (fam == AF_INET6 && bind_pair(AF_INET, &ep->lfd, &ep->ufd,
+	    &port) == 0) {
 		/* No IPv6 loopback: the program's v6 socket reaches v4's. */
 		ep->rlen = loopback(AF_INET6, port, true, &ep->r);
-	else {
+		ep->ufam = AF_INET;
+	} else {
 		e = errno;
 		free(ep);
 		errno = e;
@@ -766,6 +769,90 @@ resp_claimed(const uint8_t *msg, size_t len)
 	return unread || (rq.act != PD_RESP_FORWARD && rq.act != PD_RESP_ODD);
 }
 
+/*
+ * Where the loop would send a reply for a client at l (llen bytes, as the
+ * program's socket names itself) through ep: the address the loop's
+ * recvfrom would report. A wildcard address becomes loopback (the kernel
+ * sends from there to R(X)); a v4-mapped one becomes AF_INET for a
+ * mapped endpoint. 0 when it cannot be said (the caller sends instead).
+ */
+static socklen_t
+client_addr(const struct ep *ep, const struct sockaddr *l, unsigned llen,
+    struct sockaddr_storage *out)
+{
+	const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)l;
+	struct sockaddr_in *o4 = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *o6 = (struct sockaddr_in6 *)out;
+
+	if (llen < sizeof(sa_family_t) || llen > sizeof(*out))
+		return 0;
+	memset(out, 0, sizeof(*out));
+	if (l->sa_family == AF_INET && ep->ufam == AF_INET &&
+	    llen >= sizeof(*o4)) {
+		memcpy(o4, l, sizeof(*o4));
+		if (o4->sin_addr.s_addr == htonl(INADDR_ANY))
+			o4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof(*o4);
+	}
+	if (l->sa_family != AF_INET6 || llen < sizeof(*o6))
+		return 0;
+	if (ep->ufam == AF_INET6) {
+		memcpy(o6, l, sizeof(*o6));
+		if (IN6_IS_ADDR_UNSPECIFIED(&o6->sin6_addr))
+			o6->sin6_addr = in6addr_loopback;
+		return sizeof(*o6);
+	}
+	/* A mapped endpoint: its socket is AF_INET, so is the client. */
+	o4->sin_family = AF_INET;
+	o4->sin_port = l6->sin6_port;
+	if (IN6_IS_ADDR_V4MAPPED(&l6->sin6_addr))
+		memcpy(&o4->sin_addr, &l6->sin6_addr.s6_addr[12], 4);
+	else if (IN6_IS_ADDR_UNSPECIFIED(&l6->sin6_addr))
+		o4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else
+		return 0;
+	return sizeof(*o4);
+}
+
+static int
+resp_answer_now(const struct sockaddr *r, unsigned rlen,
+    const struct sockaddr *l, unsigned llen, const uint8_t *msg, size_t len)
+{
+	struct sockaddr_storage to;
+	struct pd_resp_q rq;
+	socklen_t tolen = 0;
+	uint8_t *buf;
+	unsigned i;
+	size_t out;
+	bool unread;
+	int ufd = -1;
+
+	(void)pthread_mutex_lock(&S.mu);
+	for (i = 0; i < S.neps; i++)
+		if (!S.eps[i]->serve && S.eps[i]->rlen == rlen &&
+		    same_server(r, &S.eps[i]->r)) {
+			ufd = S.eps[i]->ufd;
+			tolen = client_addr(S.eps[i], l, llen, &to);
+			break;
+		}
+	(void)pthread_mutex_unlock(&S.mu);
+	if (ufd < 0 || tolen == 0)
+		return 0;
+	/* What serve_udp() does with a NOW query, on this thread. */
+	pd_resp_classify(msg, len, &rq, &unread);
+	if (unread || rq.act != PD_RESP_NOW)
+		return 0;
+	if ((buf = malloc(PD_RESP_MSG_MAX)) == NULL)
+		return 0;
+	out = pd_resp_answer(&rq, buf, PD_RESP_MSG_MAX, udp_limit(&rq));
+	if (out > 0)
+		(void)sendto(ufd, buf, out, MSG_DONTWAIT,
+		    (struct sockaddr *)&to, tolen);
+	free(buf);
+	/* Nothing built (no memory): dropped, as the loop drops it. */
+	return 1;
+}
+
 /* ------------------------------------------------------------ serve */
 
 void
@@ -826,4 +913,5 @@ out:
 const struct pd_sock_ops pd_resp_ops = {
 	.endpoint = resp_endpoint,
 	.claimed = resp_claimed,
+	.answer_now = resp_answer_now,
 };

@@ -24,8 +24,8 @@
  * marks the upstream up; the next lookup uses it.
  *
  * Fork: the state belongs to the backend instance, and a forked child
- * makes its own instance (resolver/engine.c get_dot()): a child starts
- * with every upstream up, and pays its own first timeout.
+ * makes its own instance (resolver/engine_secure.c get_dot()): a child
+ * starts with every upstream up, and pays its own first timeout.
  *
  * Threads: everything is the backend thread's except pd_hset_all_down(),
  * which any thread may call (an atomic load; hs->mu on the failure path).

@@ -172,6 +172,8 @@ pd_wire_build(const struct pd_dot_msg *m, uint8_t *buf, size_t len,
 	unsigned i;
 	enum pd_err r;
 
+	if (pd_wire_memo_build_get(m, buf, len, need))
+		return PD_OK;
 	if (m->qwire != NULL) {
 		if ((qn = malloc(sizeof(*qn))) == NULL ||
 		    (qn->data = malloc(m->qwirelen)) == NULL) {
@@ -228,7 +230,8 @@ pd_wire_build(const struct pd_dot_msg *m, uint8_t *buf, size_t len,
 	    getdns_dict_set_dict(msg, "question", q) != 0 ||
 	    getdns_dict_set_list(msg, "answer", an) != 0)
 		goto out;
-	r = to_wire(msg, buf, len, need);
+	if ((r = to_wire(msg, buf, len, need)) == PD_OK && *need <= len)
+		pd_wire_memo_build_put(m, buf, *need);
 out:
 	if (owner != qn)
 		bindata_free(owner);
@@ -445,6 +448,8 @@ pd_wire_query(const uint8_t *msg, size_t len, struct pd_dot_query *q)
 	size_t i, n;
 	enum pd_err r = PD_EPARSE;
 
+	if (pd_wire_memo_query_get(msg, len, q))
+		return PD_OK;
 	memset(q, 0, sizeof(*q));
 	if (wire2dict(msg, len, &d) != GETDNS_RETURN_GOOD ||
 	    d == NULL)
@@ -485,6 +490,7 @@ pd_wire_query(const uint8_t *msg, size_t len, struct pd_dot_query *q)
 				break;
 			}
 	r = PD_OK;
+	pd_wire_memo_query_put(msg, len, q);
 out:
 	getdns_dict_destroy(d);
 	return r;

@@ -32,7 +32,7 @@ out=$(pd_etc_run "$ETC" "$PRE" "$BUILD/tools/gai-stress" -t 64 -n 1000 \
 check_match "real engine: 64 threads x 1,000 mixed lookups" \
 	'^ok - 64000 lookups in 64 threads, all as expected$' "$out"
 # TSan's deadlock detector tracks at most 64 held locks per thread and
-# the engine's fork handler takes every engine lock (resolver/engine.c):
+# the engine's fork handler takes every engine lock (resolver/engine_state.c):
 # under TSan that limit, not a deadlock, stops a forking child.
 [ "$PINDNS_SAN" = tsan ] && export TSAN_OPTIONS="$TSAN_OPTIONS detect_deadlocks=0"
 out=$(pd_etc_run "$ETC" "$PRE" "$BUILD/tools/gai-stress" -f 8 -t 1 -n 100 \

@@ -127,6 +127,24 @@ for m in connect sendto sendmsg v6 tcp mmsg; do
 		grep -Ev "^  (from|peer) $want_from\$|^  id ok\$|IN A[[:space:]]+$T\$")"
 	check_match "C client $m: answered" "IN A[[:space:]]+$T" "$out"
 done
+
+# ------------------------------------------------ the fast door
+# A question the engine answers without the network is answered on the
+# program's thread as it is sent (send on a connected socket, sendto and
+# sendmsg from a new unbound socket): the reply is there when the send
+# returns, and it is byte for byte the reply the responder's thread gives
+# to the same query sent by sendmmsg (which never takes the fast door).
+for q in "$N A" "$N AAAA" "dynamodb.me-south-1.amazonaws.com A" \
+    "big.static.test A"; do
+	# shellcheck disable=SC2086
+	out=$(pre "$PROBE" same "$S" $q 10 2>&1)
+	check_match "fast door, $q: every reply waiting as the send returned" \
+		"^ready 30/30 " "$out"
+	check_match "fast door, $q: byte for byte the responder's reply" \
+		" same 30/30\$" "$out"
+	check_nomatch "fast door, $q: never the poisoner's address" \
+		"$POISON" "$out"
+done
 check_eq "nothing claimed reached the poisoner" "" \
 	"$(tail -n +$((mark + 1)) "$LAB_POISON_LOG" | grep -i 'dynamodb\.')"
 

@@ -14,9 +14,15 @@
  * `fds` to list the sockets that crossed exec), exhaust (ask with
  * sendto, then use up every descriptor and ask again from an AF_INET6
  * socket made before, to ::ffff:SERVER: a server the process has not
- * sent to, so no responder can be made for it). TYPE: A (default), AAAA
- * or a number. Per reply: "from ADDR#PORT" (the address the kernel, or
- * the preload, reported), "peer ..." for connected sockets
+ * sent to, so no responder can be made for it), same (one query asked
+ * ROUNDS times each way the fast door takes: send on a connected socket,
+ * sendto and sendmsg from a new unbound socket, each between two asks
+ * by sendmmsg, which the responder's thread answers; prints "ready N/T"
+ * for the replies already waiting when the send returned, and "same
+ * N/T" for those byte for byte equal to a sendmmsg reply before or
+ * after: a TTL may tick between them; TYPE then ROUNDS). TYPE: A
+ * (default), AAAA or a number. Per reply: "from ADDR#PORT" (the address
+ * the kernel, or the preload, reported), "peer ..." for connected sockets
  * (getpeername), "id ok|MISMATCH", rcode, each answer record.
  */
 #include <arpa/inet.h>
@@ -311,6 +317,90 @@ do_tcp(void)
 	show(q + 2, m + 2, (ssize_t)need - 2);
 }
 
+/* The reply to q by sendmmsg on fd (the responder's thread), in m. */
+static ssize_t
+via_mmsg(int fd, const unsigned char *q, int ql, unsigned char *m,
+    size_t cap)
+{
+	struct mmsghdr v;
+	struct iovec iov;
+
+	memset(&v, 0, sizeof(v));
+	iov.iov_base = (void *)(uintptr_t)q;
+	iov.iov_len = (size_t)ql;
+	v.msg_hdr.msg_name = &srv;
+	v.msg_hdr.msg_namelen = srvlen;
+	v.msg_hdr.msg_iov = &iov;
+	v.msg_hdr.msg_iovlen = 1;
+	if (sendmmsg(fd, &v, 1, 0) != 1 || wait_in(fd) != 0)
+		return -1;
+	return recv(fd, m, cap, 0);
+}
+
+/*
+ * The reply to q sent the fast door's way `how` (0 send on the connected
+ * fd, 1 sendto, 2 sendmsg from a new socket), in m; *ready: it was
+ * there as soon as the send returned.
+ */
+static ssize_t
+via_fast(int how, int cfd, const unsigned char *q, int ql, unsigned char *m,
+    size_t cap, int *ready)
+{
+	struct msghdr h;
+	struct iovec iov;
+	ssize_t n = -1;
+	int fd = how == 0 ? cfd : udp_socket();
+
+	memset(&h, 0, sizeof(h));
+	iov.iov_base = (void *)(uintptr_t)q;
+	iov.iov_len = (size_t)ql;
+	h.msg_name = &srv;
+	h.msg_namelen = srvlen;
+	h.msg_iov = &iov;
+	h.msg_iovlen = 1;
+	if ((how == 0 ? send(fd, q, (size_t)ql, 0) : how == 1 ?
+	    sendto(fd, q, (size_t)ql, 0, (struct sockaddr *)&srv, srvlen) :
+	    sendmsg(fd, &h, 0)) != ql)
+		goto out;
+	n = recv(fd, m, cap, MSG_DONTWAIT);
+	*ready = n > 0;
+	if (n < 0 && wait_in(fd) == 0)
+		n = recv(fd, m, cap, 0);
+out:
+	if (fd != cfd)
+		close(fd);
+	return n;
+}
+
+static void
+do_same(int rounds)
+{
+	static unsigned char s[2][4096], f[4096];
+	unsigned char q[512];
+	ssize_t sn[2], fn = -1;
+	int ql = mkq(q, sizeof(q), type), mfd = udp_socket();
+	int cfd = udp_connected(), how, k, i, ready, nready = 0, nsame = 0;
+
+	(void)via_mmsg(mfd, q, ql, s[0], sizeof(s[0]));	/* warm the cache */
+	for (k = 0; k < rounds; k++)
+		for (how = 0; how < 3; how++) {
+			ready = 0;
+			sn[0] = via_mmsg(mfd, q, ql, s[0], sizeof(s[0]));
+			fn = via_fast(how, cfd, q, ql, f, sizeof(f), &ready);
+			sn[1] = via_mmsg(mfd, q, ql, s[1], sizeof(s[1]));
+			nready += ready;
+			for (i = 0; i < 2; i++)
+				if (fn > 0 && fn == sn[i] &&
+				    memcmp(f, s[i], (size_t)fn) == 0) {
+					nsame++;
+					break;
+				}
+		}
+	printf("ready %d/%d same %d/%d\n", nready, 3 * rounds, nsame,
+	    3 * rounds);
+	show(q, f, fn);
+}
+
 static void
 list_fds(void)
 {
@@ -532,6 +622,8 @@ main(int argc, char **argv)
 			;
 		printf("orphan, new socket:\n");
 		ask_udp(udp_connected(), 1);
+	} else if (strcmp(mode, "same") == 0 && argc > 5) {
+		do_same(atoi(argv[5]));
 	} else if (strcmp(mode, "load") == 0 && argc > 5) {
 		return run_load(atof(argv[4]), (unsigned)atoi(argv[5]));
 	} else if (strcmp(mode, "exhaust") == 0) {

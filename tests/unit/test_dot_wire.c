@@ -33,6 +33,59 @@ addr4(struct pd_addr *a, const char *s)
 	(void)inet_pton(AF_INET, s, a->addr);
 }
 
+/*
+ * The per-thread memo (wire_memo.c): the same facts under another ID give
+ * the same bytes but the ID; a fact changed (TTL, an address, the
+ * question's case) is built anew; a query read again under another ID
+ * reads as that ID.
+ */
+static void
+memo(struct pd_dot_msg *m, struct pd_addr *a)
+{
+	/* RFC 1035 §4.1: ID 0x1234, RD, one question a.example.com IN A. */
+	uint8_t qm[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+	    1, 'a', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0,
+	    0, 1, 0, 1 };
+	uint8_t one[1024], two[1024];
+	struct pd_dot_query q;
+	struct pd_addr got[8];
+	getdns_dict *d = NULL;
+	size_t n1 = 0, n2 = 0;
+	unsigned n = 0;
+
+	m->id = 0x1234;
+	T_EQ_INT(pd_wire_build(m, one, sizeof(one), &n1), PD_OK, "memo: one");
+	m->id = 0xbeef;
+	T_EQ_INT(pd_wire_build(m, two, sizeof(two), &n2), PD_OK, "memo: two");
+	T_OK(n1 == n2 && n1 > 12 && memcmp(one + 2, two + 2, n1 - 2) == 0,
+	    "memo: another ID, the same bytes after it");
+	T_EQ_INT(getdns_wire2msg_dict(two, n2, &d), 0, "memo: getdns reads it");
+	T_EQ_INT(get_int(d, "/header/id"), 0xbeef, "memo: with its own ID");
+	getdns_dict_destroy(d);
+	d = NULL;
+	m->ttl = 43;
+	T_EQ_INT(pd_wire_build(m, two, sizeof(two), &n2), PD_OK, "memo: ttl");
+	T_EQ_INT(getdns_wire2msg_dict(two, n2, &d), 0, "memo: read again");
+	T_EQ_INT(get_int(d, "/answer/4/ttl"), 43, "memo: a new TTL is built");
+	getdns_dict_destroy(d);
+	addr4(&a[2], "203.0.113.5");
+	T_EQ_INT(pd_wire_build(m, two, sizeof(two), &n2), PD_OK, "memo: addr");
+	T_OK(pd_wire_addrs(two, n2, got, 8, &n) == PD_OK && n == 3 &&
+	    memcmp(&got[2], &a[2], sizeof(a[2])) == 0,
+	    "memo: a new address is built");
+
+	T_EQ_INT(pd_wire_query(qm, sizeof(qm), &q), PD_OK, "memo: a query");
+	T_EQ_INT(q.id, 0x1234, "memo: its ID");
+	qm[0] = 0xab;
+	qm[1] = 0xcd;
+	T_EQ_INT(pd_wire_query(qm, sizeof(qm), &q), PD_OK, "memo: again");
+	T_EQ_INT(q.id, 0xabcd, "memo: read with the new ID");
+	T_EQ_STR(q.norm, "a.example.com", "memo: the same name");
+	qm[13] = 'A';
+	T_OK(pd_wire_query(qm, sizeof(qm), &q) == PD_OK && q.qwire[1] == 'A',
+	    "memo: the question's case is read anew");
+}
+
 int
 main(void)
 {
@@ -119,5 +172,7 @@ main(void)
 	T_EQ_INT(get_int(d, "/header/ancount"), 4, "the CNAMEs stay");
 	T_EQ_INT(get_int(d, "/header/id"), 0x1234, "the id stays");
 	getdns_dict_destroy(d);
+	d = NULL;
+	memo(&m, a);
 	return t_done();
 }

@@ -44,7 +44,7 @@ __tsan_default_options(void)
 }
 
 #define TIMEOUT_MS	1000
-/* A follower waits for its leader at most this long (engine.c). */
+/* A follower waits for its leader at most this long (engine_secure.c). */
 #define FOLLOW_MS	(TIMEOUT_MS * 2 + 1000)
 #define ROUNDS		3
 
