@@ -208,6 +208,11 @@ bool		pd_backend_reg_add(struct pd_dot *d);
 void		pd_backend_reg_del(struct pd_dot *d);
 /* pthread_create with every asynchronous signal blocked in the thread. */
 int		pd_backend_spawn(pthread_t *t, void *(*fn)(void *), void *arg);
+/* Warm OpenSSL's algorithm cache on a thread of its own, once per
+ * process (after OPENSSL_init_crypto); false when no thread was started.
+ * Join before the backend thread starts. */
+bool		pd_backend_warm_start(pthread_t *t);
+void		pd_backend_warm_join(pthread_t t, bool started);
 /* Drain the SIGPIPEs pending on the calling (backend) thread. */
 void		pd_backend_drain_sigpipe(struct pd_dot *d);
 /* Tell the host a backend thread starts (its engine_thread hook). */

@@ -269,6 +269,8 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	size_t i, count = 0;
 	enum pd_err r;
 	char junk[8];
+	pthread_t warm;
+	bool warming;
 
 	if (err == NULL || errlen == 0) {
 		err = junk;
@@ -294,16 +296,20 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	 * initialised OpenSSL earlier keeps its own choice.
 	 */
 	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+	warming = pd_backend_warm_start(&warm);
 	r = pd_chain_load_anchors(p, &anchors, &count, err, errlen);
 	if (r != PD_OK) {
 		/* Broken anchors matter only where something validates. */
-		if (pd_policy_needs_dnssec(p))
+		if (pd_policy_needs_dnssec(p)) {
+			pd_backend_warm_join(warm, warming);
 			return r;
+		}
 		anchors = NULL;
 		count = 0;
 		err[0] = '\0';
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		pd_backend_warm_join(warm, warming);
 		getdns_list_destroy(anchors);
 		snprintf(err, errlen, "out of memory");
 		return PD_ENOMEM;
@@ -353,6 +359,8 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	pd_backend_warm_join(warm, warming);
+	warming = false;
 	if (!pd_backend_reg_add(d)) {
 		r = PD_EINTERNAL;
 		snprintf(err, errlen, "pthread_atfork failed");
@@ -367,6 +375,7 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	*dp = d;
 	return PD_OK;
 fail:
+	pd_backend_warm_join(warm, warming);
 	pd_backend_reg_del(d);
 	pd_backend_destroy(d, false);
 	return r;
