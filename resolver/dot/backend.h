@@ -195,6 +195,7 @@ struct pd_dot {
 	_Atomic uint64_t	 n_sigpipes;
 	_Atomic uint64_t	 n_sockets;
 	_Atomic uint64_t	 n_nodelay_fail;
+	_Atomic uint64_t	 n_contexts;
 };
 
 /* ------------------------------------------------------------ fork.c */
@@ -236,6 +237,9 @@ void		pd_backend_finish(struct pd_dot *d, struct pd_q *q);
 void		pd_backend_attempt(struct pd_dot *d, struct pd_q *q);
 /* q's attempt took its share of the budget: move on. */
 void		pd_backend_attempt_timeout(struct pd_dot *d, struct pd_q *q);
+/* Make up's getdns context for upstream cfg (counted in n_contexts). */
+enum pd_err	pd_backend_ctx_new(struct pd_dot *d, struct pd_up *up,
+		    const struct pd_upstream *cfg, char *err, size_t errlen);
 /* A fresh context for up if it failed authentication long enough ago. */
 void		pd_backend_maybe_rebuild(struct pd_dot *d, struct pd_up *up,
 		    uint64_t now);

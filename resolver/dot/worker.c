@@ -348,12 +348,13 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	    (r = pd_ctx_ca_open(p->tls_ca, &d->ca, err, errlen)) != PD_OK)
 		goto fail;
 	d->nup = p->nupstreams;
+	/* The first upstream tried now, the others when first needed
+	 * (worker.h, "Contexts"). */
 	for (i = 0; i < d->nup; i++)
-		if ((r = pd_ctx_new(p, &p->upstreams[i], d->ca.fd >= 0 ?
-		    d->ca.path : NULL, count ? pd_chain_anchors(d->chain) :
-		    NULL, pd_loop_getdns(d->loop), &d->ups[i], err,
-		    errlen)) != PD_OK)
-			goto fail;
+		d->ups[i].cfg = &p->upstreams[i];
+	if ((r = pd_backend_ctx_new(d, &d->ups[0], &p->upstreams[0], err,
+	    errlen)) != PD_OK)
+		goto fail;
 	if ((r = pd_hset_init(&d->hs, d->ups, (unsigned)d->nup,
 	    d->ext[FL_PLAIN])) != PD_OK) {
 		snprintf(err, errlen, "out of memory");
@@ -436,5 +437,6 @@ pd_dot_stats(struct pd_dot *d, struct pd_dot_stats *s)
 	s->sigpipes = atomic_load(&d->n_sigpipes);
 	s->sockets = atomic_load(&d->n_sockets);
 	s->nodelay_fail = atomic_load(&d->n_nodelay_fail);
+	s->contexts = atomic_load(&d->n_contexts);
 	pd_chain_counts(d->chain, &s->zones, &s->insecure, &s->fast);
 }
