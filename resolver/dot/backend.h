@@ -212,7 +212,7 @@ int		pd_backend_spawn(pthread_t *t, void *(*fn)(void *), void *arg);
 /* Warm OpenSSL's algorithm cache on a thread of its own, once per
  * process (after OPENSSL_init_crypto); false when no thread was started.
  * Join before the backend thread starts. */
-bool		pd_backend_warm_start(pthread_t *t);
+bool		pd_backend_warm_start(pthread_t *t, const struct pd_host *host);
 void		pd_backend_warm_join(pthread_t t, bool started);
 /* Drain the SIGPIPEs pending on the calling (backend) thread. */
 void		pd_backend_drain_sigpipe(struct pd_dot *d);

@@ -157,9 +157,13 @@ pd_backend_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
 static void *
 warm_main(void *arg)
 {
+	const struct pd_host *host = arg;
 	SSL_CTX *c;
 
-	(void)arg;
+	/* Like every thread of the backend: the host's hooks pass this
+	 * thread's calls straight to libc. */
+	if (host != NULL && host->engine_thread != NULL)
+		host->engine_thread();
 	(void)pthread_mutex_lock(&warm_mu);
 	ERR_set_mark();
 	if ((c = SSL_CTX_new(TLS_client_method())) != NULL)
@@ -170,11 +174,11 @@ warm_main(void *arg)
 }
 
 bool
-pd_backend_warm_start(pthread_t *t)
+pd_backend_warm_start(pthread_t *t, const struct pd_host *host)
 {
 	if (atomic_exchange(&warm_started, true))
 		return false;
-	return pd_backend_spawn(t, warm_main, NULL) == 0;
+	return pd_backend_spawn(t, warm_main, (void *)host) == 0;
 }
 
 void

@@ -296,7 +296,7 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	 * initialised OpenSSL earlier keeps its own choice.
 	 */
 	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
-	warming = pd_backend_warm_start(&warm);
+	warming = pd_backend_warm_start(&warm, host);
 	r = pd_chain_load_anchors(p, &anchors, &count, err, errlen);
 	if (r != PD_OK) {
 		/* Broken anchors matter only where something validates. */
