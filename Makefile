@@ -275,7 +275,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -I. -D_GNU_SOURCE \
               -DPD_FUZZING -std=c11
 FUZZ_LIBSRC := $(POLICY_SRC) $(FRONT_SRC) $(DOT_SRC)
 
-FUZZ_HDR := $(wildcard policy/*.h resolver/*.h resolver/dot/*.h tests/fuzz/*.h)
+FUZZ_HDR := $(wildcard policy/*.h resolver/*.h resolver/dot/*.h)
 
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC) $(FUZZ_HDR)
 	@mkdir -p $(@D)
