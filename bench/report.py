@@ -628,7 +628,7 @@ def cold_section(out, p, rtt_ms):
     if not cold:
         return
     figs = {d.get("fig"): d for d in cold if d.get("fig") in
-            ("fresh", "procs")}
+            ("fresh", "procs", "fresh-before", "procs-before")}
     first = {}
     for d in cold:
         if d.get("fig") == "first" and d.get("rc") == "0":
@@ -712,6 +712,30 @@ def cold_section(out, p, rtt_ms):
     p("| --- | --- | --- |")
     for what, mm, verdict in rows:
         p("| {} | {} | {} |".format(what, mm, verdict))
+    if "fresh-before" not in figs and not first.get("pindns-before"):
+        return
+    # BENCH_BEFORE: the other build's preload, measured alternately.
+    fb, pb = figs.get("fresh-before"), figs.get("procs-before")
+    p()
+    p("Before (BENCH_BEFORE) and now, measured alternately in this run:")
+    p()
+    p("| figure | before | now |")
+    p("| --- | ---: | ---: |")
+    p("| fresh process over /etc/hosts | +{} | +{} |".format(
+        us(fnum(fb, "delta_us") if fb else None),
+        us(fnum(fr, "delta_us") if fr else None)))
+    p("| short processes / plain glibc | {} | {} |".format(
+        "–" if not pb else "{:.2f} x".format(fnum(pb, "ratio")),
+        "–" if not pr else "{:.2f} x".format(fnum(pr, "ratio"))))
+    p("| first call, loopback | {} | {} |".format(
+        us(m("pindns-before")), us(m("pindns"))))
+    p("| first lookup via the relay, validated | {} | {} |".format(
+        rt(m("pindns-rtt10-dnssec-before")), rt(m("pindns-rtt10-dnssec"))))
+    p("| first lookup via the relay, unvalidated | {} | {} |".format(
+        rt(m("pindns-rtt10-before")), rt(m("pindns-rtt10"))))
+    p("| validated A+AAAA miss p50 | {} | {} |".format(
+        us(med(miss.get("pindns-before-miss-dnssec", []))),
+        us(med(miss.get("pindns-miss-dnssec", [])))))
 
 
 if __name__ == "__main__":

@@ -151,6 +151,21 @@ pick(struct pd_dot *d, struct pd_q *q, unsigned *left)
 static void on_reply(getdns_context *ctx, getdns_callback_type_t type,
     getdns_dict *resp, void *arg, getdns_transaction_t tid);
 
+enum pd_err
+pd_backend_ctx_new(struct pd_dot *d, struct pd_up *up,
+    const struct pd_upstream *cfg, char *err, size_t errlen)
+{
+	enum pd_err r;
+
+	/* pd_ctx_new registers up itself as the log callback's argument. */
+	r = pd_ctx_new(d->p, cfg, d->ca.fd >= 0 ? d->ca.path : NULL,
+	    pd_chain_nanchors(d->chain) ? pd_chain_anchors(d->chain) : NULL,
+	    pd_loop_getdns(d->loop), up, err, errlen);
+	if (r == PD_OK)
+		atomic_fetch_add(&d->n_contexts, 1);
+	return r;
+}
+
 /* An upstream whose certificate, name or pin once failed and never
  * passed is never tried again by getdns; give it a fresh context now and
  * then (an operator may have fixed it). */
@@ -163,10 +178,7 @@ pd_backend_maybe_rebuild(struct pd_dot *d, struct pd_up *up, uint64_t now)
 
 	if (!up->auth_failed || now - up->auth_fail_ms < AUTH_RETRY_MS)
 		return;
-	/* pd_ctx_new registers up itself as the log callback's argument. */
-	if (pd_ctx_new(d->p, up->cfg, d->ca.fd >= 0 ? d->ca.path : NULL,
-	    pd_chain_nanchors(d->chain) ? pd_chain_anchors(d->chain) : NULL,
-	    pd_loop_getdns(d->loop), up, err, sizeof(err)) != PD_OK) {
+	if (pd_backend_ctx_new(d, up, up->cfg, err, sizeof(err)) != PD_OK) {
 		*up = saved;
 		up->auth_fail_ms = now;
 		return;
@@ -187,6 +199,7 @@ pd_backend_attempt(struct pd_dot *d, struct pd_q *q)
 	getdns_return_t rc;
 	unsigned left;
 	uint64_t now;
+	char err[200];
 	int i;
 
 	for (;;) {
@@ -205,10 +218,22 @@ pd_backend_attempt(struct pd_dot *d, struct pd_q *q)
 			return;
 		}
 		up = &d->ups[i];
-		pd_backend_maybe_rebuild(d, up, now);
 		if (q->tried != 0)
 			atomic_fetch_add(&d->n_failovers, 1);
 		q->tried |= 1u << i;
+		/* Made when first needed (worker.h, "Contexts"). */
+		if (up->ctx == NULL && pd_backend_ctx_new(d, up, up->cfg, err,
+		    sizeof(err)) != PD_OK) {
+			q->up = i;
+			snprintf(q->upstream, sizeof(q->upstream), "%s",
+			    up->cfg->label);
+			pd_backend_record(q, PD_DOT_ERROR, "%s: %s",
+			    up->cfg->label, err);
+			pd_hset_fail(&d->hs, (unsigned)i, PD_DOT_UNREACHABLE,
+			    err, now);
+			continue;
+		}
+		pd_backend_maybe_rebuild(d, up, now);
 		q->up = i;
 		q->verify_seq = up->verify_seq;
 		q->att_start = now;

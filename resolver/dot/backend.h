@@ -195,6 +195,7 @@ struct pd_dot {
 	_Atomic uint64_t	 n_sigpipes;
 	_Atomic uint64_t	 n_sockets;
 	_Atomic uint64_t	 n_nodelay_fail;
+	_Atomic uint64_t	 n_contexts;
 };
 
 /* ------------------------------------------------------------ fork.c */
@@ -208,6 +209,11 @@ bool		pd_backend_reg_add(struct pd_dot *d);
 void		pd_backend_reg_del(struct pd_dot *d);
 /* pthread_create with every asynchronous signal blocked in the thread. */
 int		pd_backend_spawn(pthread_t *t, void *(*fn)(void *), void *arg);
+/* Warm OpenSSL's algorithm cache on a thread of its own, once per
+ * process (after OPENSSL_init_crypto); false when no thread was started.
+ * Join before the backend thread starts. */
+bool		pd_backend_warm_start(pthread_t *t, const struct pd_host *host);
+void		pd_backend_warm_join(pthread_t t, bool started);
 /* Drain the SIGPIPEs pending on the calling (backend) thread. */
 void		pd_backend_drain_sigpipe(struct pd_dot *d);
 /* Tell the host a backend thread starts (its engine_thread hook). */
@@ -231,6 +237,9 @@ void		pd_backend_finish(struct pd_dot *d, struct pd_q *q);
 void		pd_backend_attempt(struct pd_dot *d, struct pd_q *q);
 /* q's attempt took its share of the budget: move on. */
 void		pd_backend_attempt_timeout(struct pd_dot *d, struct pd_q *q);
+/* Make up's getdns context for upstream cfg (counted in n_contexts). */
+enum pd_err	pd_backend_ctx_new(struct pd_dot *d, struct pd_up *up,
+		    const struct pd_upstream *cfg, char *err, size_t errlen);
 /* A fresh context for up if it failed authentication long enough ago. */
 void		pd_backend_maybe_rebuild(struct pd_dot *d, struct pd_up *up,
 		    uint64_t now);

@@ -13,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "resolver/dot/backend.h"
 
 /* ------------------------------------------------------------ fork */
@@ -21,6 +24,9 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct pd_dot *reg_head;
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static int reg_rc;
+/* Held by the TLS warm-up thread while it is inside OpenSSL. */
+static pthread_mutex_t warm_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool warm_started;
 
 /* Take every backend thread's run lock: the fork then happens while each
  * backend thread sits in poll(), never inside getdns. */
@@ -34,6 +40,8 @@ at_prepare(void)
 		(void)pthread_mutex_lock(&d->run_mu);
 	/* Last: a thread may take it under its run lock (a rebuild). */
 	pd_ctx_lock();
+	/* A leaf: the warm-up thread takes no other lock. */
+	(void)pthread_mutex_lock(&warm_mu);
 }
 
 static void
@@ -41,6 +49,7 @@ at_parent(void)
 {
 	struct pd_dot *d;
 
+	(void)pthread_mutex_unlock(&warm_mu);
 	pd_ctx_unlock();
 	for (d = reg_head; d != NULL; d = d->reg_next)
 		(void)pthread_mutex_unlock(&d->run_mu);
@@ -55,6 +64,7 @@ at_child(void)
 {
 	struct pd_dot *d;
 
+	(void)pthread_mutex_unlock(&warm_mu);
 	pd_ctx_unlock();
 	for (d = reg_head; d != NULL; d = d->reg_next) {
 		d->child = true;
@@ -132,6 +142,50 @@ pd_backend_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
 	rc = pthread_create(t, NULL, fn, arg);
 	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
+}
+
+/*
+ * OpenSSL 3 fetches every cipher and digest from its providers the first
+ * time a process makes an SSL_CTX (10.6 M instructions here, 1.1 M the
+ * next time), and getdns makes its SSL_CTX on the backend thread when the
+ * first query starts, just before the connect. Making a throwaway one on
+ * a thread of its own while the caller makes the getdns contexts (12.4 M,
+ * mostly libunbound seeding its PRNG) takes it off the path to the
+ * connect when a second core is free; when none is, the join costs what
+ * the backend thread would have spent anyway. Once per process.
+ */
+static void *
+warm_main(void *arg)
+{
+	const struct pd_host *host = arg;
+	SSL_CTX *c;
+
+	/* Like every thread of the backend: the host's hooks pass this
+	 * thread's calls straight to libc. */
+	if (host != NULL && host->engine_thread != NULL)
+		host->engine_thread();
+	(void)pthread_mutex_lock(&warm_mu);
+	ERR_set_mark();
+	if ((c = SSL_CTX_new(TLS_client_method())) != NULL)
+		SSL_CTX_free(c);
+	ERR_pop_to_mark();
+	(void)pthread_mutex_unlock(&warm_mu);
+	return NULL;
+}
+
+bool
+pd_backend_warm_start(pthread_t *t, const struct pd_host *host)
+{
+	if (atomic_exchange(&warm_started, true))
+		return false;
+	return pd_backend_spawn(t, warm_main, (void *)host) == 0;
+}
+
+void
+pd_backend_warm_join(pthread_t t, bool started)
+{
+	if (started)
+		(void)pthread_join(t, NULL);
 }
 
 void

@@ -180,7 +180,10 @@ pd_hset_probe(struct pd_hset *hs, unsigned i, uint64_t now)
 	h->last_ms = now;
 	(void)pthread_mutex_unlock(&hs->mu);
 	atomic_fetch_add(&hs->n_probes, 1);
-	rc = getdns_general(hs->ups[i].ctx, ".", GETDNS_RRTYPE_SOA, hs->ext,
+	/* An upstream whose context could not be made: the next attempt
+	 * tries to make it again. */
+	rc = hs->ups[i].ctx == NULL ? GETDNS_RETURN_GENERIC_ERROR :
+	    getdns_general(hs->ups[i].ctx, ".", GETDNS_RRTYPE_SOA, hs->ext,
 	    h, &h->tid, on_probe);
 	/* 398 or 1 at once: getdns itself still backs the upstream off. */
 	if (rc != GETDNS_RETURN_GOOD && h->probing)

@@ -269,6 +269,8 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	size_t i, count = 0;
 	enum pd_err r;
 	char junk[8];
+	pthread_t warm;
+	bool warming;
 
 	if (err == NULL || errlen == 0) {
 		err = junk;
@@ -294,16 +296,20 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	 * initialised OpenSSL earlier keeps its own choice.
 	 */
 	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+	warming = pd_backend_warm_start(&warm, host);
 	r = pd_chain_load_anchors(p, &anchors, &count, err, errlen);
 	if (r != PD_OK) {
 		/* Broken anchors matter only where something validates. */
-		if (pd_policy_needs_dnssec(p))
+		if (pd_policy_needs_dnssec(p)) {
+			pd_backend_warm_join(warm, warming);
 			return r;
+		}
 		anchors = NULL;
 		count = 0;
 		err[0] = '\0';
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		pd_backend_warm_join(warm, warming);
 		getdns_list_destroy(anchors);
 		snprintf(err, errlen, "out of memory");
 		return PD_ENOMEM;
@@ -342,17 +348,20 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	    (r = pd_ctx_ca_open(p->tls_ca, &d->ca, err, errlen)) != PD_OK)
 		goto fail;
 	d->nup = p->nupstreams;
+	/* The first upstream tried now, the others when first needed
+	 * (worker.h, "Contexts"). */
 	for (i = 0; i < d->nup; i++)
-		if ((r = pd_ctx_new(p, &p->upstreams[i], d->ca.fd >= 0 ?
-		    d->ca.path : NULL, count ? pd_chain_anchors(d->chain) :
-		    NULL, pd_loop_getdns(d->loop), &d->ups[i], err,
-		    errlen)) != PD_OK)
-			goto fail;
+		d->ups[i].cfg = &p->upstreams[i];
+	if ((r = pd_backend_ctx_new(d, &d->ups[0], &p->upstreams[0], err,
+	    errlen)) != PD_OK)
+		goto fail;
 	if ((r = pd_hset_init(&d->hs, d->ups, (unsigned)d->nup,
 	    d->ext[FL_PLAIN])) != PD_OK) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	pd_backend_warm_join(warm, warming);
+	warming = false;
 	if (!pd_backend_reg_add(d)) {
 		r = PD_EINTERNAL;
 		snprintf(err, errlen, "pthread_atfork failed");
@@ -367,6 +376,7 @@ pd_dot_new(const struct pd_policy *p, const struct pd_host *host,
 	*dp = d;
 	return PD_OK;
 fail:
+	pd_backend_warm_join(warm, warming);
 	pd_backend_reg_del(d);
 	pd_backend_destroy(d, false);
 	return r;
@@ -427,5 +437,6 @@ pd_dot_stats(struct pd_dot *d, struct pd_dot_stats *s)
 	s->sigpipes = atomic_load(&d->n_sigpipes);
 	s->sockets = atomic_load(&d->n_sockets);
 	s->nodelay_fail = atomic_load(&d->n_nodelay_fail);
+	s->contexts = atomic_load(&d->n_contexts);
 	pd_chain_counts(d->chain, &s->zones, &s->insecure);
 }

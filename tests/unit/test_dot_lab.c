@@ -463,6 +463,7 @@ t_timeout_failover(void)
 	struct pol *x;
 	struct pd_dot *d;
 	struct pd_dot_result res;
+	struct pd_dot_stats st;
 	double t0, dt;
 	int closed;
 
@@ -534,12 +535,18 @@ t_timeout_failover(void)
 	add_up(x, env_port("LAB_HUNG_PORT"), NULL);
 	add_up(x, env_port("LAB_GOOD_PORT"), NULL);
 	if ((d = dot_new(x, NULL)) != NULL) {
+		pd_dot_stats(d, &st);
+		T_EQ_INT(st.contexts, 1, "two upstreams: one context made "
+		    "before the first lookup");
 		t0 = now_ms();
 		resolve(d, Z("dynamodb.us-east-1"), BOTH, PD_DNSSEC_VALIDATE,
 		    &res);
 		dt = now_ms() - t0;
+		pd_dot_stats(d, &st);
 		T_EQ_INT(res.status, PD_DOT_OK, "failover from a hung "
 		    "upstream: OK");
+		T_EQ_INT(st.contexts, 2, "failover: the second upstream's "
+		    "context made when first needed");
 		T_EQ_STR(addrs(&res.a), "127.0.10.1", "failover from a hung "
 		    "upstream: answer");
 		T_OK(dt <= 2200, "failover from a hung upstream: within the "
@@ -670,6 +677,25 @@ t_first_lookup(void)
 	T_EQ_INT(log_delta(log, before), 3, "first lookup: 3 queries reach "
 	    "the upstream");
 	T_EQ_INT(s.zones, 1, "first lookup: the zone keys are cached");
+	pd_dot_free(d);
+	pol_free(x);
+
+	/* Only the upstream tried is set up: a context costs ~3 ms. */
+	x = pol_new(env("LAB_CA"), env("LAB_TA_DS"), 2000);
+	add_up(x, env_port("LAB_GOOD_PORT"), NULL);
+	add_up(x, env_port("LAB_GOOD2_PORT"), NULL);
+	add_up(x, env_port("LAB_IDLECLOSE_PORT"), NULL);
+	if ((d = dot_new(x, NULL)) == NULL) {
+		T_OK(0, "first lookup, three upstreams: backend");
+		pol_free(x);
+		return;
+	}
+	resolve(d, Z("dynamodb.us-east-1"), BOTH, PD_DNSSEC_VALIDATE, &res);
+	pd_dot_stats(d, &s);
+	T_EQ_STR(addrs(&res.a), "127.0.10.1", "first lookup, three upstreams: "
+	    "answer");
+	T_EQ_INT(s.contexts, 1, "first lookup, three upstreams: one getdns "
+	    "context made");
 	pd_dot_free(d);
 	pol_free(x);
 }
