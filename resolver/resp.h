@@ -12,7 +12,8 @@
  * the pins first.
  *
  * Threads: the UDP loop never waits on the network for a claimed name: a
- * query whose answer is not cached goes to a small pool of workers. Each
+ * query whose answer is not cached goes to a small pool of workers
+ * (resp_pool.c). Each
  * TCP connection has a thread of its own. All of them are made with
  * every signal blocked and announced to the host (pd_host
  * ->engine_thread), so the preload's hooks pass their calls to libc.
@@ -23,8 +24,10 @@
 #ifndef PD_RESP_H
 #define PD_RESP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "resolver/dot/dot.h"
 #include "resolver/engine.h"
@@ -128,6 +131,33 @@ void	pd_resp_tcp_tune(unsigned max, unsigned idle_ms);
 
 /* resp_tcp.c: in a child after fork, close the parent's connections. */
 void	pd_resp_tcp_forked(void);
+
+/* Where a queued query's reply goes: the endpoint's socket and client. */
+struct pd_resp_to {
+	int			 ufd;	/* the endpoint's UDP socket */
+	bool			 serve;	/* pindns serve's (audit: client) */
+	struct sockaddr_storage	 l;	/* the client */
+	socklen_t		 llen;
+	struct sockaddr_storage	 x;	/* X, for a pinned query */
+	socklen_t		 xlen;
+};
+
+/*
+ * resp_pool.c: queue rq (msg[0..len-1], copied) for a worker, which
+ * answers it (PINNED: asks X and holds its reply against the pins) and
+ * sends the reply from to->ufd to the client. False when the queue is
+ * full or memory short (nothing was sent). Never blocks on the network.
+ */
+bool	pd_resp_pool_add(const struct pd_resp_to *to,
+	    const struct pd_resp_q *rq, const uint8_t *msg, size_t len);
+
+/* resp_pool.c: at most workers threads (0: keep); serve: a job queued
+ * longer than job_ms (0: keep) is answered SERVFAIL. */
+void	pd_resp_pool_tune(unsigned workers, uint64_t job_ms);
+
+/* resp_pool.c: the most a UDP client takes (RFC 6891 §6.2.5; 512
+ * without EDNS). */
+size_t	pd_resp_udp_limit(const struct pd_resp_q *rq);
 
 /* resp_serve.c: a thread of the responder, signals blocked, announced. */
 int	pd_resp_thread(void *(*fn)(void *), void *arg);
