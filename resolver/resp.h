@@ -32,6 +32,9 @@
 #include "resolver/dot/dot.h"
 #include "resolver/engine.h"
 
+struct pd_stub_conf;
+struct pollfd;
+
 /* Largest DNS message (TCP's 16-bit length). */
 #define PD_RESP_MSG_MAX		65535
 
@@ -120,11 +123,13 @@ extern const struct pd_sock_ops pd_resp_ops;
 /*
  * resp_tcp.c: serve one accepted TCP connection cfd (ours now) for the
  * server to (tolen bytes; 0: none) on a thread of its own; serve: a
- * pindns serve client (ODD refused, audit lines name it). -1 when no thread can
- * be made (cfd is then closed).
+ * pindns serve client (ODD refused, audit lines name it), whose X is the
+ * first of ns's nameservers that takes a connection. -1 when no thread
+ * can be made (cfd is then closed).
  */
 int	pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen,
-	    bool serve);
+	    bool serve, const struct pd_stub_conf *ns);
+
 
 /* resp_tcp.c: pindns serve's limits (0: keep); see resolver/serve.h. */
 void	pd_resp_tcp_tune(unsigned max, unsigned idle_ms);
@@ -140,6 +145,7 @@ struct pd_resp_to {
 	socklen_t		 llen;
 	struct sockaddr_storage	 x;	/* X, for a pinned query */
 	socklen_t		 xlen;
+	const struct pd_stub_conf *ns;	/* serve: X's place (NULL: x) */
 };
 
 /*
@@ -161,5 +167,44 @@ size_t	pd_resp_udp_limit(const struct pd_resp_q *rq);
 
 /* resp_serve.c: a thread of the responder, signals blocked, announced. */
 int	pd_resp_thread(void *(*fn)(void *), void *arg);
+
+/*
+ * resp_stub.c, on the UDP loop's thread only: send rq (msg[0..len-1],
+ * copied) to c's nameservers; the reply (or SERVFAIL) goes from to->ufd
+ * to the client later (pd_stub_run). -1 when it cannot even start
+ * (table full, no memory, no server reachable): the caller answers.
+ */
+int	pd_stub_start(const struct pd_stub_conf *c,
+	    const struct pd_resp_to *to, const struct pd_resp_q *rq,
+	    const uint8_t *msg, size_t len, uint64_t now);
+
+/*
+ * resp_stub.c, the loop: the waiting queries' sockets into pfd (room
+ * for 256); *wait lowered to the ms until the first try runs out.
+ * Returns how many were written.
+ */
+unsigned pd_stub_poll(struct pollfd *pfd, uint64_t now, int *wait);
+
+/*
+ * resp_stub.c, the loop, after poll and before any pd_stub_start: the
+ * replies on pfd[0..n-1] (as pd_stub_poll wrote them) and the tries that
+ * ran out; buf (cap bytes) is scratch.
+ */
+void	pd_stub_run(const struct pollfd *pfd, unsigned n, uint8_t *buf,
+	    size_t cap, uint64_t now);
+
+/* resp_stub.c: in a child after fork, close the parent's sockets. */
+void	pd_stub_forked(void);
+
+/*
+ * resp_stub.c: the same exchange waited out on this thread (a worker's
+ * pinned query). The reply's length in buf, or 0 when no nameserver
+ * said anything.
+ */
+size_t	pd_stub_ask(const struct pd_stub_conf *c, const struct pd_resp_q *rq,
+	    const uint8_t *msg, size_t len, uint8_t *buf, size_t cap);
+
+/* resp_stub.c: how many queries the loop's table holds at most. */
+#define PD_STUB_MAX	256
 
 #endif /* PD_RESP_H */

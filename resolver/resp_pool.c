@@ -105,6 +105,13 @@ ask_pinned(const struct job *j, uint8_t *buf, size_t cap)
 	ssize_t n = -1;
 	int fd;
 
+	if (j->to.ns != NULL) {
+		/* pindns serve: the system nameservers in turn. */
+		if ((n = (ssize_t)pd_stub_ask(j->to.ns, &j->rq, j->msg,
+		    j->len, buf, cap)) == 0)
+			return 0;
+		goto pin;
+	}
 	if ((fd = socket(j->to.x.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) <
 	    0)
 		return 0;
@@ -127,6 +134,7 @@ out:
 	(void)close(fd);
 	if (n < 0)
 		return 0;
+pin:
 	return pd_resp_pin(&j->rq, buf, (size_t)n, cap,
 	    pd_resp_udp_limit(&j->rq));
 }

@@ -49,6 +49,7 @@ struct ep {
 	int			 lfd;
 	bool			 serve;	/* pindns serve's (resolver/serve.h);
 					 * xlen 0 there: no X */
+	struct pd_stub_conf	 ns;	/* serve: X and the others after it */
 };
 
 struct fwd {
@@ -155,6 +156,7 @@ fork_child(void)
 	}
 	for (i = 0; i < S.nfwds; i++)
 		(void)close(S.fwds[i].fd);
+	pd_stub_forked();
 	if (S.wake >= 0)
 		(void)close(S.wake);
 	S.wake = -1;
@@ -309,6 +311,7 @@ enqueue(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
 	to.llen = llen;
 	to.x = ep->x;
 	to.xlen = ep->xlen;
+	to.ns = ep->serve ? &ep->ns : NULL;
 	return pd_resp_pool_add(&to, rq, msg, len);
 }
 
@@ -361,6 +364,29 @@ fwd_get(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
 	return fd;
 }
 
+/*
+ * pindns serve: an unclaimed query to the system nameservers
+ * (resp_stub.c). What to answer now: SERVFAIL when it cannot even be
+ * sent, else nothing (the stub answers later).
+ */
+static size_t
+stub(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
+    const struct pd_resp_q *rq, uint8_t *buf, size_t len, size_t cap,
+    uint64_t now)
+{
+	struct pd_resp_to to;
+
+	memset(&to, 0, sizeof(to));
+	to.ufd = ep->ufd;
+	to.serve = true;
+	to.l = *l;
+	to.llen = llen;
+	if (pd_stub_start(&ep->ns, &to, rq, buf, len, now) == 0)
+		return 0;
+	return pd_resp_error(rq, PD_VERDICT_FAILED, PD_REASON_UNREACHABLE,
+	    buf, cap);
+}
+
 /* Datagrams from the clients of ep. */
 static void
 serve_udp(struct ep *ep, uint8_t *buf, size_t cap, uint64_t now)
@@ -404,6 +430,11 @@ serve_udp(struct ep *ep, uint8_t *buf, size_t cap, uint64_t now)
 				(void)send(fd, buf, (size_t)n, MSG_DONTWAIT);
 			break;
 		case PD_RESP_FORWARD:
+			if (ep->serve) {
+				out = stub(ep, &l, llen, &rq, buf, (size_t)n,
+				    cap, now);
+				break;
+			}
 			if ((fd = fwd_get(ep, &l, llen, now)) >= 0)
 				(void)send(fd, buf, (size_t)n, MSG_DONTWAIT);
 			break;
@@ -455,7 +486,7 @@ accept_tcp(struct ep *ep)
 		if ((cfd = accept4(ep->lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			return;
 		(void)pd_resp_tcp_start(cfd, (struct sockaddr *)&ep->x,
-		    ep->xlen, ep->serve);
+		    ep->xlen, ep->serve, ep->serve ? &ep->ns : NULL);
 	}
 }
 
@@ -463,12 +494,12 @@ static void *
 loop_main(void *arg)
 {
 	static uint8_t buf[PD_RESP_MSG_MAX];
-	struct pollfd pfd[1 + 2 * EP_MAX + FWD_MAX];
+	static struct pollfd pfd[1 + 2 * EP_MAX + FWD_MAX + PD_STUB_MAX];
 	struct ep *eps[EP_MAX];
-	unsigned neps, nfwd, i, np;
+	unsigned neps, nfwd, nstub, i, np;
 	uint64_t now;
 	eventfd_t v;
-	int wake;
+	int wake, wait;
 
 	(void)arg;
 	for (;;) {
@@ -491,11 +522,15 @@ loop_main(void *arg)
 			pfd[np].fd = S.fwds[i].fd;
 			pfd[np++].events = POLLIN;
 		}
-		if (poll(pfd, np, 1000) < 0 && errno != EINTR)
+		wait = 1000;
+		nstub = pd_stub_poll(pfd + np, pd_clock_ms(), &wait);
+		if (poll(pfd, np + nstub, wait) < 0 && errno != EINTR)
 			continue;
 		now = pd_clock_ms();
 		if (pfd[0].revents & POLLIN)
 			(void)eventfd_read(wake, &v);
+		/* Before serve_udp, which may add to the stub's table. */
+		pd_stub_run(pfd + np, nstub, buf, sizeof(buf), now);
 		/* Replies first: the forward list may change below. */
 		for (i = 0; i < nfwd; i++)
 			if (pfd[1 + 2 * neps + i].revents != 0)
@@ -628,8 +663,7 @@ pd_resp_serve_tune(const struct pd_serve_tune *t)
 }
 
 int
-pd_resp_serve_listen(int ufd, int lfd, const struct sockaddr *x,
-    unsigned xlen)
+pd_resp_serve_listen(int ufd, int lfd, const struct pd_stub_conf *ns)
 {
 	struct ep *ep;
 	eventfd_t one = 1;
@@ -640,9 +674,16 @@ pd_resp_serve_listen(int ufd, int lfd, const struct sockaddr *x,
 	ep->serve = true;
 	ep->ufd = ufd;
 	ep->lfd = lfd;
-	if (x != NULL && xlen > 0 && xlen <= sizeof(ep->x)) {
-		memcpy(&ep->x, x, xlen);
-		ep->xlen = xlen;
+	if (ns != NULL && ns->n > 0 && ns->n <= PD_STUB_NS_MAX &&
+	    ns->nslen[0] <= sizeof(ep->x)) {
+		ep->ns = *ns;
+		if (ep->ns.timeout_s == 0)
+			ep->ns.timeout_s = 1;
+		if (ep->ns.attempts == 0)
+			ep->ns.attempts = 1;
+		/* X: the first, for what has no stub (TCP's first try). */
+		memcpy(&ep->x, &ns->ns[0], ns->nslen[0]);
+		ep->xlen = ns->nslen[0];
 	}
 	(void)pthread_mutex_lock(&S.mu);
 	if (S.neps == EP_MAX) {
