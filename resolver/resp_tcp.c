@@ -433,7 +433,11 @@ pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen,
 	c->ns = ns;
 	c->frames = 0;
 	c->npend = 0;
-	memcpy(&c->x, to, tolen);
+	/* No server is NULL, 0 (memcpy must not see a NULL). */
+	if (to == NULL || tolen > sizeof(c->x))
+		tolen = 0;
+	if (tolen > 0)
+		memcpy(&c->x, to, tolen);
 	c->xlen = tolen;
 	(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (!fd_track(cfd)) {
