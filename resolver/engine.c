@@ -771,17 +771,30 @@ audit(const struct pstate *ps, const char *name, const struct pd_rule *r,
 
 /* ------------------------------------------------------------ decisions */
 
+/*
+ * snprintf(dst, size, "%s", src) without the format machinery: a cached
+ * answer runs this a dozen times (callgrind: 40 % of a cached pindns
+ * serve answer went to snprintf before).
+ */
+static void
+put_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static void
 explain_begin(struct pd_explain *ex, const struct pd_rule *r)
 {
 	if (ex == NULL)
 		return;
 	memset(ex, 0, sizeof(*ex));
-	(void)snprintf(ex->rule, sizeof(ex->rule), "%s",
-	    r != NULL ? r->name : "");
-	(void)snprintf(ex->action, sizeof(ex->action), "%s",
+	put_str(ex->rule, sizeof(ex->rule), r != NULL ? r->name : "");
+	put_str(ex->action, sizeof(ex->action),
 	    r != NULL ? action_str(r->action) : "");
-	(void)snprintf(ex->dnssec, sizeof(ex->dnssec), "off");
+	put_str(ex->dnssec, sizeof(ex->dnssec), "off");
 }
 
 /* Keep a decision that depends on the policy only, for this thread. */
@@ -796,7 +809,7 @@ keep_decision(const char *name, size_t len, unsigned want, uint64_t h,
 	m.rule = r;
 	m.flags = log ? PD_TC_LOG : 0;
 	m.ttl = res->ttl;
-	(void)snprintf(m.dnssec, sizeof(m.dnssec), "off");
+	put_str(m.dnssec, sizeof(m.dnssec), "off");
 	pd_tcache_put(name, len, want, h, gen, UINT64_MAX, 0, res, &m);
 }
 
@@ -1033,22 +1046,20 @@ fill_cached_explain(struct pd_explain *ex, const struct pd_result *res,
 	if (ex == NULL)
 		return;
 	ex->from_cache = true;
-	(void)snprintf(ex->dnssec, sizeof(ex->dnssec), "%s", note->dnssec);
-	(void)snprintf(ex->upstream, sizeof(ex->upstream), "%s",
-	    note->upstream);
+	put_str(ex->dnssec, sizeof(ex->dnssec), note->dnssec);
+	put_str(ex->upstream, sizeof(ex->upstream), note->upstream);
 	ex->nseen = res->naddrs;
 	memcpy(ex->seen, res->addrs, res->naddrs * sizeof(res->addrs[0]));
 	for (i = 0; i < res->naddrs; i++)
 		ex->seen_ok[i] = true;
 	ex->nchain = 1;
-	(void)snprintf(ex->chain[0], sizeof(ex->chain[0]), "%s", norm);
+	put_str(ex->chain[0], sizeof(ex->chain[0]), norm);
 	if (res->verdict == PD_VERDICT_ACCEPTED &&
 	    strcmp(res->canon, norm) != 0) {
-		(void)snprintf(ex->chain[1], sizeof(ex->chain[1]), "%s",
-		    res->canon);
+		put_str(ex->chain[1], sizeof(ex->chain[1]), res->canon);
 		ex->nchain = 2;
 	}
-	(void)snprintf(ex->detail, sizeof(ex->detail), "from the cache");
+	put_str(ex->detail, sizeof(ex->detail), "from the cache");
 }
 
 /* Turn res into the stale answer old (old may be res itself). */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "resolver/memo.h"
 #include "resolver/resp.h"
 
 #define T_A		1
@@ -44,7 +45,7 @@ pd_resp_classify(const uint8_t *msg, size_t len, struct pd_resp_q *rq,
 		*unread = true;
 		return;
 	}
-	if (ops->wire_query(msg, len, &rq->q) != PD_OK) {
+	if (pd_memo_query(ops, msg, len, &rq->q) != PD_OK) {
 		memset(&rq->q, 0, sizeof(rq->q));	/* qwirelen 0 */
 		rq->act = PD_RESP_ODD;
 		return;
@@ -109,7 +110,7 @@ lay_out(const struct pd_dot_msg *m, uint8_t *out, size_t cap)
 	const struct pd_dot_ops *ops = pd_dot_get(NULL, 0);
 	size_t need = 0;
 
-	if (ops == NULL || ops->wire_build(m, out, cap, &need) != PD_OK ||
+	if (ops == NULL || pd_memo_build(ops, m, out, cap, &need) != PD_OK ||
 	    need > cap)
 		return 0;
 	return need;

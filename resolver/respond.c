@@ -18,6 +18,7 @@
 
 #include "resolver/dot/dot.h"
 #include "resolver/engine.h"
+#include "resolver/memo.h"
 #include "resolver/resp.h"
 
 #define T_A	1
@@ -114,7 +115,7 @@ pd_respond_build(const struct pd_dnsq *q, struct pd_dot_msg *m, uint8_t *buf,
 	m->naddrs = n;
 	m->addrs = v;
 	if ((ops = pd_dot_get(NULL, 0)) == NULL || ops->wire_build == NULL ||
-	    ops->wire_build(m, buf, len, &r->len) != PD_OK) {
+	    pd_memo_build(ops, m, buf, len, &r->len) != PD_OK) {
 		/* Nothing to hand out: fail closed, never to libc. */
 		say_refused(r, PD_REASON_UNREACHABLE);
 		r->verdict = PD_VERDICT_FAILED;
