@@ -13,7 +13,8 @@
  *	    recvmsg, getpeername on a descriptor that is not open, to port
  *	    9): the interposed calls' cost beside libc's
  *
- * One line of key=value figures: per question us_p50, us_p90, us_mean
+ * One line of key=value figures: per question us_p50, us_p90, us_p99,
+ * us_mean
  * (res, udp), or ns per call of each socket call (calls).
  */
 #include <arpa/inet.h>
@@ -55,8 +56,8 @@ report(const char *kind, double *v, size_t n, unsigned long errors)
 		sum += v[i];
 	qsort(v, n, sizeof(v[0]), cmp);
 	printf("kind=%s calls=%zu errors=%lu us_p50=%.2f us_p90=%.2f "
-	    "us_mean=%.2f\n", kind, n, errors, v[n / 2], v[n * 9 / 10],
-	    sum / (double)n);
+	    "us_p99=%.2f us_mean=%.2f\n", kind, n, errors, v[n / 2],
+	    v[n * 9 / 10], v[n * 99 / 100], sum / (double)n);
 }
 
 static int
