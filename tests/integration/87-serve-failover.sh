@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tags: lab
+# tags: lab threads
 # timeout: 200
 # pindns serve sends unclaimed queries to the nameservers of
 # system_resolv_conf as glibc's stub does (resolver/resp_stub.c), the
