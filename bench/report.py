@@ -5,7 +5,8 @@
 
 Reads OUTDIR/meta.txt, results.txt (one line of key=value per workload
 run), passthrough.txt, startup.txt, memory.txt, refresh.txt,
-callgrind*.txt and micro.txt, any of which may be missing. Medians are
+callgrind*.txt, micro.txt, sock.txt and serve.txt, any of which may be
+missing. Medians are
 over the repetitions; every ratio is computed within one repetition (the
 two runs it compares ran minutes apart at most, on the same machine
 state) and the median of those ratios is printed. Runs
@@ -171,6 +172,99 @@ def cg_breakdown(out, path, n, top=14):
 
 def ok(r):
     return r.get("rc") == "0" and r.get("errors") == "0"
+
+
+SERVERS = ["pindns-serve", "unbound", "kresd", "stubby"]
+SERVER_HOW = {
+    "pindns-serve": "pindns serve, engine cache, validating",
+    "unbound": "unbound, cache, validating",
+    "kresd": "Knot Resolver, cache, validating",
+    "stubby": "stubby, no cache (every query a validated DoT exchange)",
+}
+
+
+def serve_section(out, p):
+    """The serve phase (bench/serve.sh): dnsperf against four resolvers.
+    Returns the serve targets as (what, measured, met) tuples."""
+    sv = read_kv_lines(os.path.join(out, "serve.txt"))
+    if not sv:
+        return []
+    # As bench/serve.sh judges a run: answered, at most 1 % lost.
+    good = [d for d in sv if d.get("rc") == "0" and
+            (fnum(d, "sent") or 0) > 0 and
+            (fnum(d, "lost") or 0) <= (fnum(d, "sent") or 0) / 100]
+
+    def pick(server, mode, c):
+        return [d for d in good if d.get("server") == server and
+                d.get("mode") == mode and d.get("clients") == str(c)]
+
+    def m(server, mode, c, k):
+        return med([fnum(d, k) for d in pick(server, mode, c)])
+
+    def ratio(mode, c, k, a="pindns-serve", b="unbound"):
+        """Median of the per-repetition ratios a / b."""
+        vals = []
+        for rep in sorted({d["rep"] for d in good}):
+            x = [fnum(d, k) for d in pick(a, mode, c) if d["rep"] == rep]
+            y = [fnum(d, k) for d in pick(b, mode, c) if d["rep"] == rep]
+            if x and y and x[0] and y[0]:
+                vals.append(x[0] / y[0])
+        return med(vals)
+
+    p("Local resolvers on loopback in front of the lab's DoT upstream, "
+      "each asked in turn within each repetition (bench/serve.sh): cached "
+      "queries per second and p50/p99 latency for one client asking one "
+      "question at a time (bench/plain_dns) and for 64 dnsperf clients "
+      "with one query in flight each, and the validated miss (a new "
+      "signed name, one at a time, dnsperf). Medians over the "
+      "repetitions; ratios to unbound are medians of the per-repetition "
+      "ratios (> 1: more queries per second, or a slower miss).")
+    p()
+    p("| server | cached q/s, 1 client | p50 / p99 µs | cached q/s, 64 "
+      "clients | p50 / p99 µs | validated miss p50 / p99 µs | ok |")
+    p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for s in SERVERS:
+        n = len([d for d in sv if d.get("server") == s])
+        p("| {} ({}) | {} | {} / {} | {} | {} / {} | {} / {} | {}/{} |"
+          .format(s, SERVER_HOW[s], fmt_ops(m(s, "cached", 1, "qps")),
+                  fmt_us(m(s, "cached", 1, "p50_us")),
+                  fmt_us(m(s, "cached", 1, "p99_us")),
+                  fmt_ops(m(s, "cached", 64, "qps")),
+                  fmt_us(m(s, "cached", 64, "p50_us")),
+                  fmt_us(m(s, "cached", 64, "p99_us")),
+                  fmt_us(m(s, "miss", 1, "p50_us")),
+                  fmt_us(m(s, "miss", 1, "p99_us")),
+                  len([d for d in good if d.get("server") == s]), n))
+    p()
+    p("| ratio (per repetition, median) | cached q/s, 1 client | cached "
+      "q/s, 64 clients | validated miss p50 |")
+    p("| --- | ---: | ---: | ---: |")
+    for s in SERVERS:
+        if s == "unbound":
+            continue
+        p("| {} / unbound | {} | {} | {} |".format(
+            s, fmt_ratio(ratio("cached", 1, "qps", s)),
+            fmt_ratio(ratio("cached", 64, "qps", s)),
+            fmt_ratio(ratio("miss", 1, "p50_us", s))))
+    p()
+    out_t = []
+    for c in (1, 64):
+        v = ratio("cached", c, "qps")
+        out_t.append(("pindns serve cached q/s ≥ unbound's ({} client{})"
+                      .format(c, "s" if c > 1 else ""),
+                      "{} x".format(fmt_ratio(v)) if v else "–",
+                      None if v is None else v >= 1.0))
+    v = ratio("miss", 1, "p50_us")
+    out_t.append(("pindns serve validated miss p50 ≤ unbound's",
+                  "{} x".format(fmt_ratio(v)) if v else "–",
+                  None if v is None else v <= 1.0))
+    p("| target (issue 14) | measured | |")
+    p("| --- | --- | --- |")
+    for what, meas, met in out_t:
+        p("| {} | {} | {} |".format(what, meas, "not measured" if met is None
+                                    else ("met" if met else "**missed**")))
+    p()
+    return out_t
 
 
 def main():
@@ -525,6 +619,9 @@ def main():
                 "–" if b is None else "{:.0f}".format(b)))
         sock_calls = max(diffs) if diffs else None
         p()
+
+    # ---------------------------------------------------------- serve
+    serve_section(out, p)
 
     # ---------------------------------------------------------- targets
     targets = []

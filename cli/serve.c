@@ -6,7 +6,8 @@
  * serve.h: the same loop, workers and TCP connections as the preload's
  * in-process responder): claimed A/AAAA questions through the engine,
  * other types for claimed names refused, unclaimed queries byte for byte
- * to the first nameserver of system_resolv_conf. This file is the
+ * to the nameservers of system_resolv_conf, tried in turn as glibc's
+ * stub tries them (resolver/resp_stub.c). This file is the
  * daemon around it: options, the listen addresses, the loop check,
  * binding, dropping privileges, systemd readiness, signals.
  *
@@ -38,7 +39,6 @@
 #define USAGE	"serve [-p POLICY] [-l ADDR[@PORT]]... [-u USER] " \
 		"[--metrics-file FILE [--metrics-interval SECONDS]]"
 #define LISTEN_MAX	32
-#define NS_MAX		3	/* resolv.conf's MAXNS */
 #define DEFAULT_USER	"pindns"
 #define RESOLV_CONF	"/etc/resolv.conf"
 
@@ -169,26 +169,26 @@ same_sockaddr(const struct sockaddr_storage *a, socklen_t alen,
 }
 
 /*
- * The server unclaimed queries go to: the first nameserver of the
- * system resolv.conf, none of which may be one of our own addresses.
- * 0 (*xlen 0: none, and nothing needs one), or -1: said why.
+ * The servers unclaimed queries go to: the nameservers of the system
+ * resolv.conf (tried in turn, as glibc's stub does), none of which may
+ * be one of our own addresses. 0 (ns->n 0: none, and nothing needs
+ * one), or -1: said why.
  */
 static int
-pick_server(const struct pd_policy *p, const struct opts *o,
-    struct sockaddr_storage *x, socklen_t *xlen)
+pick_servers(const struct pd_policy *p, const struct opts *o,
+    struct pd_stub_conf *ns)
 {
 	const char *path = p->system_resolv_conf != NULL ?
 	    p->system_resolv_conf : RESOLV_CONF;
-	struct sockaddr_storage ns[NS_MAX], me;
-	socklen_t nslen[NS_MAX], melen;
+	struct sockaddr_storage me;
+	socklen_t melen;
 	char why[512], buf[64];
 	bool need = needs_system(p);
 	unsigned i;
 	int n, k;
 
-	*xlen = 0;
-	if ((n = pd_serve_nameservers(path, ns, nslen, NS_MAX, why,
-	    sizeof(why))) < 0) {
+	if ((n = pd_serve_resolv(path, ns, why, sizeof(why))) < 0) {
+		ns->n = 0;
 		if (!need)
 			return 0;
 		say("cannot read the system resolver's configuration: %s "
@@ -198,7 +198,8 @@ pick_server(const struct pd_policy *p, const struct opts *o,
 	for (k = 0; k < n; k++)
 		for (i = 0; i < o->nlisten; i++) {
 			pd_serve_sockaddr(&o->listen[i], &me, &melen);
-			if (!same_sockaddr(&ns[k], nslen[k], &me, melen))
+			if (!same_sockaddr(&ns->ns[k], ns->nslen[k], &me,
+			    melen))
 				continue;
 			pd_listen_format(&o->listen[i], buf, sizeof(buf));
 			say("%s names %s, one of our own listen addresses: "
@@ -214,11 +215,6 @@ pick_server(const struct pd_policy *p, const struct opts *o,
 		    "the system resolver (system_resolv_conf)", path);
 		return -1;
 	}
-	if (n > 1)
-		say("unclaimed queries go to the first nameserver of %s "
-		    "only", path);
-	*x = ns[0];
-	*xlen = nslen[0];
 	return 0;
 }
 
@@ -346,8 +342,7 @@ pd_cmd_serve(int argc, char **argv)
 	struct pd_error e;
 	struct pd_engine_cfg cfg;
 	struct pd_serve_tune t;
-	struct sockaddr_storage x;
-	socklen_t xlen;
+	struct pd_stub_conf ns;
 	sigset_t set;
 	char msg[256], list[LISTEN_MAX * 48], buf[64];
 	int ufd[LISTEN_MAX], lfd[LISTEN_MAX], r;
@@ -380,7 +375,7 @@ pd_cmd_serve(int argc, char **argv)
 		return PD_EXIT_USAGE;
 	}
 	choose_listen(&o, p);
-	r = pick_server(p, &o, &x, &xlen);
+	r = pick_servers(p, &o, &ns);
 	memset(&t, 0, sizeof(t));
 	t.workers = WORKERS;
 	t.fwd_max = FWD_SOCKETS;
@@ -415,8 +410,7 @@ pd_cmd_serve(int argc, char **argv)
 	pd_resp_serve_tune(&t);
 	list[0] = '\0';
 	for (i = 0; i < o.nlisten; i++) {
-		if (pd_resp_serve_listen(ufd[i], lfd[i], xlen > 0 ?
-		    (struct sockaddr *)&x : NULL, xlen) != 0) {
+		if (pd_resp_serve_listen(ufd[i], lfd[i], &ns) != 0) {
 			say("cannot serve: %s", strerror(errno));
 			return PD_EXIT_USAGE;
 		}

@@ -7,14 +7,17 @@
 #include <sys/socket.h>
 
 #include "policy/policy.h"
+#include "resolver/serve.h"
 
 /*
- * The first max nameservers of the resolv.conf at path, port 53, in
- * file order. The count (0: none), or -1 when the file cannot be read
+ * The resolv.conf at path as glibc's stub reads it: the first three
+ * nameservers, port 53, in file order, and the options timeout:,
+ * attempts: and rotate (capped as glibc caps them, at least 1). The
+ * count of nameservers (0: none), or -1 when the file cannot be read
  * (why says so).
  */
-int	pd_serve_nameservers(const char *path, struct sockaddr_storage *ns,
-	    socklen_t *nslen, int max, char *why, size_t whylen);
+int	pd_serve_resolv(const char *path, struct pd_stub_conf *c, char *why,
+	    size_t whylen);
 
 /* l as a socket address. */
 void	pd_serve_sockaddr(const struct pd_listen *l,

@@ -20,15 +20,37 @@
 
 /* ------------------------------------------------------------ resolv.conf */
 
+/* One word of an "options" line, as glibc's res_init reads it. */
+static void
+option(const char *w, struct pd_stub_conf *c)
+{
+	long v;
+
+	if (strncmp(w, "timeout:", 8) == 0) {
+		v = strtol(w + 8, NULL, 10);
+		/* glibc caps at RES_MAXRETRANS; 0 waits 1 s there. */
+		c->timeout_s = v < 1 ? 1 : v > PD_STUB_TIMEOUT_MAX ?
+		    PD_STUB_TIMEOUT_MAX : (unsigned)v;
+	} else if (strncmp(w, "attempts:", 9) == 0) {
+		v = strtol(w + 9, NULL, 10);
+		/* glibc caps at RES_MAXRETRY; 0 (no try at all) is one. */
+		c->attempts = v < 1 ? 1 : v > PD_STUB_ATTEMPTS_MAX ?
+		    PD_STUB_ATTEMPTS_MAX : (unsigned)v;
+	} else if (strcmp(w, "rotate") == 0)
+		c->rotate = true;
+}
+
 int
-pd_serve_nameservers(const char *path, struct sockaddr_storage *ns,
-    socklen_t *nslen, int max, char *why, size_t whylen)
+pd_serve_resolv(const char *path, struct pd_stub_conf *c, char *why,
+    size_t whylen)
 {
 	struct addrinfo hints, *ai;
-	char line[512], word[16], addr[128];
+	char line[512], word[16], addr[128], *w, *save;
 	FILE *f;
-	int n = 0;
 
+	memset(c, 0, sizeof(*c));
+	c->timeout_s = 5;	/* RES_TIMEOUT */
+	c->attempts = 2;	/* RES_DFLRETRY */
 	if ((f = fopen(path, "re")) == NULL) {
 		(void)snprintf(why, whylen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -39,21 +61,31 @@ pd_serve_nameservers(const char *path, struct sockaddr_storage *ns,
 	/*
 	 * resolv(5): "nameserver ADDRESS" lines, the first MAXNS (3) used,
 	 * always port 53; a link-local IPv6 address may carry %IFACE.
+	 * "options" lines: timeout:N, attempts:N, rotate (the rest is for
+	 * the stub's caller, not its sending).
 	 */
-	while (n < max && fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "%15s %127s", word, addr) != 2 ||
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "options", 7) == 0 &&
+		    (line[7] == ' ' || line[7] == '\t')) {
+			for (w = strtok_r(line + 7, " \t\r\n", &save); w != NULL;
+			    w = strtok_r(NULL, " \t\r\n", &save))
+				option(w, c);
+			continue;
+		}
+		if (c->n == PD_STUB_NS_MAX ||
+		    sscanf(line, "%15s %127s", word, addr) != 2 ||
 		    strcmp(word, "nameserver") != 0)
 			continue;
 		if (getaddrinfo(addr, "53", &hints, &ai) != 0)
 			continue;	/* as glibc: an unreadable line is skipped */
-		if (ai->ai_addrlen <= sizeof(ns[n])) {
-			memcpy(&ns[n], ai->ai_addr, ai->ai_addrlen);
-			nslen[n++] = ai->ai_addrlen;
+		if (ai->ai_addrlen <= sizeof(c->ns[c->n])) {
+			memcpy(&c->ns[c->n], ai->ai_addr, ai->ai_addrlen);
+			c->nslen[c->n++] = ai->ai_addrlen;
 		}
 		freeaddrinfo(ai);
 	}
 	(void)fclose(f);
-	return n;
+	return (int)c->n;
 }
 
 /* ------------------------------------------------------------ sockets */

@@ -134,11 +134,11 @@ pd_engine_explain_begin(struct pd_explain *ex, const struct pd_rule *r)
 	if (ex == NULL)
 		return;
 	memset(ex, 0, sizeof(*ex));
-	(void)snprintf(ex->rule, sizeof(ex->rule), "%s",
-	    r != NULL ? r->name : "");
-	(void)snprintf(ex->action, sizeof(ex->action), "%s",
+	pd_engine_put_str(ex->rule, sizeof(ex->rule), r != NULL ? r->name :
+	    "");
+	pd_engine_put_str(ex->action, sizeof(ex->action),
 	    r != NULL ? action_str(r->action) : "");
-	(void)snprintf(ex->dnssec, sizeof(ex->dnssec), "off");
+	pd_engine_put_str(ex->dnssec, sizeof(ex->dnssec), "off");
 }
 
 /* Keep a decision that depends on the policy only, for this thread. */
@@ -153,7 +153,7 @@ keep_decision(const char *name, size_t len, unsigned want, uint64_t h,
 	m.rule = r;
 	m.flags = log ? PD_TC_LOG : 0;
 	m.ttl = res->ttl;
-	(void)snprintf(m.dnssec, sizeof(m.dnssec), "off");
+	pd_engine_put_str(m.dnssec, sizeof(m.dnssec), "off");
 	pd_tcache_put(name, len, want, h, gen, UINT64_MAX, 0, res, &m);
 }
 

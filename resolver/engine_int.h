@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "policy/policy.h"
 #include "resolver/engine.h"
@@ -119,5 +120,19 @@ void	pd_engine_secure(struct pstate *ps, const struct pd_rule *r,
 	    uint64_t t0, struct pd_result *res, struct pd_explain *ex);
 /* Free the backends of replaced policies nobody uses (poll, E.mu free). */
 void	pd_engine_reap_backends(void);
+
+/*
+ * snprintf(dst, size, "%s", src) without the format machinery: a cached
+ * answer fills its explanation with a dozen of these (callgrind: 40 % of
+ * a cached pindns serve answer went to snprintf).
+ */
+static inline void
+pd_engine_put_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
 
 #endif /* PD_ENGINE_INT_H */

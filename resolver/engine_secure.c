@@ -289,22 +289,21 @@ fill_cached_explain(struct pd_explain *ex, const struct pd_result *res,
 	if (ex == NULL)
 		return;
 	ex->from_cache = true;
-	(void)snprintf(ex->dnssec, sizeof(ex->dnssec), "%s", note->dnssec);
-	(void)snprintf(ex->upstream, sizeof(ex->upstream), "%s",
-	    note->upstream);
+	pd_engine_put_str(ex->dnssec, sizeof(ex->dnssec), note->dnssec);
+	pd_engine_put_str(ex->upstream, sizeof(ex->upstream), note->upstream);
 	ex->nseen = res->naddrs;
 	memcpy(ex->seen, res->addrs, res->naddrs * sizeof(res->addrs[0]));
 	for (i = 0; i < res->naddrs; i++)
 		ex->seen_ok[i] = true;
 	ex->nchain = 1;
-	(void)snprintf(ex->chain[0], sizeof(ex->chain[0]), "%s", norm);
+	pd_engine_put_str(ex->chain[0], sizeof(ex->chain[0]), norm);
 	if (res->verdict == PD_VERDICT_ACCEPTED &&
 	    strcmp(res->canon, norm) != 0) {
-		(void)snprintf(ex->chain[1], sizeof(ex->chain[1]), "%s",
+		pd_engine_put_str(ex->chain[1], sizeof(ex->chain[1]),
 		    res->canon);
 		ex->nchain = 2;
 	}
-	(void)snprintf(ex->detail, sizeof(ex->detail), "from the cache");
+	pd_engine_put_str(ex->detail, sizeof(ex->detail), "from the cache");
 }
 
 /* Turn res into the stale answer old (old may be res itself). */

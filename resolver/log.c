@@ -174,12 +174,18 @@ would_refuse(const struct pd_log_rec *r)
 	return pd_result_would_refuse(&res);
 }
 
-/* pindns serve: the client whose query this thread is answering. */
+/*
+ * pindns serve: the client whose query this thread is answering. Set for
+ * every query, written in few of them (most answers log nothing), so an
+ * address is kept as it came and spelt only for a line (tl_client_sa).
+ */
 static __thread char tl_client[64];
+static __thread struct sockaddr_in6 tl_sa;	/* AF_UNSPEC: none kept */
 
 void
 pd_log_set_client(const char *client)
 {
+	tl_sa.sin6_family = AF_UNSPEC;
 	if (client == NULL)
 		tl_client[0] = '\0';
 	else
@@ -189,16 +195,35 @@ pd_log_set_client(const char *client)
 void
 pd_log_set_client_sa(const struct sockaddr *sa)
 {
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+	memset(&tl_sa, 0, sizeof(tl_sa));
+	if (sa->sa_family == AF_INET)
+		memcpy(&tl_sa, sa, sizeof(struct sockaddr_in));
+	else if (sa->sa_family == AF_INET6)
+		memcpy(&tl_sa, sa, sizeof(struct sockaddr_in6));
+	else
+		tl_sa.sin6_family = AF_UNIX;	/* spelt "?" */
+	tl_client[0] = '\0';
+}
+
+/* The kept address spelt into tl_client. */
+static void
+client_spell(void)
+{
+	const struct sockaddr_in6 *s6 = &tl_sa;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&tl_sa;
 	char a[INET6_ADDRSTRLEN];
+	int fam = tl_sa.sin6_family;
+
+	if (fam == AF_UNSPEC)
+		return;
+	tl_sa.sin6_family = AF_UNSPEC;
 
 	/* As SPEC §7 spells upstreams: "1.2.3.4:53", "[::1]:53". */
-	if (sa->sa_family == AF_INET && inet_ntop(AF_INET, &s4->sin_addr, a,
+	if (fam == AF_INET && inet_ntop(AF_INET, &s4->sin_addr, a,
 	    sizeof(a)) != NULL)
 		(void)snprintf(tl_client, sizeof(tl_client), "%s:%u", a,
 		    (unsigned)ntohs(s4->sin_port));
-	else if (sa->sa_family == AF_INET6 && inet_ntop(AF_INET6,
+	else if (fam == AF_INET6 && inet_ntop(AF_INET6,
 	    &s6->sin6_addr, a, sizeof(a)) != NULL)
 		(void)snprintf(tl_client, sizeof(tl_client), "[%s]:%u", a,
 		    (unsigned)ntohs(s6->sin6_port));
@@ -391,6 +416,7 @@ pd_log_write(struct pd_log *l, const struct pd_log_rec *r)
 
 	if (l == NULL)
 		return;
+	client_spell();
 	if (r->client == NULL && tl_client[0] != '\0') {
 		rc = *r;
 		rc.client = tl_client;

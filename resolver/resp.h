@@ -12,7 +12,8 @@
  * the pins first.
  *
  * Threads: the UDP loop never waits on the network for a claimed name: a
- * query whose answer is not cached goes to a small pool of workers. Each
+ * query whose answer is not cached goes to a small pool of workers
+ * (resp_pool.c). Each
  * TCP connection has a thread of its own. All of them are made with
  * every signal blocked and announced to the host (pd_host
  * ->engine_thread), so the preload's hooks pass their calls to libc.
@@ -23,11 +24,16 @@
 #ifndef PD_RESP_H
 #define PD_RESP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "resolver/dot/dot.h"
 #include "resolver/engine.h"
+
+struct pd_stub_conf;
+struct pollfd;
 
 /* Largest DNS message (TCP's 16-bit length). */
 #define PD_RESP_MSG_MAX		65535
@@ -117,11 +123,13 @@ extern const struct pd_sock_ops pd_resp_ops;
 /*
  * resp_tcp.c: serve one accepted TCP connection cfd (ours now) for the
  * server to (tolen bytes; 0: none) on a thread of its own; serve: a
- * pindns serve client (ODD refused, audit lines name it). -1 when no thread can
- * be made (cfd is then closed).
+ * pindns serve client (ODD refused, audit lines name it), whose X is the
+ * first of ns's nameservers that takes a connection. -1 when no thread
+ * can be made (cfd is then closed).
  */
 int	pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen,
-	    bool serve);
+	    bool serve, const struct pd_stub_conf *ns);
+
 
 /* resp_tcp.c: pindns serve's limits (0: keep); see resolver/serve.h. */
 void	pd_resp_tcp_tune(unsigned max, unsigned idle_ms);
@@ -129,7 +137,74 @@ void	pd_resp_tcp_tune(unsigned max, unsigned idle_ms);
 /* resp_tcp.c: in a child after fork, close the parent's connections. */
 void	pd_resp_tcp_forked(void);
 
+/* Where a queued query's reply goes: the endpoint's socket and client. */
+struct pd_resp_to {
+	int			 ufd;	/* the endpoint's UDP socket */
+	bool			 serve;	/* pindns serve's (audit: client) */
+	struct sockaddr_storage	 l;	/* the client */
+	socklen_t		 llen;
+	struct sockaddr_storage	 x;	/* X, for a pinned query */
+	socklen_t		 xlen;
+	const struct pd_stub_conf *ns;	/* serve: X's place (NULL: x) */
+};
+
+/*
+ * resp_pool.c: queue rq (msg[0..len-1], copied) for a worker, which
+ * answers it (PINNED: asks X and holds its reply against the pins) and
+ * sends the reply from to->ufd to the client. False when the queue is
+ * full or memory short (nothing was sent). Never blocks on the network.
+ */
+bool	pd_resp_pool_add(const struct pd_resp_to *to,
+	    const struct pd_resp_q *rq, const uint8_t *msg, size_t len);
+
+/* resp_pool.c: at most workers threads (0: keep); serve: a job queued
+ * longer than job_ms (0: keep) is answered SERVFAIL. */
+void	pd_resp_pool_tune(unsigned workers, uint64_t job_ms);
+
+/* resp_pool.c: the most a UDP client takes (RFC 6891 §6.2.5; 512
+ * without EDNS). */
+size_t	pd_resp_udp_limit(const struct pd_resp_q *rq);
+
 /* resp_serve.c: a thread of the responder, signals blocked, announced. */
 int	pd_resp_thread(void *(*fn)(void *), void *arg);
+
+/*
+ * resp_stub.c, on the UDP loop's thread only: send rq (msg[0..len-1],
+ * copied) to c's nameservers; the reply (or SERVFAIL) goes from to->ufd
+ * to the client later (pd_stub_run). -1 when it cannot even start
+ * (table full, no memory, no server reachable): the caller answers.
+ */
+int	pd_stub_start(const struct pd_stub_conf *c,
+	    const struct pd_resp_to *to, const struct pd_resp_q *rq,
+	    const uint8_t *msg, size_t len, uint64_t now);
+
+/*
+ * resp_stub.c, the loop: the waiting queries' sockets into pfd (room
+ * for 256); *wait lowered to the ms until the first try runs out.
+ * Returns how many were written.
+ */
+unsigned pd_stub_poll(struct pollfd *pfd, uint64_t now, int *wait);
+
+/*
+ * resp_stub.c, the loop, after poll and before any pd_stub_start: the
+ * replies on pfd[0..n-1] (as pd_stub_poll wrote them) and the tries that
+ * ran out; buf (cap bytes) is scratch.
+ */
+void	pd_stub_run(const struct pollfd *pfd, unsigned n, uint8_t *buf,
+	    size_t cap, uint64_t now);
+
+/* resp_stub.c: in a child after fork, close the parent's sockets. */
+void	pd_stub_forked(void);
+
+/*
+ * resp_stub.c: the same exchange waited out on this thread (a worker's
+ * pinned query). The reply's length in buf, or 0 when no nameserver
+ * said anything.
+ */
+size_t	pd_stub_ask(const struct pd_stub_conf *c, const struct pd_resp_q *rq,
+	    const uint8_t *msg, size_t len, uint8_t *buf, size_t cap);
+
+/* resp_stub.c: how many queries the loop's table holds at most. */
+#define PD_STUB_MAX	256
 
 #endif /* PD_RESP_H */

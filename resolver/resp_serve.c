@@ -1,6 +1,6 @@
 /*
- * pindns engine: the responder's endpoints, its UDP loop and its workers
- * (resolver/resp.h).
+ * pindns engine: the responder's endpoints and its UDP loop
+ * (resolver/resp.h; its workers are resp_pool.c's).
  *
  * An endpoint R(X) is a UDP socket and a TCP listener bound to the same
  * ephemeral loopback port, so one port names X for both transports (the
@@ -12,8 +12,8 @@
  *    unchanged to the client from R(X);
  *  - a claimed question answered from the cache (or refused at once) is
  *    answered on the loop; one that may need the network, and a pinned
- *    `system` one, go to a worker, so a slow miss never holds up another
- *    client;
+ *    `system` one, go to a worker (resp_pool.c), so a slow miss never
+ *    holds up another client;
  *  - a TCP connection is handed to a thread of its own (resp_tcp.c).
  * Forward sockets idle for FWD_IDLE_MS are closed; at most FWD_MAX are
  * open (the least recently used goes first).
@@ -38,10 +38,6 @@
 #define EP_MAX		64	/* endpoints (servers x families) */
 #define FWD_MAX		256	/* UDP forward sockets */
 #define FWD_IDLE_MS	10000
-#define WORKERS_MAX	64
-#define JOBS_MAX	1024	/* queued claimed queries; more are dropped
-				 * (pindns serve: answered SERVFAIL) */
-#define PIN_WAIT_MS	5000	/* X's reply to a pinned query */
 #define DRAIN_MAX	64	/* datagrams read per socket per round */
 
 struct ep {
@@ -55,6 +51,7 @@ struct ep {
 	int			 lfd;
 	bool			 serve;	/* pindns serve's (resolver/serve.h);
 					 * xlen 0 there: no X */
+	struct pd_stub_conf	 ns;	/* serve: X and the others after it */
 };
 
 struct fwd {
@@ -65,43 +62,19 @@ struct fwd {
 	uint64_t		 last_ms;
 };
 
-struct job {
-	struct job		*next;
-	uint64_t		 born_ms;
-	uint64_t		 born_ns;	/* serve's latency */
-	struct ep		*ep;
-	struct sockaddr_storage	 l;
-	socklen_t		 llen;
-	struct pd_resp_q	 rq;
-	size_t			 len;
-	uint8_t			 msg[];
-};
-
 static struct {
 	pthread_mutex_t		 mu;	/* everything here */
-	pthread_cond_t		 cv;	/* a job was queued */
 	struct ep		*eps[EP_MAX];
 	unsigned		 neps;
 	struct fwd		 fwds[FWD_MAX];
 	unsigned		 nfwds;
 	bool			 loop_on;
 	int			 wake;	/* eventfd: endpoints changed */
-	struct job		*jobs;
-	struct job		**jtail;
-	unsigned		 njobs;
-	unsigned		 workers;
-	unsigned		 idle;
-	unsigned		 workers_max;
 	unsigned		 fwd_max;
-	uint64_t		 job_ms;	/* serve: older jobs SERVFAIL */
 } S = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
 	.wake = -1,
-	.jtail = &S.jobs,
-	.workers_max = 4,
 	.fwd_max = 128,
-	.job_ms = UINT64_MAX,
 };
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -172,8 +145,7 @@ fork_parent(void)
  * The child has none of the responder's threads: drop the parent's
  * endpoints (its copies of their descriptors; the parent keeps serving
  * them, so sockets the child inherited connected to them still work
- * while the parent lives) and queued jobs (leaked: their memory may be
- * half-written by a thread that no longer exists).
+ * while the parent lives). The queued jobs are resp_pool.c's.
  */
 static void
 fork_child(void)
@@ -186,15 +158,12 @@ fork_child(void)
 	}
 	for (i = 0; i < S.nfwds; i++)
 		(void)close(S.fwds[i].fd);
+	pd_stub_forked();
 	if (S.wake >= 0)
 		(void)close(S.wake);
 	S.wake = -1;
 	S.neps = S.nfwds = 0;
 	S.loop_on = false;
-	S.jobs = NULL;
-	S.jtail = &S.jobs;
-	S.njobs = S.workers = S.idle = 0;
-	(void)pthread_cond_init(&S.cv, NULL);
 	(void)pthread_mutex_unlock(&S.mu);
 	pd_resp_tcp_forked();
 }
@@ -318,14 +287,7 @@ fail:
 	return -1;
 }
 
-/* ------------------------------------------------------------ workers */
-
-/* The most a UDP client takes (RFC 6891 §6.2.5; 512 without EDNS). */
-static size_t
-udp_limit(const struct pd_resp_q *rq)
-{
-	return rq->q.edns && rq->q.udp_size > 512 ? rq->q.udp_size : 512;
-}
+/* ------------------------------------------------------------ to workers */
 
 /*
  * pindns serve: audit lines written on this thread name client l (until
@@ -338,123 +300,21 @@ client_is(const struct ep *ep, const struct sockaddr_storage *l)
 		pd_log_set_client_sa((const struct sockaddr *)l);
 }
 
-/*
- * A pinned query: ask X from a socket of our own, wait for its reply
- * (PIN_WAIT_MS at most), hold it against the pins. 0 when X says nothing.
- */
-static size_t
-ask_pinned(const struct job *j, uint8_t *buf, size_t cap)
-{
-	struct pollfd pfd;
-	uint64_t end = pd_clock_ms() + PIN_WAIT_MS, now;
-	ssize_t n = -1;
-	int fd;
-
-	if ((fd = socket(j->ep->x.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) <
-	    0)
-		return 0;
-	if (connect(fd, (const struct sockaddr *)&j->ep->x, j->ep->xlen) !=
-	    0 || send(fd, j->msg, j->len, 0) != (ssize_t)j->len)
-		goto out;
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	while ((now = pd_clock_ms()) < end) {
-		if (poll(&pfd, 1, (int)(end - now)) <= 0)
-			continue;
-		n = recv(fd, buf, cap, 0);
-		/* The reply to this query, not a late one to another. */
-		if (n >= 12 && pd_resp_id(buf, (size_t)n) ==
-		    pd_resp_id(j->msg, j->len))
-			break;
-		n = -1;
-	}
-out:
-	(void)close(fd);
-	if (n < 0)
-		return 0;
-	return pd_resp_pin(&j->rq, buf, (size_t)n, cap, udp_limit(&j->rq));
-}
-
-/* pindns serve's counts of a UDP query (resolver/stats.h). */
-static void
-served(const struct ep *ep, enum pd_stats_act a, uint64_t t0_ns)
-{
-	if (ep->serve)
-		pd_stats_query(PD_TR_UDP, a, (pd_clock_ns() - t0_ns) / 1000);
-}
-
-static void *
-worker_main(void *arg)
-{
-	uint8_t buf[PD_RESP_MSG_MAX];
-	struct job *j;
-	size_t n;
-
-	(void)arg;
-	for (;;) {
-		(void)pthread_mutex_lock(&S.mu);
-		S.idle++;
-		while (S.jobs == NULL)
-			(void)pthread_cond_wait(&S.cv, &S.mu);
-		S.idle--;
-		j = S.jobs;
-		if ((S.jobs = j->next) == NULL)
-			S.jtail = &S.jobs;
-		S.njobs--;
-		(void)pthread_mutex_unlock(&S.mu);
-
-		client_is(j->ep, &j->l);
-		if (j->ep->serve && pd_clock_ms() - j->born_ms > S.job_ms)
-			/* Waited past timeout_ms: late is no answer at all. */
-			n = pd_resp_error(&j->rq, PD_VERDICT_FAILED,
-			    PD_REASON_TIMEOUT, buf, sizeof(buf));
-		else if (j->rq.act == PD_RESP_PINNED)
-			n = ask_pinned(j, buf, sizeof(buf));
-		else
-			n = pd_resp_answer(&j->rq, buf, sizeof(buf),
-			    udp_limit(&j->rq));
-		if (n > 0)
-			(void)sendto(j->ep->ufd, buf, n, MSG_DONTWAIT,
-			    (const struct sockaddr *)&j->l, j->llen);
-		served(j->ep, PD_QA_ANSWERED, j->born_ns);
-		free(j);
-	}
-	return NULL;
-}
-
-/* Queue a claimed query for a worker (called on the loop). */
+/* Queue a claimed query for a worker (resp_pool.c; called on the loop). */
 static bool
 enqueue(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
     const struct pd_resp_q *rq, const uint8_t *msg, size_t len)
 {
-	struct job *j;
+	struct pd_resp_to to;
 
-	if ((j = malloc(sizeof(*j) + len)) == NULL)
-		return false;	/* the client asks again */
-	j->next = NULL;
-	j->born_ms = pd_clock_ms();
-	j->born_ns = pd_clock_ns();
-	j->ep = ep;
-	j->l = *l;
-	j->llen = llen;
-	j->rq = *rq;
-	j->len = len;
-	memcpy(j->msg, msg, len);
-	(void)pthread_mutex_lock(&S.mu);
-	if (S.njobs >= JOBS_MAX) {
-		(void)pthread_mutex_unlock(&S.mu);
-		free(j);
-		return false;
-	}
-	*S.jtail = j;
-	S.jtail = &j->next;
-	S.njobs++;
-	if (S.idle == 0 && S.workers < S.workers_max &&
-	    pd_resp_thread(worker_main, NULL) == 0)
-		S.workers++;
-	(void)pthread_cond_signal(&S.cv);
-	(void)pthread_mutex_unlock(&S.mu);
-	return true;
+	to.ufd = ep->ufd;
+	to.serve = ep->serve;
+	to.l = *l;
+	to.llen = llen;
+	to.x = ep->x;
+	to.xlen = ep->xlen;
+	to.ns = ep->serve ? &ep->ns : NULL;
+	return pd_resp_pool_add(&to, rq, msg, len);
 }
 
 /* ------------------------------------------------------------ forwarding */
@@ -506,6 +366,37 @@ fwd_get(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
 	return fd;
 }
 
+/*
+ * pindns serve: an unclaimed query to the system nameservers
+ * (resp_stub.c). What to answer now: SERVFAIL when it cannot even be
+ * sent, else nothing (the stub answers later).
+ */
+static size_t
+stub(struct ep *ep, const struct sockaddr_storage *l, socklen_t llen,
+    const struct pd_resp_q *rq, uint8_t *buf, size_t len, size_t cap,
+    uint64_t now)
+{
+	struct pd_resp_to to;
+
+	memset(&to, 0, sizeof(to));
+	to.ufd = ep->ufd;
+	to.serve = true;
+	to.l = *l;
+	to.llen = llen;
+	if (pd_stub_start(&ep->ns, &to, rq, buf, len, now) == 0)
+		return 0;
+	return pd_resp_error(rq, PD_VERDICT_FAILED, PD_REASON_UNREACHABLE,
+	    buf, cap);
+}
+
+/* pindns serve's counts of a UDP query (resolver/stats.h). */
+static void
+served(const struct ep *ep, enum pd_stats_act a, uint64_t t0_ns)
+{
+	if (ep->serve)
+		pd_stats_query(PD_TR_UDP, a, (pd_clock_ns() - t0_ns) / 1000);
+}
+
 /* Datagrams from the clients of ep. */
 static void
 serve_udp(struct ep *ep, uint8_t *buf, size_t cap, uint64_t now)
@@ -554,12 +445,18 @@ serve_udp(struct ep *ep, uint8_t *buf, size_t cap, uint64_t now)
 				(void)send(fd, buf, (size_t)n, MSG_DONTWAIT);
 			break;
 		case PD_RESP_FORWARD:
+			if (ep->serve) {
+				out = stub(ep, &l, llen, &rq, buf, (size_t)n,
+				    cap, now);
+				served(ep, PD_QA_FORWARDED, t0);
+				break;
+			}
 			if ((fd = fwd_get(ep, &l, llen, now)) >= 0)
 				(void)send(fd, buf, (size_t)n, MSG_DONTWAIT);
-			served(ep, PD_QA_FORWARDED, t0);
 			break;
 		case PD_RESP_NOW:
-			out = pd_resp_answer(&rq, buf, cap, udp_limit(&rq));
+			out = pd_resp_answer(&rq, buf, cap,
+			    pd_resp_udp_limit(&rq));
 			break;
 		case PD_RESP_WAIT:
 		case PD_RESP_PINNED:
@@ -608,7 +505,7 @@ accept_tcp(struct ep *ep)
 		if ((cfd = accept4(ep->lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			return;
 		(void)pd_resp_tcp_start(cfd, (struct sockaddr *)&ep->x,
-		    ep->xlen, ep->serve);
+		    ep->xlen, ep->serve, ep->serve ? &ep->ns : NULL);
 	}
 }
 
@@ -616,12 +513,12 @@ static void *
 loop_main(void *arg)
 {
 	static uint8_t buf[PD_RESP_MSG_MAX];
-	struct pollfd pfd[1 + 2 * EP_MAX + FWD_MAX];
+	static struct pollfd pfd[1 + 2 * EP_MAX + FWD_MAX + PD_STUB_MAX];
 	struct ep *eps[EP_MAX];
-	unsigned neps, nfwd, i, np;
+	unsigned neps, nfwd, nstub, i, np;
 	uint64_t now;
 	eventfd_t v;
-	int wake;
+	int wake, wait;
 
 	(void)arg;
 	for (;;) {
@@ -644,11 +541,15 @@ loop_main(void *arg)
 			pfd[np].fd = S.fwds[i].fd;
 			pfd[np++].events = POLLIN;
 		}
-		if (poll(pfd, np, 1000) < 0 && errno != EINTR)
+		wait = 1000;
+		nstub = pd_stub_poll(pfd + np, pd_clock_ms(), &wait);
+		if (poll(pfd, np + nstub, wait) < 0 && errno != EINTR)
 			continue;
 		now = pd_clock_ms();
 		if (pfd[0].revents & POLLIN)
 			(void)eventfd_read(wake, &v);
+		/* Before serve_udp, which may add to the stub's table. */
+		pd_stub_run(pfd + np, nstub, buf, sizeof(buf), now);
 		/* Replies first: the forward list may change below. */
 		for (i = 0; i < nfwd; i++)
 			if (pfd[1 + 2 * neps + i].revents != 0)
@@ -844,7 +745,7 @@ resp_answer_now(const struct sockaddr *r, unsigned rlen,
 		return 0;
 	if ((buf = malloc(PD_RESP_MSG_MAX)) == NULL)
 		return 0;
-	out = pd_resp_answer(&rq, buf, PD_RESP_MSG_MAX, udp_limit(&rq));
+	out = pd_resp_answer(&rq, buf, PD_RESP_MSG_MAX, pd_resp_udp_limit(&rq));
 	if (out > 0)
 		(void)sendto(ufd, buf, out, MSG_DONTWAIT,
 		    (struct sockaddr *)&to, tolen);
@@ -859,20 +760,15 @@ void
 pd_resp_serve_tune(const struct pd_serve_tune *t)
 {
 	(void)pthread_mutex_lock(&S.mu);
-	if (t->workers > 0)
-		S.workers_max = t->workers < WORKERS_MAX ? t->workers :
-		    WORKERS_MAX;
 	if (t->fwd_max > 0)
 		S.fwd_max = t->fwd_max < FWD_MAX ? t->fwd_max : FWD_MAX;
-	if (t->job_ms > 0)
-		S.job_ms = t->job_ms;
 	(void)pthread_mutex_unlock(&S.mu);
+	pd_resp_pool_tune(t->workers, t->job_ms);
 	pd_resp_tcp_tune(t->tcp_max, t->tcp_idle_ms);
 }
 
 int
-pd_resp_serve_listen(int ufd, int lfd, const struct sockaddr *x,
-    unsigned xlen)
+pd_resp_serve_listen(int ufd, int lfd, const struct pd_stub_conf *ns)
 {
 	struct ep *ep;
 	eventfd_t one = 1;
@@ -883,9 +779,16 @@ pd_resp_serve_listen(int ufd, int lfd, const struct sockaddr *x,
 	ep->serve = true;
 	ep->ufd = ufd;
 	ep->lfd = lfd;
-	if (x != NULL && xlen > 0 && xlen <= sizeof(ep->x)) {
-		memcpy(&ep->x, x, xlen);
-		ep->xlen = xlen;
+	if (ns != NULL && ns->n > 0 && ns->n <= PD_STUB_NS_MAX &&
+	    ns->nslen[0] <= sizeof(ep->x)) {
+		ep->ns = *ns;
+		if (ep->ns.timeout_s == 0)
+			ep->ns.timeout_s = 1;
+		if (ep->ns.attempts == 0)
+			ep->ns.attempts = 1;
+		/* X: the first, for what has no stub (TCP's first try). */
+		memcpy(&ep->x, &ns->ns[0], ns->nslen[0]);
+		ep->xlen = ns->nslen[0];
 	}
 	(void)pthread_mutex_lock(&S.mu);
 	if (S.neps == EP_MAX) {

@@ -26,6 +26,7 @@
 #include "resolver/clock.h"
 #include "resolver/log.h"
 #include "resolver/resp.h"
+#include "resolver/serve.h"
 #include "resolver/stats.h"
 
 #define TCP_MAX		64
@@ -51,6 +52,7 @@ struct conn {
 	int			 xfd;	/* ours to X, -1 until needed */
 	struct sockaddr_storage	 x;
 	socklen_t		 xlen;
+	const struct pd_stub_conf *ns;	/* serve: the nameservers (or NULL) */
 	size_t			 cin;	/* bytes in ibuf */
 	size_t			 xin;	/* bytes in xbuf */
 	unsigned		 npin;
@@ -179,24 +181,40 @@ put_frame(int fd, uint8_t *buf, size_t n)
 	return put_all(fd, buf, n + 2);
 }
 
+/* A connection to x; -1 when it cannot be made. */
+static int
+connect_x(const struct sockaddr_storage *x, socklen_t xlen)
+{
+	int fd, one = 1;
+
+	if ((fd = socket(x->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (!fd_track(fd) || connect(fd, (const struct sockaddr *)x,
+	    xlen) != 0) {
+		fd_close(fd);
+		return -1;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/*
+ * Our connection to X. pindns serve: the first of the system nameservers
+ * that takes one, in file order (glibc's stub over TCP, one try each).
+ */
 static bool
 open_x(struct conn *c)
 {
-	int one = 1;
+	unsigned k;
 
 	if (c->xfd >= 0)
 		return true;
-	if ((c->xfd = socket(c->x.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) <
-	    0)
-		return false;
-	if (!fd_track(c->xfd) || connect(c->xfd,
-	    (struct sockaddr *)&c->x, c->xlen) != 0) {
-		fd_close(c->xfd);
-		c->xfd = -1;
-		return false;
-	}
-	(void)setsockopt(c->xfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return true;
+	if (c->ns == NULL || c->ns->n == 0)
+		return (c->xfd = connect_x(&c->x, c->xlen)) >= 0;
+	for (k = 0; k < c->ns->n; k++)
+		if ((c->xfd = connect_x(&c->ns->ns[k], c->ns->nslen[k])) >= 0)
+			return true;
+	return false;
 }
 
 static bool pend_add(struct conn *c, const struct pd_resp_q *rq,
@@ -408,7 +426,7 @@ conn_main(void *arg)
 
 int
 pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen,
-    bool serve)
+    bool serve, const struct pd_stub_conf *ns)
 {
 	struct conn *c;
 	int one = 1;
@@ -423,9 +441,14 @@ pd_resp_tcp_start(int cfd, const struct sockaddr *to, unsigned tolen,
 	c->cin = c->xin = 0;
 	c->npin = 0;
 	c->serve = serve;
+	c->ns = ns;
 	c->frames = 0;
 	c->npend = 0;
-	memcpy(&c->x, to, tolen);
+	/* No server is NULL, 0 (memcpy must not see a NULL). */
+	if (to == NULL || tolen > sizeof(c->x))
+		tolen = 0;
+	if (tolen > 0)
+		memcpy(&c->x, to, tolen);
 	c->xlen = tolen;
 	(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (!fd_track(cfd)) {

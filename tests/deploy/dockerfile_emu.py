@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Replay a Dockerfile on this machine, where Docker cannot run.
 
-    dockerfile_emu.py build DOCKERFILE CONTEXT WORK
+    dockerfile_emu.py build DOCKERFILE CONTEXT WORK [--target STAGE]
     dockerfile_emu.py run WORK [--publish FROM=TO] [-e K=V]... [--bind DIR]...
-                      [--etc FILE=PATH]... [--read-only] [--tmpfs PATH]...
-                      [--cmd-json JSON] [-- ARGS...]
+                      [--etc FILE=PATH]... [--ro SRC=PATH]... [--read-only]
+                      [--tmpfs PATH]... [--cmd-json JSON] [-- ARGS...]
 
 Each stage becomes an overlay of this machine's root (lowerdir=/, an
 upper directory under WORK/<stage>): the machine has Debian 12 with the
@@ -21,10 +21,12 @@ plus those packages. Every instruction is replayed:
               overlay; Docker's rules for directories and trailing `/`.
   ENV, WORKDIR, USER, ENTRYPOINT, CMD, EXPOSE, ARG (defaults): recorded.
 
-`build` writes WORK/image.json. `run` mounts the final stage's overlay in
+`build` writes WORK/image.json (with --target, of that stage, the later
+ones not replayed, as `docker build --target`). `run` mounts the final stage's overlay in
 a private mount namespace (with /dev, /proc, /sys and each --bind DIR at
 the same path), puts each --etc FILE at PATH inside it (for a poisoned
-resolv.conf), and execs ENTRYPOINT + CMD (or ENTRYPOINT + ARGS) as USER
+resolv.conf), each --ro SRC (a file or a directory) at PATH read-only
+(`docker run -v SRC:PATH:ro`), and execs ENTRYPOINT + CMD (or ENTRYPOINT + ARGS) as USER
 in WORKDIR with a clean environment: PATH, HOME, the image's ENV, then
 -e. --publish FROM=TO rewrites the argument FROM (e.g. 0.0.0.0:8000) to
 TO, as `docker run -p` would map it. --read-only makes the image's root
@@ -168,11 +170,13 @@ def copy_into(src, dst_dir_or_file, dst_is_dir, upper, pats=None, ctx=None):
     shutil.copy2(src, target)
 
 
-def build(dockerfile, context, work):
+def build(dockerfile, context, work, target=None):
     pats = ignore_patterns(dockerfile, context)
     stages, st, args = {}, None, {}
     for kw, text, line in parse(dockerfile):
         where = "%s:%d" % (dockerfile, line)
+        if kw == "FROM" and st is not None and st.name == target:
+            break
         if kw == "FROM":
             words = text.split()
             name = words[2] if len(words) >= 3 and words[1].upper() == "AS" \
@@ -276,6 +280,8 @@ def build(dockerfile, context, work):
             die("%s: unknown instruction %s" % (where, kw))
     if st is None:
         die("no FROM in %s" % dockerfile)
+    if target is not None and st.name != target:
+        die("no stage %s in %s" % (target, dockerfile))
     for s in stages.values():
         with open(s.dir + ".packages", "w") as f:
             f.write("\n".join(s.packages) + "\n")
@@ -305,6 +311,7 @@ def run(work, argv):
     img = json.load(open(os.path.join(work, "image.json")))
     env = dict(img["env"])
     pub, binds, etc, extra, tmpfs, ro = [], [], [], None, [], False
+    rovols = []
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -316,7 +323,7 @@ def run(work, argv):
             i += 1
             continue
         if a in ("--publish", "-e", "--bind", "--etc", "--tmpfs",
-                 "--cmd-json") and i + 1 < len(argv):
+                 "--cmd-json", "--ro") and i + 1 < len(argv):
             v = argv[i + 1]
             if a == "--tmpfs":
                 tmpfs.append(v)
@@ -329,6 +336,9 @@ def run(work, argv):
                 env[k] = val
             elif a == "--bind":
                 binds.append(os.path.abspath(v))
+            elif a == "--ro":
+                src, _, dst = v.partition("=")
+                rovols.append((os.path.abspath(src), dst))
             else:
                 src, _, dst = v.partition("=")
                 etc.append((os.path.abspath(src), dst))
@@ -347,6 +357,12 @@ def run(work, argv):
             q(m), q(d), q(d), q(m), q(d)))
     for src, dst in etc:
         script.append("mount --bind %s %s%s" % (q(src), q(m), q(dst)))
+    for src, dst in rovols:
+        mk = "mkdir -p" if os.path.isdir(src) else "touch"
+        script.append("%s %s%s && mount --bind %s %s%s && "
+                      "mount -o remount,bind,ro %s%s" % (
+                          mk, q(m), q(dst), q(src), q(m), q(dst), q(m),
+                          q(dst)))
     for d in tmpfs:
         script.append("mkdir -p %s%s && mount -t tmpfs -o mode=1777 tmpfs %s%s"
                       % (q(m), q(d), q(m), q(d)))
@@ -366,9 +382,14 @@ def run(work, argv):
 
 
 def main():
-    if len(sys.argv) >= 5 and sys.argv[1] == "build":
+    if len(sys.argv) in (5, 7) and sys.argv[1] == "build":
+        target = None
+        if len(sys.argv) == 7:
+            if sys.argv[5] != "--target":
+                die("build: unknown argument %s" % sys.argv[5])
+            target = sys.argv[6]
         build(os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]),
-              os.path.abspath(sys.argv[4]))
+              os.path.abspath(sys.argv[4]), target)
     elif len(sys.argv) >= 3 and sys.argv[1] == "run":
         run(os.path.abspath(sys.argv[2]), sys.argv[3:])
     else:

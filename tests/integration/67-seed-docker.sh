@@ -14,6 +14,7 @@
 . "$(dirname "$0")/../lib.sh"
 lab_env
 . "$TOP/tests/dynamodb/lib.sh"
+. "$TOP/tests/deploy/lib.sh"
 require git readelf dpkg-query unshare chroot curl pgrep setsid "$PY" "$BUILD/pindns"
 EMU="$TOP/tests/deploy/dockerfile_emu.py"
 DF="$TOP/examples/Dockerfile"
@@ -64,16 +65,10 @@ check_eq "image: no build tree, no staging, no secret key" "" \
 # Runtime packages: every library the installed objects need comes from
 # one of them (or from libc6, in every base image), and no -dev package
 # or compiler is among them.
-RTPKGS=" $(cat "$IMG/stage-1.packages" | tr '\n' ' ') libc6 "
-need=""
-for f in "$UP"/usr/local/lib/pindns/*.so "$UP/usr/local/bin/pindns"; do
-	for lib in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-		path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64/ { print $NF; exit }')
-		pkg=$(dpkg-query -S "$path" 2>/dev/null | head -n 1 | cut -d: -f1)
-		case "$RTPKGS" in *" $pkg "*) ;; *) need="$need $(basename "$f"):$lib($pkg)" ;; esac
-	done
-done
-check_eq "runtime stage: its packages provide every NEEDED library" "" "$need"
+RTPKGS=" $(cat "$IMG/stage-app.packages" | tr '\n' ' ') libc6 "
+check_eq "runtime stage: its packages provide every NEEDED library" "" \
+	"$(stage_unprovided "$IMG/stage-app.packages" "$UP"/usr/local/lib/pindns/*.so \
+		"$UP/usr/local/bin/pindns")"
 check_eq "runtime stage: no -dev package, compiler or make" "" \
 	"$(tr ' ' '\n' <<<"$RTPKGS" | grep -E -- '-dev$|^build-essential$|^gcc|^make$|^pkg-config$')"
 

@@ -8,8 +8,8 @@
 # runner's lab cannot be reached.
 # timeout: 240
 . "$(dirname "$0")/../lib.sh"
-require unshare unbound stubby kdig hyperfine /usr/bin/python3 \
-	"$BUILD/bench/plain_gai" "$BUILD/bench/plain_spawn"
+require unshare unbound stubby kdig hyperfine dnsperf kresd /usr/bin/python3 \
+	"$BUILD/bench/plain_gai" "$BUILD/bench/plain_spawn" "$BUILD/bench/plain_dns"
 
 out=$PD_TMP/bench
 log=$PD_TMP/bench.log
@@ -72,6 +72,16 @@ for l in refresh refresh-min1; do
 		"label=$l upstream_a_queries=[0-9]+" "$rf"
 done
 
+# The serve phase (bench/serve.sh): every local resolver answered each
+# kind of run.
+sv=$(cat "$out/serve.txt" 2>/dev/null)
+for s in pindns-serve unbound kresd stubby; do
+	for k in "cached clients=1" "cached clients=64" "miss clients=1"; do
+		check_match "serve phase: $s ${k% *} (${k#* }) ran" \
+			"server=$s mode=${k% *} ${k#* } qps=[0-9]+ p50_us=[0-9.]+ p99_us=[0-9.]+ .* rc=0" "$sv"
+	done
+done
+
 # --quick counts the hosts path only (the engine under valgrind is slow
 # to come up); make bench adds unbound and pindns the same way. valgrind
 # cannot run a sanitizer build's programs: then the report must say so.
@@ -95,10 +105,13 @@ done
 [ -n "$PINDNS_SAN" ] ||
 	check_match "the report breaks the hosts path down per function" \
 		'^\| `_nss_files_gethostbyname4_r \(libc\)` \| [0-9,]+ \| [0-9,]+ \|' "$rep"
+check_match "the report has the serve table with ratios to unbound" \
+	'^\| pindns-serve / unbound \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|' "$rep"
 check_match "the report has the per-repetition ratios" \
 	'^\| pindns-miss / stubby \| [0-9.]+ \| [0-9.]+ \|' "$rep"
 n=$(printf '%s\n' "$rep" | grep -cE '\| (met|\*\*missed\*\*) \|$')
-check_eq "every issue-7 target is measured (met or missed)" 9 "$n"
+# 9 of issue 7 and 3 of issue 14 (pindns serve against unbound).
+check_eq "every issue-7 and issue-14 target is measured (met or missed)" 12 "$n"
 
 # ------------------------------------------------------------ cleanup
 # Nothing the run started is left: its lab and daemons recorded PIDs.
