@@ -28,11 +28,18 @@ check_match "parent held an upstream socket at fork" '^[0-9]+(,[0-9]+)*$' "$fds"
 
 # The child process and its threads, from the clone calls.
 main=$(awk 'NR == 1 { print $1 }' "$T")
+# strace splits a call another thread interrupts: "clone(... <unfinished
+# ...>", later "<... clone resumed>...) = PID" (the main thread has one
+# call in progress at a time, so its next resumed line is that one).
 child=$(awk -v m="$main" '$1 == m && $2 ~ /^(clone|fork|vfork)\(/ &&
-	!/CLONE_THREAD/ { print $NF; exit }' "$T")
+	!/CLONE_THREAD/ { if ($NF ~ /^[0-9]+$/) { print $NF; exit } p = 1; next }
+	p && $1 == m && /resumed>/ { print $NF; exit }' "$T")
 check_match "found the child in the trace" '^[0-9]+$' "$child"
 tids=$(awk -v c="$child" 'BEGIN { s[c] = 1 }
-	($1 in s) && /CLONE_THREAD/ && $NF ~ /^[0-9]+$/ { s[$NF] = 1 }
+	($1 in s) && $2 ~ /^clone3?\(/ && /CLONE_THREAD/ {
+		if ($NF ~ /^[0-9]+$/) s[$NF] = 1; else w[$1] = 1; next }
+	($1 in w) && /<\.\.\. clone3? resumed>/ {
+		delete w[$1]; if ($NF ~ /^[0-9]+$/) s[$NF] = 1 }
 	END { for (k in s) print k }' "$T" | sort -n | tr '\n' ' ')
 # For each inherited fd: any write/send/shutdown on it by the child before
 # the child's own connect() reuses that number is a write on the parent's

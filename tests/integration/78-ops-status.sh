@@ -130,6 +130,11 @@ chown root "$REC"
 # and one cut short: both refused, never read.
 sleep 60 & VICTIM=$!
 pd_cleanup "kill $VICTIM 2>/dev/null"
+# status reads where a process keeps its record from its environment:
+# until the child has exec'd sleep, /proc/PID/environ is still the one
+# this shell was started with, without PINDNS_RUNTIME_DIR (lib.sh sets it).
+victim_execd() { tr '\0' '\n' <"/proc/$VICTIM/environ" | grep -q '^PINDNS_RUNTIME_DIR='; }
+wait_for 10 victim_execd
 cp "$REC" "$PINDNS_RUNTIME_DIR/$VICTIM"
 out=$("$PD" stats "$VICTIM" 2>&1); rc=$?
 check_eq "a record copied under another pid: refused" 1 "$rc"

@@ -18,6 +18,7 @@
 
 #include "resolver/clock.h"
 #include "resolver/engine.h"
+#include "resolver/engine_int.h"
 #include "tests/unit/lab.h"
 #include "tests/unit/tap.h"
 
@@ -240,6 +241,14 @@ test_attackers(void)
 	    "for timeout_ms 600)", ms);
 }
 
+/* The engine's once-a-second policy check is due: the next lookup runs it. */
+static bool
+poll_due(void)
+{
+	return pd_clock_ms() >= atomic_load_explicit(&pd_eng.next_poll_ms,
+	    memory_order_relaxed);
+}
+
 static void
 test_ttl_refresh(void)
 {
@@ -308,16 +317,22 @@ test_ttl_refresh(void)
 	 * lookup is paired with one of the static rule's name, which never
 	 * touches the network (the baseline, in the same run): the secure
 	 * name may be slow no more often than the static one, plus one.
+	 * The once-a-second policy check runs inside whichever lookup finds
+	 * it due (stat()s of the policy files, a log reopen: file system
+	 * work, slow under load, no network): a lookup that runs it is not
+	 * judged, on either side.
 	 */
 	misses = 0;
 	t0 = pd_clock_ms();
 	while (pd_clock_ms() - t0 < 5000) {
+		bool poll = poll_due();
+
 		t1 = pd_clock_ns();
 		pd_engine_lookup(n, PD_WANT_A, &res, NULL);
 		t1 = pd_clock_ns() - t1;
-		if (t1 > worst)
+		if (t1 > worst && !poll)
 			worst = t1;
-		if (t1 > 2000000)
+		if (t1 > 2000000 && !poll)
 			slow++;
 		if (res.verdict != PD_VERDICT_ACCEPTED) {
 			misses++;
@@ -325,10 +340,11 @@ test_ttl_refresh(void)
 			    pd_verdict_str(res.verdict),
 			    pd_reason_str(res.reason), t1 / 1e6);
 		}
+		poll = poll_due();
 		t1 = pd_clock_ns();
 		pd_engine_lookup("dynamodb.local.test", PD_WANT_A, &res, NULL);
 		t1 = pd_clock_ns() - t1;
-		if (t1 > 2000000)
+		if (t1 > 2000000 && !poll)
 			slow_base++;
 		sleep_ms(10);
 	}
