@@ -35,11 +35,21 @@ check_eq "--metrics-interval without --metrics-file: usage error" 1 "$rc"
 out=$("$PD" serve -p "$P" --metrics-file "$M" --metrics-interval 0 2>&1); rc=$?
 check_eq "--metrics-interval 0: usage error" 1 "$rc"
 
-"$PD" serve -p "$P" -l "127.0.0.1@$PORT" -u root --metrics-file "$M" \
-	--metrics-interval 1 >"$PD_TMP/serve.log" 2>&1 &
-SRV=$!
-pd_cleanup "kill $SRV 2>/dev/null"
-wait_for 20 grep -q "listening on" "$PD_TMP/serve.log" ||
+# free_port's port can be taken before serve binds it (a suite running
+# beside this one): then start again on another.
+up_or_taken() { grep -qE "listening on|Address already in use" "$PD_TMP/serve.log"; }
+for try in 1 2 3 4 5; do
+	"$PD" serve -p "$P" -l "127.0.0.1@$PORT" -u root --metrics-file "$M" \
+		--metrics-interval 1 >"$PD_TMP/serve.log" 2>&1 &
+	SRV=$!
+	pd_cleanup "kill $SRV 2>/dev/null"
+	wait_for 20 up_or_taken || break
+	grep -q "Address already in use" "$PD_TMP/serve.log" || break
+	echo "# port $PORT taken meanwhile (try $try): again"
+	wait "$SRV" 2>/dev/null
+	PORT=$(free_port)
+done
+grep -q "listening on" "$PD_TMP/serve.log" ||
 	not_ok "serve started" "$(cat "$PD_TMP/serve.log")"
 check "the metrics file is written at start" wait_for 10 test -s "$M"
 
