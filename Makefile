@@ -23,12 +23,12 @@ CC       ?= cc
 SAN      ?=
 FUZZ_SECONDS ?= 60
 
-PKGS     := getdns yaml-0.1 libsodium openssl
+PKGS     := getdns ldns yaml-0.1 libsodium openssl
 
 # pkg-config is evaluated lazily so `make clean` works before install-deps.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 YAML_LIBS  = $(shell pkg-config --libs yaml-0.1 libsodium)
-DOT_LIBS   = $(shell pkg-config --libs getdns openssl libsodium)
+DOT_LIBS   = $(shell pkg-config --libs getdns ldns openssl libsodium)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wformat=2 -Wvla -Wimplicit-fallthrough \
@@ -275,7 +275,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -I. -D_GNU_SOURCE \
               -DPD_FUZZING -std=c11
 FUZZ_LIBSRC := $(POLICY_SRC) $(FRONT_SRC) $(DOT_SRC)
 
-FUZZ_HDR := $(wildcard policy/*.h resolver/*.h resolver/dot/*.h)
+FUZZ_HDR := $(wildcard policy/*.h resolver/*.h resolver/dot/*.h tests/fuzz/*.h)
 
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC) $(FUZZ_HDR)
 	@mkdir -p $(@D)

@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <getdns/getdns.h>
@@ -115,8 +116,9 @@ bool		pd_chain_prefetch_zone(struct pd_chain *c, const char *name,
 bool		pd_chain_learn_keys(struct pd_chain *c, const char *zone,
 		    const getdns_dict *resp, time_t now);
 
-/* How many entries are cached (tests, figures). */
+/* How many entries are cached, and how many RRsets the cached keys
+ * decided without getdns (zkeys.h) (tests, figures). */
 void		pd_chain_counts(struct pd_chain *c, size_t *zones,
-		    size_t *insecure);
+		    size_t *insecure, uint64_t *fast);
 
 #endif /* PD_DOT_CHAIN_H */

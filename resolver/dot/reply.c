@@ -111,20 +111,12 @@ bad(struct pd_reply_out *out, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint32_t
-dict_int(const getdns_dict *d, const char *key, uint32_t dflt)
-{
-	uint32_t v;
-
-	return d != NULL && getdns_dict_get_int(d, key, &v) == 0 ? v : dflt;
-}
-
 static bool
 sig_covers(const struct rec *r, const char *owner, int type)
 {
 	return r->type == GETDNS_RRTYPE_RRSIG && r->cls == GETDNS_RRCLASS_IN &&
 	    r->owner != NULL && strcmp(r->owner, owner) == 0 &&
-	    dict_int(r->rdata, "type_covered", 0) == (uint32_t)type;
+	    pd_rr_int(r->rdata, "type_covered", 0) == (uint32_t)type;
 }
 
 static void
@@ -150,7 +142,7 @@ rrset_ttl(const struct sect *an, const char *owner, int type, uint32_t *ttl)
 			ttl_min(ttl, r->ttl);
 		else if (sig_covers(r, owner, type)) {
 			ttl_min(ttl, r->ttl);
-			ttl_min(ttl, dict_int(r->rdata, "original_ttl",
+			ttl_min(ttl, pd_rr_int(r->rdata, "original_ttl",
 			    r->ttl));
 		}
 	}
@@ -219,7 +211,7 @@ mini(getdns_bindata *qname, int qtype, uint32_t rcode, const struct sect *an,
 	 */
 	for (i = 0; i < ns->n; i++) {
 		const struct rec *r = &ns->v[i];
-		uint32_t cov = dict_int(r->rdata, "type_covered", 0);
+		uint32_t cov = pd_rr_int(r->rdata, "type_covered", 0);
 
 		if (r->cls != GETDNS_RRCLASS_IN || !r->sane)
 			continue;
@@ -357,15 +349,15 @@ pd_reply_process(const getdns_dict *reply, const struct pd_reply_in *in,
 		bad(out, "reply without a header");
 		goto fail;
 	}
-	if (dict_int(hdr, "qr", 0) != 1 || dict_int(hdr, "opcode", 99) != 0) {
+	if (pd_rr_int(hdr, "qr", 0) != 1 || pd_rr_int(hdr, "opcode", 99) != 0) {
 		bad(out, "not a response to a query");
 		goto fail;
 	}
-	if (dict_int(hdr, "tc", 0) != 0) {
+	if (pd_rr_int(hdr, "tc", 0) != 0) {
 		bad(out, "truncated reply");
 		goto fail;
 	}
-	rcode = dict_int(hdr, "rcode", 99);
+	rcode = pd_rr_int(hdr, "rcode", 99);
 	if (getdns_dict_get_dict(reply, "question", &q) != 0 ||
 	    getdns_dict_get_bindata(q, "qname", &qn) != 0 ||
 	    pd_dname_norm(qn, qname) < 0) {
@@ -373,11 +365,11 @@ pd_reply_process(const getdns_dict *reply, const struct pd_reply_in *in,
 		goto fail;
 	}
 	if (strcmp(qname, in->qname) != 0 ||
-	    dict_int(q, "qtype", 0) != (uint32_t)want ||
-	    dict_int(q, "qclass", 0) != GETDNS_RRCLASS_IN) {
+	    pd_rr_int(q, "qtype", 0) != (uint32_t)want ||
+	    pd_rr_int(q, "qclass", 0) != GETDNS_RRCLASS_IN) {
 		bad(out, "reply is for %.100s type %u class %u, not the "
-		    "question asked", qname, dict_int(q, "qtype", 0),
-		    dict_int(q, "qclass", 0));
+		    "question asked", qname, pd_rr_int(q, "qtype", 0),
+		    pd_rr_int(q, "qclass", 0));
 		goto fail;
 	}
 	if (rcode != GETDNS_RCODE_NOERROR && rcode != GETDNS_RCODE_NXDOMAIN) {
@@ -541,7 +533,7 @@ pd_reply_process(const getdns_dict *reply, const struct pd_reply_in *in,
 			    r->cls != GETDNS_RRCLASS_IN || r->rdata == NULL ||
 			    !pd_dname_under(cur, r->owner))
 				continue;
-			v = dict_int(r->rdata, "minimum", 0);
+			v = pd_rr_int(r->rdata, "minimum", 0);
 			ttl_min(&ttl, r->ttl < v ? r->ttl : v);
 			break;
 		}
@@ -556,7 +548,7 @@ pd_reply_process(const getdns_dict *reply, const struct pd_reply_in *in,
 		 */
 		for (i = 0; i < ns.n; i++) {
 			const struct rec *r = &ns.v[i];
-			uint32_t cov = dict_int(r->rdata, "type_covered", 0);
+			uint32_t cov = pd_rr_int(r->rdata, "type_covered", 0);
 
 			if (r->cls != GETDNS_RRCLASS_IN)
 				continue;
@@ -566,7 +558,7 @@ pd_reply_process(const getdns_dict *reply, const struct pd_reply_in *in,
 			else if (r->type == GETDNS_RRTYPE_RRSIG &&
 			    (cov == GETDNS_RRTYPE_NSEC ||
 			    cov == GETDNS_RRTYPE_NSEC3))
-				ttl_min(&ttl, dict_int(r->rdata,
+				ttl_min(&ttl, pd_rr_int(r->rdata,
 				    "original_ttl", r->ttl));
 		}
 	}

@@ -5,6 +5,14 @@
 #include "resolver/dot/names.h"
 #include "resolver/dot/rr.h"
 
+uint32_t
+pd_rr_int(const getdns_dict *d, const char *key, uint32_t dflt)
+{
+	uint32_t v;
+
+	return d != NULL && getdns_dict_get_int(d, key, &v) == 0 ? v : dflt;
+}
+
 static bool
 has_int(const getdns_dict *d, const char *key)
 {

@@ -14,6 +14,7 @@
 #define PD_DOT_RR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <getdns/getdns.h>
 
@@ -27,5 +28,8 @@ bool	pd_rr_sane(const getdns_dict *rr);
  * memory). The caller owns it.
  */
 getdns_list *pd_rr_sane_copy(const getdns_list *list);
+
+/* An int of dict d (may be NULL), or dflt when it has none. */
+uint32_t pd_rr_int(const getdns_dict *d, const char *key, uint32_t dflt);
 
 #endif /* PD_DOT_RR_H */

@@ -64,6 +64,8 @@ struct pd_dot_stats {
 	uint64_t	contexts;	/* getdns contexts made */
 	size_t		zones;		/* signed zones with cached keys */
 	size_t		insecure;	/* cached insecurity proofs */
+	uint64_t	fast;		/* RRsets proved by cached keys
+					 * without getdns (zkeys.h) */
 };
 
 /* A snapshot of d's counters. */

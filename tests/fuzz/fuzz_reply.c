@@ -22,15 +22,11 @@
 #include "resolver/dot/context.h"
 #include "resolver/dot/names.h"
 #include "resolver/dot/reply.h"
+#include "tests/fuzz/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* As much room past the message as the backend's contexts give getdns
- * after every read buffer (resolver/dot/context.c). */
-#define SLACK	PD_GETDNS_PAD
-
 static struct pd_chain *chain;
-static uint8_t buf[65535 + SLACK];
 
 /* A well-formed DS for amazonaws.com: the lab makes its keys afresh, so
  * no fixed one matches; validation paths run all the same. */
@@ -64,23 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (chain == NULL)
 		init();
-	/*
-	 * getdns 1.6.0's getdns_wire2msg_dict reads up to 64 bytes past the
-	 * end of a message whose last record is cut short (found by this
-	 * target: ASan heap-buffer-overflow in a memcpy inside libgetdns).
-	 * It also trusts a length inside a record's RDATA (a HIP public key
-	 * of 65535 octets in 4 octets of RDATA: a read of up to 64 KiB, found
-	 * here later and reproduced over DoT by the lab's lying-rdata mode).
-	 * In the backend every large getdns block carries PD_GETDNS_PAD spare
-	 * bytes (resolver/dot/context.c), so the over-read stays inside it;
-	 * give the parser the same slack here so the fuzzing reaches our code
-	 * instead of stopping at getdns's bugs.
-	 */
-	if (size < 1 || size > 65535)
-		return 0;
-	memcpy(buf, data, size);
-	memset(buf + size, 0, SLACK);
-	if (getdns_wire2msg_dict(buf, size, &m) != 0)
+	if ((m = pd_fuzz_msg(data, size)) == NULL)
 		return 0;
 	/* Ask what the message claims to answer, so deep paths run. */
 	memcpy(qname, fixed, sizeof(fixed));
