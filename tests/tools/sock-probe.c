@@ -18,9 +18,13 @@
  * ROUNDS times each way the fast door takes: send on a connected socket,
  * sendto and sendmsg from a new unbound socket, each between two asks
  * by sendmmsg, which the responder's thread answers; prints "ready N/T"
- * for the replies already waiting when the send returned, and "same
- * N/T" for those byte for byte equal to a sendmmsg reply before or
- * after: a TTL may tick between them; TYPE then ROUNDS). TYPE: A
+ * for the replies already waiting when the send returned, "direct N/T"
+ * for those answered while no other thread received a datagram (with
+ * tests/tools/dgramcount.so loaded after the preload; "direct -" without
+ * it): the fast door's proof, which "ready" is only while the kernel
+ * delivers loopback datagrams before send returns, and "same N/T" for
+ * those byte for byte equal to a sendmmsg reply before or after: a TTL
+ * may tick between them; TYPE then ROUNDS). TYPE: A
  * (default), AAAA or a number. Per reply: "from ADDR#PORT" (the address
  * the kernel, or the preload, reported), "peer ..." for connected sockets
  * (getpeername), "id ok|MISMATCH", rcode, each answer record.
@@ -28,6 +32,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -380,13 +385,24 @@ do_same(int rounds)
 	ssize_t sn[2], fn = -1;
 	int ql = mkq(q, sizeof(q), type), mfd = udp_socket();
 	int cfd = udp_connected(), how, k, i, ready, nready = 0, nsame = 0;
+	int ndirect = 0;
+	uint64_t (*dgrams)(void) = (uint64_t (*)(void))dlsym(RTLD_DEFAULT,
+	    "pd_test_dgrams");
+	uint64_t c0;
 
 	(void)via_mmsg(mfd, q, ql, s[0], sizeof(s[0]));	/* warm the cache */
 	for (k = 0; k < rounds; k++)
 		for (how = 0; how < 3; how++) {
 			ready = 0;
 			sn[0] = via_mmsg(mfd, q, ql, s[0], sizeof(s[0]));
+			/* The responder received sn[0]'s query before it
+			 * replied: counted by now. */
+			c0 = dgrams != NULL ? dgrams() : 0;
 			fn = via_fast(how, cfd, q, ql, f, sizeof(f), &ready);
+			/* Had the responder's thread answered, it would have
+			 * received the query before this reply was sent. */
+			if (dgrams != NULL && fn > 0 && dgrams() == c0)
+				ndirect++;
 			sn[1] = via_mmsg(mfd, q, ql, s[1], sizeof(s[1]));
 			nready += ready;
 			for (i = 0; i < 2; i++)
@@ -396,8 +412,12 @@ do_same(int rounds)
 					break;
 				}
 		}
-	printf("ready %d/%d same %d/%d\n", nready, 3 * rounds, nsame,
-	    3 * rounds);
+	if (dgrams != NULL)
+		printf("ready %d/%d direct %d/%d same %d/%d\n", nready,
+		    3 * rounds, ndirect, 3 * rounds, nsame, 3 * rounds);
+	else
+		printf("ready %d/%d direct - same %d/%d\n", nready,
+		    3 * rounds, nsame, 3 * rounds);
 	show(q, f, fn);
 }
 
