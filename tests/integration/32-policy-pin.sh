@@ -27,12 +27,28 @@ check_match "in tls_pubkey_pinset format" \
 } >pasted.yaml
 check "pasted pin block loads" "$PINDNS" check pasted.yaml
 
-port=$(free_port) || { not_ok "a free port"; exit 1; }
-openssl s_server -accept "127.0.0.1:$port" -cert cert.pem -key key.pem \
-	-naccept 3 -quiet </dev/null >server.log 2>&1 &
-spid=$!
-pd_cleanup "kill $spid"
-if ! wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"; then
+# free_port's port may be taken by another program before s_server binds
+# it (a suite running beside this one): then another port.
+listening=no
+for _ in 1 2 3 4 5; do
+	port=$(free_port) || { not_ok "a free port"; exit 1; }
+	openssl s_server -accept "127.0.0.1:$port" -cert cert.pem -key key.pem \
+		-naccept 3 -quiet </dev/null >server.log 2>&1 &
+	spid=$!
+	pd_cleanup "kill $spid"
+	# Up (a connection is accepted), or gone (its port was taken).
+	up_or_gone() {
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+		! kill -0 "$spid" 2>/dev/null
+	}
+	wait_for 10 up_or_gone
+	if kill -0 "$spid" 2>/dev/null; then
+		listening=yes
+		break
+	fi
+	grep -qi "in use" server.log || break
+done
+if [ "$listening" != yes ]; then
 	not_ok "openssl s_server listens on 127.0.0.1:$port" "$(cat server.log)"
 	exit 1
 fi
