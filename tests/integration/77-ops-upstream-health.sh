@@ -80,16 +80,21 @@ T_HANG=$(date +%s.%N)
 sleep 10
 T_RESUME=$(date +%s.%N)
 "$LAB" resume "$LAB_STATE" good2 || not_ok "lab resume good2"
-if wait_for 10 answered "$(awk -v t="$T_RESUME" 'BEGIN { printf "%.6f", t + 2 }')"; then
+# How long after the return a lookup may still fail, by the product's own
+# schedule (resolver/dot/health.h): a probe is due PD_HEALTH_DEMAND_MS
+# (1 s) after the last one ended, the backend thread looks at that once a
+# second, and the probe takes at most timeout_ms.
+BOUND=$(awk -v t="$T" 'BEGIN { print 2 + t / 1000 }')
+if wait_for 10 answered "$(awk -v t="$T_RESUME" -v b="$BOUND" 'BEGIN { printf "%.6f", t + b }')"; then
 	:
 fi
 touch "$STOP"
 wait "$LOAD"
 
-"$PY" - "$OUT" "$T_HANG" "$T_RESUME" "$T" <<'EOF'
+"$PY" - "$OUT" "$T_HANG" "$T_RESUME" "$T" "$BOUND" <<'EOF'
 import sys
-out, t_hang, t_resume, tmo = sys.argv[1], float(sys.argv[2]), \
-    float(sys.argv[3]), float(sys.argv[4])
+out, t_hang, t_resume, tmo, bound = sys.argv[1], float(sys.argv[2]), \
+    float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 reqs = []
 for line in open(out):
     f = line.split()
@@ -161,13 +166,18 @@ back = {}
 for r in reqs:
     if r[0] > t_resume and r[2] == "u" and r[5].startswith("ok:"):
         back.setdefault(r[3], r[1] - t_resume)
-check(len(back) == 8 and max(back.values()) < 2.0,
-      "every worker resolved again within 2 s of the upstream's return "
-      "(slowest %.2f s)" % max(back.values() or [99]), str(back))
-late = [r for r in reqs if r[0] > t_resume + 2 and r[2] == "u"]
+# Not "within 2 s": the schedule allows a second or two plus one probe,
+# and a loaded machine takes all of it (a hunt run: 2.43 s at load 14).
+# What the schedule promises is the next check: nothing uncached fails
+# once the bound is over.
+check(len(back) == 8,
+      "every worker resolved again after the upstream's return (slowest "
+      "%.2f s)" % max(back.values() or [99]), str(back))
+late = [r for r in reqs if r[0] > t_resume + bound and r[2] == "u"]
 check(late and all(r[5].startswith("ok:") for r in late),
-      "every uncached lookup from 2 s after the return succeeded (%d)"
-      % len(late), str([r for r in late if not r[5].startswith("ok:")][:3]))
+      "every uncached lookup from %.1f s after the return succeeded (%d)"
+      % (bound, len(late)),
+      str([r for r in late if not r[5].startswith("ok:")][:3]))
 sys.exit(1 if fails else 0)
 EOF
 [ $? -eq 0 ] || PD_FAILED=1
