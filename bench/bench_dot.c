@@ -346,6 +346,7 @@ main(int argc, char **argv)
 	double *t = calloc((size_t)n + 64, sizeof(double));
 	double *t2 = calloc((size_t)n + 64, sizeof(double));
 	struct pd_dot *d;
+	struct pd_dot_stats s0, s1;
 	double ms;
 
 	if (load_env() != 0 || env("LAB_GOOD_PORT") == NULL) {
@@ -362,11 +363,19 @@ main(int argc, char **argv)
 	(void)lookup(d, zone_names[0], BOTH, PD_DNSSEC_VALIDATE, &ms);
 	misses("unvalidated miss, warm connection (A)", d, A, PD_DNSSEC_OFF,
 	    n, t);
+	misses("unvalidated miss, warm connection (A+AAAA)", d, BOTH,
+	    PD_DNSSEC_OFF, n, t);
 	kdig(100);
 	misses("validated miss, zone already validated (A)", d, A,
 	    PD_DNSSEC_VALIDATE, n, t);
+	pd_dot_stats(d, &s0);
 	misses("validated miss, zone already validated (A+AAAA)", d, BOTH,
 	    PD_DNSSEC_VALIDATE, n, t);
+	pd_dot_stats(d, &s1);
+	printf("%-58s %.2f per miss (%llu over %d)\n",
+	    "replies validated beside the caller (A+AAAA)",
+	    (double)(s1.beside - s0.beside) / n,
+	    (unsigned long long)(s1.beside - s0.beside), n);
 	pd_dot_free(d);
 	firsts("first lookup of a fresh backend (TLS, chain; A+AAAA)",
 	    "first validated miss of a zone, warm connection (A+AAAA)", good,

@@ -90,6 +90,27 @@ side_idle(struct pd_dot *d)
 	return NULL;
 }
 
+/*
+ * Whether the caller has a reply of b to handle before it could take q
+ * (d->mu held): it is handling one, or another one is done and waits for
+ * it (the caller was woken for that one and is not running yet; two
+ * replies of an address lookup come within microseconds of each other,
+ * well inside a wake-up). Either way q is better given to a validator
+ * thread: the two replies are then validated at the same time.
+ */
+static bool
+caller_has_one(const struct pd_batch *b, const struct pd_q *q)
+{
+	unsigned i;
+
+	if (b->busy)
+		return true;
+	for (i = 0; i < b->nq; i++)
+		if (&b->q[i] != q && b->q[i].done && !b->q[i].taken)
+			return true;
+	return false;
+}
+
 /* The query is done: hand it back (backend thread). */
 void
 pd_backend_finish(struct pd_dot *d, struct pd_q *q)
@@ -109,8 +130,11 @@ pd_backend_finish(struct pd_dot *d, struct pd_q *q)
 	if (b->abandoned) {
 		if (b->pending == 0)
 			dead = b;
-	} else if (b->wake_each && b->busy && (sd = side_idle(d)) != NULL) {
+	} else if (b->wake_each && caller_has_one(b, q) &&
+	    (sd = side_idle(d)) != NULL) {
 		q->taken = true;
+		atomic_fetch_add_explicit(&d->n_beside, 1,
+		    memory_order_relaxed);
 		b->at_side++;
 		sd->b = b;
 		sd->q = q;

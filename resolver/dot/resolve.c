@@ -2,7 +2,7 @@
  * pindns DoT backend: the resolve entry points (worker.h). A lookup's
  * queries go to the backend thread as one batch; the caller validates
  * each reply as it comes, with validator threads taking a second reply
- * while it is busy; resolve_async runs lookups on helper threads.
+ * while it has another; resolve_async runs lookups on helper threads.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -438,5 +438,6 @@ pd_dot_stats(struct pd_dot *d, struct pd_dot_stats *s)
 	s->sockets = atomic_load(&d->n_sockets);
 	s->nodelay_fail = atomic_load(&d->n_nodelay_fail);
 	s->contexts = atomic_load(&d->n_contexts);
+	s->beside = atomic_load(&d->n_beside);
 	pd_chain_counts(d->chain, &s->zones, &s->insecure, &s->fast);
 }

@@ -66,6 +66,8 @@ struct pd_dot_stats {
 	size_t		insecure;	/* cached insecurity proofs */
 	uint64_t	fast;		/* RRsets proved by cached keys
 					 * without getdns (zkeys.h) */
+	uint64_t	beside;		/* replies a validator thread took
+					 * while the caller had another */
 };
 
 /* A snapshot of d's counters. */
