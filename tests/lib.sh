@@ -139,6 +139,84 @@ free_port() {
 	return 1
 }
 
+# pd_alive PID: the process exists and is not a zombie.
+pd_alive() {
+	local s
+	s=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$s" ] && [ "$s" != Z ]
+}
+
+# pd_stop PID [GROUP]: TERM, wait up to 10 s, then KILL. With GROUP=1 the
+# signals go to the process group PID leads (an app and its workers).
+pd_stop() {
+	local pid=$1 grp=${2:-0} t tgt
+	[ -n "$pid" ] || return 0
+	tgt=$pid
+	[ "$grp" = 1 ] && tgt=-$pid
+	kill -TERM -- "$tgt" 2>/dev/null
+	for ((t = 0; t < 100; t++)); do
+		if [ "$grp" = 1 ]; then
+			pgrep -g "$pid" >/dev/null 2>&1 || break
+		else
+			pd_alive "$pid" || break
+		fi
+		sleep 0.1
+	done
+	kill -KILL -- "$tgt" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# pd_start_on_free_port SECS GROUP START UP TAKEN [FIRST]: start a server
+# on a free port. free_port only finds a port free for now: another
+# program (a suite running beside this one) may bind it before the
+# server does, which is a race of the machine, not a failure of the test.
+# PORT is set (to FIRST on the first try, when given) and START is
+# called; it starts the server on $PORT in the background and sets PD_PID
+# (with GROUP=1 a process group leader: setsid). Then this waits up to
+# SECS for UP (the server answers), TAKEN (its log says the port is in
+# use) or the server's exit. Taken: the server is stopped and all is done
+# again on another port, up to 5 times. Every server started is stopped
+# at exit (pd_stop PD_PID GROUP). Returns 0 once UP answers; 1 otherwise,
+# with the last server's log left for the caller to show.
+# UP is called until it succeeds and not again (a probe may use up
+# something, such as one of s_server's -naccept connections).
+pd_start_on_free_port() {
+	local secs=$1 grp=$2 start=$3 up=$4 taken=$5 try
+	PORT=${6:-}
+	for try in 1 2 3 4 5; do
+		if [ -z "$PORT" ]; then
+			PORT=$(free_port) || return 1
+		fi
+		PD_PID=
+		"$start" || return 1
+		[ -n "$PD_PID" ] || return 1
+		pd_cleanup "pd_stop $PD_PID $grp"
+		_pd_started=none
+		wait_for "$secs" _pd_start_settled
+		[ "$_pd_started" = up ] && return 0
+		[ "$_pd_started" = taken ] || return 1
+		echo "# port $PORT was taken before the server bound it" \
+			"(try $try): again on another"
+		pd_stop "$PD_PID" "$grp"
+		PORT=
+	done
+	return 1
+}
+
+# pd_start_on_free_port's wait (its locals up, taken; sets _pd_started).
+_pd_start_settled() {
+	if "$up"; then
+		_pd_started=up
+	elif "$taken"; then
+		_pd_started=taken
+	elif ! pd_alive "$PD_PID"; then
+		_pd_started=gone
+	else
+		return 1
+	fi
+}
+
 # wait_for SECONDS CMD... : poll CMD every 0.1 s until it succeeds.
 wait_for() {
 	local t=$1 i

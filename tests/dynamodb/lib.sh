@@ -44,34 +44,6 @@ SEED_JSON="$TOP/tests/dynamodb/seed.json"
 # What GET /items/items/42 returns when the stand-in answered.
 SEED_ITEM='{"id":"42","n":42,"name":"the answer"}'
 
-# pd_alive PID: the process exists and is not a zombie.
-pd_alive() {
-	local s
-	s=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$s" ] && [ "$s" != Z ]
-}
-
-# pd_stop PID [GROUP]: TERM, wait up to 10 s, then KILL. With GROUP=1 the
-# signals go to the process group PID leads (an app and its workers).
-pd_stop() {
-	local pid=$1 grp=${2:-0} t tgt
-	[ -n "$pid" ] || return 0
-	tgt=$pid
-	[ "$grp" = 1 ] && tgt=-$pid
-	kill -TERM -- "$tgt" 2>/dev/null
-	for ((t = 0; t < 100; t++)); do
-		if [ "$grp" = 1 ]; then
-			pgrep -g "$pid" >/dev/null 2>&1 || break
-		else
-			pd_alive "$pid" || break
-		fi
-		sleep 0.1
-	done
-	kill -KILL -- "$tgt" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 0
-}
-
 # seed_servers_up: the stand-in on LAB_LEGIT_ADDR:P and the attacker on
 # LAB_ATTACKER_ADDR:P, the same P, so a poisoned answer really redirects
 # the client. Sets SEED_PORT, STANDIN_PID, ATTACKER_PID, STANDIN_LOG,
@@ -137,6 +109,30 @@ seed_cmd() {
 	esac
 }
 
+# seed_app_start's server (its locals label, pre, args): the app on PORT,
+# the port in its arguments (APP_PORT before) replaced by PORT.
+_seed_start() {
+	local a
+	for ((a = 0; a < ${#args[@]}; a++)); do
+		case "${args[a]}" in
+		"$APP_PORT") args[a]=$PORT ;;
+		*":$APP_PORT") args[a]=${args[a]%:"$APP_PORT"}:$PORT ;;
+		esac
+	done
+	APP_PORT=$PORT
+	: >"$SEED_BOOTED"
+	setsid env DYNAMODB_ENDPOINT="$SEED_ENDPOINT" SEED_BOOTED="$SEED_BOOTED" \
+		"${SEED_SAN_ENV[@]}" ${SEED_APP_ENV:-} \
+		"$POISONED" "$LAB_STATE" -- "${pre[@]}" "${args[@]}" \
+		>"$APP_LOG" 2>&1 </dev/null &
+	PD_PID=$!
+}
+_seed_up() {
+	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+		"http://127.0.0.1:$APP_PORT/healthz")" = 200 ]
+}
+_seed_taken() { grep -qiE 'address already in use|connection in use' "$APP_LOG"; }
+
 # seed_app_start LABEL [pindns POLICY] -- CMD...: run CMD in the poisoned
 # namespace (its own process group), with pindns-exec -p POLICY when
 # asked, DYNAMODB_ENDPOINT set; wait until GET /healthz answers on
@@ -144,7 +140,7 @@ seed_cmd() {
 # gunicorn's workers write their PIDs: seed_workers). Returns 1 (with a
 # not ok) when the app does not come up within SEED_START_SECS (default 90).
 seed_app_start() {
-	local label=$1 pre=() t try old new a args
+	local label=$1 pre=() args
 	shift
 	if [ "$1" = pindns ]; then
 		pre=("$PEXEC" -p "$2" --)
@@ -154,41 +150,13 @@ seed_app_start() {
 	args=("$@")
 	APP_LOG="$SEED_DIR/$label.log"
 	SEED_BOOTED="$SEED_DIR/$label.booted"
-	# free_port only finds a port free for now: another program may bind
-	# it before the app does. Then the app is stopped and started again
-	# on another port (the port in its arguments replaced), up to 5 times.
-	for try in 1 2 3 4 5; do
-		: >"$SEED_BOOTED"
-		setsid env DYNAMODB_ENDPOINT="$SEED_ENDPOINT" SEED_BOOTED="$SEED_BOOTED" \
-			"${SEED_SAN_ENV[@]}" ${SEED_APP_ENV:-} \
-			"$POISONED" "$LAB_STATE" -- "${pre[@]}" "${args[@]}" \
-			>"$APP_LOG" 2>&1 </dev/null &
-		APP_PID=$!
-		pd_cleanup "pd_stop $APP_PID 1"
-		for ((t = 0; t < ${SEED_START_SECS:-90} * 10; t++)); do
-			if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
-				"http://127.0.0.1:$APP_PORT/healthz")" = 200 ]; then
-				return 0
-			fi
-			grep -qiE 'address already in use|connection in use' \
-				"$APP_LOG" && break
-			pd_alive "$APP_PID" || break
-			sleep 0.1
-		done
-		grep -qiE 'address already in use|connection in use' "$APP_LOG" ||
-			break
-		pd_stop "$APP_PID" 1
-		old=$APP_PORT
-		new=$(free_port)
-		for ((a = 0; a < ${#args[@]}; a++)); do
-			case "${args[a]}" in
-			"$old") args[a]=$new ;;
-			*":$old") args[a]=${args[a]%:"$old"}:$new ;;
-			esac
-		done
-		APP_PORT=$new
-		echo "# $label: port $old was taken before the app bound it; again on $new"
-	done
+	# On another port when APP_PORT was taken first (tests/lib.sh).
+	if pd_start_on_free_port "${SEED_START_SECS:-90}" 1 _seed_start \
+		_seed_up _seed_taken "$APP_PORT"; then
+		APP_PID=$PD_PID
+		return 0
+	fi
+	APP_PID=$PD_PID
 	not_ok "$label: app up on 127.0.0.1:$APP_PORT" \
 		"expected: GET /healthz 200 within ${SEED_START_SECS:-90} s" \
 		"got: $(pd_alive "$APP_PID" && echo "no answer" || echo "exited"); log:" \

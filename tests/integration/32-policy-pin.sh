@@ -27,31 +27,18 @@ check_match "in tls_pubkey_pinset format" \
 } >pasted.yaml
 check "pasted pin block loads" "$PINDNS" check pasted.yaml
 
-# free_port's port may be taken by another program before s_server binds
-# it (a suite running beside this one): then another port.
-listening=no
-for _ in 1 2 3 4 5; do
-	port=$(free_port) || { not_ok "a free port"; exit 1; }
-	openssl s_server -accept "127.0.0.1:$port" -cert cert.pem -key key.pem \
+srv_start() {
+	openssl s_server -accept "127.0.0.1:$PORT" -cert cert.pem -key key.pem \
 		-naccept 3 -quiet </dev/null >server.log 2>&1 &
-	spid=$!
-	pd_cleanup "kill $spid"
-	# Up (a connection is accepted), or gone (its port was taken).
-	up_or_gone() {
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-		! kill -0 "$spid" 2>/dev/null
-	}
-	wait_for 10 up_or_gone
-	if kill -0 "$spid" 2>/dev/null; then
-		listening=yes
-		break
-	fi
-	grep -qi "in use" server.log || break
-done
-if [ "$listening" != yes ]; then
-	not_ok "openssl s_server listens on 127.0.0.1:$port" "$(cat server.log)"
+	PD_PID=$!
+}
+srv_up() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+srv_taken() { grep -qi "in use" server.log; }
+if ! pd_start_on_free_port 10 0 srv_start srv_up srv_taken; then
+	not_ok "openssl s_server listens on 127.0.0.1:$PORT" "$(cat server.log)"
 	exit 1
 fi
+port=$PORT
 # (that probe used one of the three accepts)
 
 out=$("$PINDNS" pin "127.0.0.1:$port" 2>stderr.txt)

@@ -39,23 +39,19 @@ hd_policy "$PD_TMP/p.yaml" UP="$LAB_GOOD2_PORT/$LAB_GOOD2_PIN" TIMEOUT=$T \
     action: deny'
 up() { curl -sf "http://127.0.0.1:$PORT/?$CACHED" | grep -q ' ok:'; }
 eight() { [ "$(pgrep -P "$APP" | wc -l)" -ge 8 ]; }
-# up_or_taken: the app answers, or its port was taken between free_port
-# and gunicorn's bind (gunicorn then retries the bind): try another.
-up_or_taken() { up || grep -q 'Connection in use' "$PD_TMP/app.log"; }
-for try in 1 2 3 4 5; do
-	PORT=$(free_port)
+# gunicorn says "Connection in use" (and retries the bind) when another
+# program took its port first.
+app_taken() { grep -q 'Connection in use' "$PD_TMP/app.log"; }
+app_start() {
 	(cd "$D" && exec setsid env LD_PRELOAD="$(pd_preload_value)" \
 		PINDNS_POLICY="$PD_TMP/p.yaml" OPS_WARM=$CACHED \
 		ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}" \
 		"$GUNICORN" --preload -w 8 -b "127.0.0.1:$PORT" \
 		--worker-tmp-dir /dev/shm lookup_app:app) >"$PD_TMP/app.log" 2>&1 &
-	APP=$!
-	pd_cleanup "kill -TERM -- -$APP; wait $APP"
-	wait_for 60 up_or_taken
-	up && break
-	kill -TERM -- -"$APP" 2>/dev/null
-	wait "$APP"
-done
+	PD_PID=$!
+}
+pd_start_on_free_port 60 1 app_start up app_taken
+APP=$PD_PID
 if ! up || ! wait_for 30 eight; then
 	not_ok "gunicorn with 8 workers up" "$(tail -n 20 "$PD_TMP/app.log")"
 	exit 1

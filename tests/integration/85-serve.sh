@@ -72,6 +72,24 @@ start_serve() {
 		return 1
 	fi
 }
+# serve_on_free_port NAME ARGS...: pindns serve ARGS... -l 127.0.0.1@PORT
+# on a free port (tests/lib.sh), its stderr in $PD_TMP/NAME.err; sets
+# SPID and port.
+_sv_start() {
+	"$PINDNS" serve "${_sv_args[@]}" -l "127.0.0.1@$PORT" \
+		2>"$PD_TMP/$_sv_name.err" &
+	PD_PID=$!
+}
+_sv_up() { grep -q "listening on" "$PD_TMP/$_sv_name.err"; }
+_sv_taken() { grep -q "Address already in use" "$PD_TMP/$_sv_name.err"; }
+serve_on_free_port() {
+	_sv_name=$1
+	shift
+	_sv_args=("$@")
+	pd_start_on_free_port 20 0 _sv_start _sv_up _sv_taken || return 1
+	SPID=$PD_PID
+	port=$PORT
+}
 # A free loopback address for port 53 (resolv.conf has no port).
 for _ in 1 2 3 4 5 6 7 8; do
 	S=127.$((RANDOM % 200 + 20)).53.$((RANDOM % 250 + 2))
@@ -172,19 +190,13 @@ check_eq "the TCP retry gets all 60 addresses" 60 \
 
 # Attack upstreams: one serve each, on a high port.
 attack() { # NAME PORT PIN
-	local pol=$PD_TMP/$1.yaml a port
+	local pol=$PD_TMP/$1.yaml port
 	mkpol "$2" "$3" >"$pol"
-	a=127.0.0.1
-	for _ in 1 2 3 4 5; do
-		port=$(free_port)
-		start_serve "$1" -p "$pol" -l "$a@$port" && break
-		port=
-	done
-	[ -n "$port" ] || {
+	serve_on_free_port "$1" -p "$pol" || {
 		not_ok "$1: serve starts" "$(cat "$PD_TMP/$1.err")"
 		return 1
 	}
-	AT="@$a -p $port"
+	AT="@127.0.0.1 -p $port"
 }
 if attack tampered "$LAB_TAMPERED_PORT" "$LAB_TAMPERED_PIN"; then
 	# shellcheck disable=SC2086
@@ -299,12 +311,8 @@ RP=$PD_TMP/reload.yaml
 cp "$POL" "$RP"
 chmod 0644 "$RP"
 chmod 0755 "$PD_TMP"
-for _ in 1 2 3 4 5; do
-	port=$(free_port)
-	start_serve reload -p "$RP" -l "127.0.0.1@$port" -u nobody && break
-	port=
-done
-[ -n "$port" ] || { not_ok "serve -u nobody starts" "$(cat "$PD_TMP/reload.err")"; exit 1; }
+serve_on_free_port reload -p "$RP" -u nobody ||
+	{ not_ok "serve -u nobody starts" "$(cat "$PD_TMP/reload.err")"; exit 1; }
 R=$SPID
 check_match "privileges dropped" "running as nobody" "$(cat "$PD_TMP/reload.err")"
 check_eq "the daemon runs as nobody" 65534 "$(awk '/^Uid:/ {print $3}' /proc/$R/status)"

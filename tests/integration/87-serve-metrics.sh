@@ -27,7 +27,6 @@ t = t.replace("rules:\n", """rules:
 sys.stdout.write(t)
 PY
 check "the serve policy loads" "$PD" check "$P"
-PORT=$(free_port)
 M=$PD_TMP/metrics/pindns.prom
 mkdir -p "$PD_TMP/metrics"
 out=$("$PD" serve -p "$P" --metrics-interval 1 2>&1); rc=$?
@@ -35,22 +34,16 @@ check_eq "--metrics-interval without --metrics-file: usage error" 1 "$rc"
 out=$("$PD" serve -p "$P" --metrics-file "$M" --metrics-interval 0 2>&1); rc=$?
 check_eq "--metrics-interval 0: usage error" 1 "$rc"
 
-# free_port's port can be taken before serve binds it (a suite running
-# beside this one): then start again on another.
-up_or_taken() { grep -qE "listening on|Address already in use" "$PD_TMP/serve.log"; }
-for try in 1 2 3 4 5; do
+serve_start() {
 	"$PD" serve -p "$P" -l "127.0.0.1@$PORT" -u root --metrics-file "$M" \
 		--metrics-interval 1 >"$PD_TMP/serve.log" 2>&1 &
-	SRV=$!
-	pd_cleanup "kill $SRV 2>/dev/null"
-	wait_for 20 up_or_taken || break
-	grep -q "Address already in use" "$PD_TMP/serve.log" || break
-	echo "# port $PORT taken meanwhile (try $try): again"
-	wait "$SRV" 2>/dev/null
-	PORT=$(free_port)
-done
-grep -q "listening on" "$PD_TMP/serve.log" ||
+	PD_PID=$!
+}
+serve_up() { grep -q "listening on" "$PD_TMP/serve.log"; }
+serve_taken() { grep -q "Address already in use" "$PD_TMP/serve.log"; }
+pd_start_on_free_port 20 0 serve_start serve_up serve_taken ||
 	not_ok "serve started" "$(cat "$PD_TMP/serve.log")"
+SRV=$PD_PID
 check "the metrics file is written at start" wait_for 10 test -s "$M"
 
 k() { kdig +time=5 +retry=0 @127.0.0.1 -p "$PORT" "$@"; }

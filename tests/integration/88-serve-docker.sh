@@ -71,21 +71,16 @@ E="$W/etc"
 mkdir -p "$E"
 printf 'nameserver %s\n' "$LAB_POISON_ADDR" >"$E/resolv.conf"
 LOG="$W/serve.log"
-# free_port's port can be taken by another program before serve binds it
-# (a suite running beside this one): then start again on another.
-up_or_taken() { grep -qE "listening on|Address already in use" "$LOG"; }
-for try in 1 2 3 4 5; do
-	PORT=$(free_port)
+ctr_start() {
 	setsid "$PY" "$EMU" run "$IMG" --publish "0.0.0.0@5353=127.0.0.1@$PORT" \
 		--etc "$E/resolv.conf=/etc/resolv.conf" --ro "$W/pol=/etc/pindns" \
 		>"$LOG" 2>&1 </dev/null &
-	CPID=$!
-	pd_cleanup "pd_stop $CPID 1"
-	wait_for 30 up_or_taken || break
-	grep -q "Address already in use" "$LOG" || break
-	echo "# port $PORT taken meanwhile (try $try): again"
-	pd_stop "$CPID" 1
-done
+	PD_PID=$!
+}
+ctr_up() { grep -q "listening on" "$LOG"; }
+ctr_taken() { grep -q "Address already in use" "$LOG"; }
+pd_start_on_free_port 30 1 ctr_start ctr_up ctr_taken
+CPID=$PD_PID
 if ! grep -q "listening on" "$LOG"; then
 	not_ok "container up: pindns serve listening" "got:" "$(tail -n 20 "$LOG")"
 	exit 1
