@@ -139,6 +139,30 @@ free_port() {
 	return 1
 }
 
+# closed_port VAR: set VAR to a loopback TCP port that refuses every
+# connection for as long as the test runs. free_port's port is closed
+# only until another program binds it (a suite running beside this one);
+# this one is bound by a socket that never listens and has no
+# SO_REUSEADDR, so nothing else can bind it, held by a process that
+# exits with the test (stopped at exit, or when its parent is gone).
+closed_port() {
+	local f pid
+	f=$(mktemp "$PD_TMP/closed.XXXXXX")
+	/usr/bin/python3 -c '
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+parent = os.getppid()
+while os.getppid() == parent:
+	time.sleep(0.5)
+' >"$f" &
+	pid=$!
+	pd_cleanup "pd_stop $pid"
+	wait_for 10 test -s "$f" || return 1
+	printf -v "$1" '%s' "$(cat "$f")"
+}
+
 # pd_alive PID: the process exists and is not a zombie.
 pd_alive() {
 	local s

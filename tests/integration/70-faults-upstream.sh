@@ -213,8 +213,7 @@ ms=$(hd_field "$line" ms)
 	ok "every upstream hung: it did wait for its budget (${ms} ms)" ||
 	not_ok "every upstream hung: it waited for its budget" \
 		"expected: >= $((T / 2)) ms" "got: $line"
-p1=$(free_port)
-p2=$(free_port)
+closed_port p1 && closed_port p2 || { not_ok "two closed ports"; exit 1; }
 hd_policy "$PD_TMP/refused.yaml" UP="$p1 $p2"
 out=$(gai "$PD_TMP/refused.yaml" "$N")
 line=$(grep "^$N " <<<"$out")

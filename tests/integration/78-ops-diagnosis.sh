@@ -13,7 +13,7 @@ lab_env
 PD="$BUILD/pindns"
 N=dynamodb.us-east-1.amazonaws.com
 AUD=$PD_TMP/audit.log
-CLOSED=$(free_port)
+closed_port CLOSED || { not_ok "a closed port"; exit 1; }
 unset PINDNS_PUBKEY PINDNS_LOG
 
 # policy OUT PORT...: the lab policy with its one upstream repeated for
