@@ -117,6 +117,7 @@ pd_backend_finish(struct pd_dot *d, struct pd_q *q)
 {
 	struct pd_batch *b = q->b, *dead = NULL;
 	struct pd_side *sd;
+	pthread_cond_t *wake = NULL;
 
 	if (q->active) {
 		TAILQ_REMOVE(&d->active, q, link);
@@ -138,10 +139,19 @@ pd_backend_finish(struct pd_dot *d, struct pd_q *q)
 		b->at_side++;
 		sd->b = b;
 		sd->q = q;
-		(void)pthread_cond_signal(&sd->cv);
+		wake = &sd->cv;
 	} else if (b->pending == 0 || b->wake_each)
-		(void)pthread_cond_signal(&b->cv);
+		wake = &b->cv;
 	(void)pthread_mutex_unlock(&d->mu);
+	/*
+	 * Signalled after the unlock, so that the woken thread does not
+	 * block at once on d->mu, still held here (a second sleep and wake
+	 * per lookup). b outlives this: a batch is only ever freed on this
+	 * thread (chores, or dead just below, which is never signalled), and
+	 * a validator's cv lives as long as d.
+	 */
+	if (wake != NULL)
+		(void)pthread_cond_signal(wake);
 	pd_backend_batch_free(dead, false);
 }
 
