@@ -206,6 +206,10 @@ $(call o,$(TOOLSO_SRC)) $(TOOLSO_BIN): override SAN :=
 # anchor_cold builds its one query with res_mkquery, as plain_dns does.
 $(BUILD)/bench/anchor_cold: BENCH_LIBS := -lresolv
 
+# bench_dot reads the lab's variables and makes its stock getdns context
+# with the unit tests' helpers.
+$(BUILD)/bench/bench_dot: $(TESTLIB_OBJ)
+
 $(BUILD)/bench/%: $(OBJ)/bench/%.o $(POLICY_OBJ) $(FRONT_OBJ) $(DOT_OBJ)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")

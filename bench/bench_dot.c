@@ -23,45 +23,12 @@
 #include "resolver/dot/worker.h"
 #include "tests/tools/clock.h"
 #include "tests/tools/pfile.h"
+#include "tests/unit/lab.h"
+#include "tests/unit/lab_getdns.h"
 
 #define A	PD_WANT_A
 #define BOTH	(PD_WANT_A | PD_WANT_AAAA)
 
-static char *env_k[128], *env_v[128];
-static int env_n;
-
-static const char *
-env(const char *k)
-{
-	int i;
-
-	for (i = 0; i < env_n; i++)
-		if (strcmp(env_k[i], k) == 0)
-			return env_v[i];
-	return NULL;
-}
-
-static int
-load_env(void)
-{
-	const char *path = getenv("PINDNS_LAB_ENV");
-	char line[1024], *eq;
-	FILE *f;
-
-	if (path == NULL || (f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL && env_n < 128) {
-		line[strcspn(line, "\n")] = '\0';
-		if (line[0] == '#' || (eq = strchr(line, '=')) == NULL)
-			continue;
-		*eq = '\0';
-		env_k[env_n] = strdup(line);
-		env_v[env_n] = strdup(eq + 1);
-		env_n++;
-	}
-	fclose(f);
-	return 0;
-}
 
 static void
 row(const char *what, double *t, int n)
@@ -90,18 +57,18 @@ backend(int port)
 
 	memset(&up, 0, sizeof(up));
 	up.addr.family = AF_INET;
-	inet_pton(AF_INET, env("LAB_UP_ADDR"), up.addr.addr);
+	inet_pton(AF_INET, pd_lab_opt("LAB_UP_ADDR"), up.addr.addr);
 	up.tls_port = (uint16_t)port;
-	up.tls_auth_name = (char *)env("LAB_AUTH_NAME");
-	snprintf(up.label, sizeof(up.label), "%s:%d", env("LAB_UP_ADDR"),
+	up.tls_auth_name = (char *)pd_lab_opt("LAB_AUTH_NAME");
+	snprintf(up.label, sizeof(up.label), "%s:%d", pd_lab_opt("LAB_UP_ADDR"),
 	    port);
 	memset(&pol, 0, sizeof(pol));
 	pol.nupstreams = 1;
 	pol.upstreams = &up;
 	pd_tools_pfile_clear(&pol_ca);
 	pd_tools_pfile_clear(&pol_ta);
-	(void)pd_tools_pfile(&pol_ca, env("LAB_CA"));
-	(void)pd_tools_pfile(&pol_ta, env("LAB_TA_DS"));
+	(void)pd_tools_pfile(&pol_ca, pd_lab_opt("LAB_CA"));
+	(void)pd_tools_pfile(&pol_ta, pd_lab_opt("LAB_TA_DS"));
 	pol.tls_ca = &pol_ca;
 	pol.anchors = &pol_ta;
 	pol.nanchors = 1;
@@ -206,8 +173,8 @@ log_lines(const char *path)
 static void
 queries_per_miss(unsigned want, const char *what)
 {
-	const char *log = env("LAB_GOOD_LOG");
-	struct pd_dot *d = backend(atoi(env("LAB_GOOD_PORT")));
+	const char *log = pd_lab_opt("LAB_GOOD_LOG");
+	struct pd_dot *d = backend(atoi(pd_lab_opt("LAB_GOOD_PORT")));
 	double ms;
 	long before, after = 0, prev = -1;
 	int i, n = 20;
@@ -249,8 +216,8 @@ kdig_run(int n)
 
 	off = (size_t)snprintf(cmd, sizeof(cmd), "kdig +tls +keepopen "
 	    "+tls-ca='%s' +tls-hostname='%s' -p %s @%s +short",
-	    env("LAB_CA"), env("LAB_AUTH_NAME"), env("LAB_GOOD_PORT"),
-	    env("LAB_UP_ADDR"));
+	    pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_AUTH_NAME"), pd_lab_opt("LAB_GOOD_PORT"),
+	    pd_lab_opt("LAB_UP_ADDR"));
 	for (i = 0; i < n && off < sizeof(cmd) - 80; i++)
 		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off,
 		    " %s A", zone_names[i % NNAMES]);
@@ -285,49 +252,24 @@ kdig(int n)
 }
 
 /*
- * A getdns context of its own, stub over TLS to the lab upstream on
- * port, with the lab's trust anchor (NULL on failure).
+ * A stock getdns context to the lab upstream on port, with the lab's
+ * trust anchor (NULL on failure).
  */
 static getdns_context *
 stock_ctx(int port)
 {
-	getdns_context *ctx = NULL;
-	getdns_list *ups = getdns_list_create(), *ta = NULL;
-	getdns_dict *u = getdns_dict_create();
-	getdns_bindata a = { 4, up.addr.addr };
-	getdns_namespace_t ns = GETDNS_NAMESPACE_DNS;
-	getdns_transport_list_t tls = GETDNS_TRANSPORT_TLS;
+	getdns_context *ctx = pd_lab_getdns(port, 30000);
+	getdns_list *ta = NULL;
 	FILE *f;
 
-	inet_pton(AF_INET, env("LAB_UP_ADDR"), up.addr.addr);
-	if (getdns_context_create(&ctx, 0) != GETDNS_RETURN_GOOD)
-		ctx = NULL;
-	if (ctx != NULL) {
-		getdns_context_set_namespaces(ctx, 1, &ns);
-		getdns_context_set_resolution_type(ctx,
-		    GETDNS_RESOLUTION_STUB);
-		getdns_context_set_dns_transport_list(ctx, 1, &tls);
-		getdns_context_set_tls_authentication(ctx,
-		    GETDNS_AUTHENTICATION_REQUIRED);
-		getdns_context_set_trust_anchors_verify_CA(ctx, "");
-		getdns_context_set_tls_ca_file(ctx, env("LAB_CA"));
-		getdns_dict_util_set_string(u, "address_type", "IPv4");
-		getdns_dict_set_bindata(u, "address_data", &a);
-		getdns_dict_set_int(u, "tls_port", (uint32_t)port);
-		getdns_dict_util_set_string(u, "tls_auth_name",
-		    env("LAB_AUTH_NAME"));
-		getdns_list_set_dict(ups, 0, u);
-		getdns_context_set_upstream_recursive_servers(ctx, ups);
-		getdns_context_set_idle_timeout(ctx, 30000);
-		getdns_context_set_timeout(ctx, 5000);
-		if ((f = fopen(env("LAB_TA_DS"), "r")) != NULL) {
-			getdns_fp2rr_list(f, &ta, NULL, 3600);
-			fclose(f);
-			getdns_context_set_dnssec_trust_anchors(ctx, ta);
-		}
+	if (ctx == NULL)
+		return NULL;
+	getdns_context_set_timeout(ctx, 5000);
+	if ((f = fopen(pd_lab_opt("LAB_TA_DS"), "r")) != NULL) {
+		getdns_fp2rr_list(f, &ta, NULL, 3600);
+		fclose(f);
+		getdns_context_set_dnssec_trust_anchors(ctx, ta);
 	}
-	getdns_dict_destroy(u);
-	getdns_list_destroy(ups);
 	getdns_list_destroy(ta);
 	return ctx;
 }
@@ -428,16 +370,16 @@ main(int argc, char **argv)
 	struct pd_dot_stats s0, s1;
 	double ms;
 
-	if (load_env() != 0 || env("LAB_GOOD_PORT") == NULL) {
+	if (!pd_lab_load() || pd_lab_opt("LAB_GOOD_PORT") == NULL) {
 		fprintf(stderr, "bench_dot: set PINDNS_LAB_ENV to a lab's "
 		    "lab.env (tests/lab/lab up STATE)\n");
 		return 1;
 	}
-	good = atoi(env("LAB_GOOD_PORT"));
-	delay = env("LAB_DELAY_PORT") ? atoi(env("LAB_DELAY_PORT")) : 0;
+	good = atoi(pd_lab_opt("LAB_GOOD_PORT"));
+	delay = pd_lab_opt("LAB_DELAY_PORT") ? atoi(pd_lab_opt("LAB_DELAY_PORT")) : 0;
 	printf("bench_dot: %s, times in ms\n", getdns_get_version());
 
-	printf("-- loopback (upstream %s:%d)\n", env("LAB_UP_ADDR"), good);
+	printf("-- loopback (upstream %s:%d)\n", pd_lab_opt("LAB_UP_ADDR"), good);
 	d = backend(good);
 	(void)lookup(d, zone_names[0], BOTH, PD_DNSSEC_VALIDATE, &ms);
 	misses("unvalidated miss, warm connection (A)", d, A, PD_DNSSEC_OFF,

@@ -16,53 +16,18 @@
 
 #include "resolver/dot/worker.h"
 #include "tests/tools/pfile.h"
+#include "tests/unit/lab.h"
 
 #define A	PD_WANT_A
 #define AAAA	PD_WANT_AAAA
 #define BOTH	(PD_WANT_A | PD_WANT_AAAA)
 
-static char *env_k[128], *env_v[128];
-static int env_n;
-
-static inline const char *
-env(const char *k)
-{
-	int i;
-
-	for (i = 0; i < env_n; i++)
-		if (strcmp(env_k[i], k) == 0)
-			return env_v[i];
-	return NULL;
-}
-
 static inline int
-env_port(const char *k)
+lab_port(const char *k)
 {
-	const char *v = env(k);
+	const char *v = pd_lab_opt(k);
 
 	return v ? atoi(v) : 0;
-}
-
-static inline int
-load_env(void)
-{
-	const char *path = getenv("PINDNS_LAB_ENV");
-	char line[1024], *eq;
-	FILE *f;
-
-	if (path == NULL || (f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL && env_n < 128) {
-		line[strcspn(line, "\n")] = '\0';
-		if (line[0] == '#' || (eq = strchr(line, '=')) == NULL)
-			continue;
-		*eq = '\0';
-		env_k[env_n] = strdup(line);
-		env_v[env_n] = strdup(eq + 1);
-		env_n++;
-	}
-	fclose(f);
-	return 0;
 }
 
 static inline double
@@ -92,16 +57,16 @@ add_up(struct pol *x, int port, const char *pin)
 
 	memset(u, 0, sizeof(*u));
 	u->addr.family = AF_INET;
-	inet_pton(AF_INET, env("LAB_UP_ADDR"), u->addr.addr);
+	inet_pton(AF_INET, pd_lab_opt("LAB_UP_ADDR"), u->addr.addr);
 	u->tls_port = (uint16_t)port;
-	u->tls_auth_name = (char *)env("LAB_AUTH_NAME");
+	u->tls_auth_name = (char *)pd_lab_opt("LAB_AUTH_NAME");
 	if (pin != NULL && EVP_DecodeBlock(raw, (const unsigned char *)pin,
 	    (int)strlen(pin)) >= 32) {
 		memcpy(x->pin[x->p.nupstreams].sha256, raw, 32);
 		u->pins = &x->pin[x->p.nupstreams];
 		u->npins = 1;
 	}
-	snprintf(u->label, sizeof(u->label), "%s:%d", env("LAB_UP_ADDR"),
+	snprintf(u->label, sizeof(u->label), "%s:%d", pd_lab_opt("LAB_UP_ADDR"),
 	    port);
 	x->p.nupstreams++;
 }
@@ -140,9 +105,9 @@ pol_free(struct pol *x)
 static inline struct pol *
 pol_good(void)
 {
-	struct pol *x = pol_new(env("LAB_CA"), env("LAB_TA_DS"), 2000);
+	struct pol *x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"), 2000);
 
-	add_up(x, env_port("LAB_GOOD_PORT"), NULL);
+	add_up(x, lab_port("LAB_GOOD_PORT"), NULL);
 	return x;
 }
 

@@ -8,44 +8,61 @@
 
 #include "tests/unit/lab.h"
 
-static char envbuf[16384];
+#define LAB_MAX	256
+
+static char *lab_k[LAB_MAX], *lab_v[LAB_MAX];
+static int lab_n;
+static bool lab_loaded;
 
 bool
 pd_lab_load(void)
 {
 	const char *path = getenv("PINDNS_LAB_ENV");
+	char line[1024], *eq;
 	FILE *f;
-	size_t n;
 
+	if (lab_loaded)
+		return true;
 	if (path == NULL || (f = fopen(path, "r")) == NULL)
 		return false;
-	n = fread(envbuf, 1, sizeof(envbuf) - 1, f);
-	envbuf[n] = '\0';
+	while (fgets(line, sizeof(line), f) != NULL && lab_n < LAB_MAX) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#' || (eq = strchr(line, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		if ((lab_k[lab_n] = strdup(line)) == NULL ||
+		    (lab_v[lab_n] = strdup(eq + 1)) == NULL) {
+			fclose(f);
+			return false;
+		}
+		lab_n++;
+	}
 	fclose(f);
+	lab_loaded = true;
 	return true;
+}
+
+const char *
+pd_lab_opt(const char *key)
+{
+	int i;
+
+	for (i = 0; i < lab_n; i++)
+		if (strcmp(lab_k[i], key) == 0)
+			return lab_v[i];
+	return NULL;
 }
 
 const char *
 pd_lab(const char *key)
 {
-	static char val[32][512];
-	static int next;
-	char *p = envbuf, *e;
-	size_t kl = strlen(key);
+	const char *v = pd_lab_opt(key);
 
-	while ((p = strstr(p, key)) != NULL) {
-		if ((p == envbuf || p[-1] == '\n') && p[kl] == '=') {
-			e = strchr(p + kl + 1, '\n');
-			next = (next + 1) % 32;
-			snprintf(val[next], sizeof(val[next]), "%.*s",
-			    (int)(e != NULL ? e - (p + kl + 1) :
-			    (long)strlen(p + kl + 1)), p + kl + 1);
-			return val[next];
-		}
-		p += kl;
+	if (v == NULL) {
+		printf("not ok - lab.env has %s\n", key);
+		exit(1);
 	}
-	printf("not ok - lab.env has %s\n", key);
-	exit(1);
+	return v;
 }
 
 bool

@@ -8,15 +8,17 @@
 #include <stdbool.h>
 
 /*
- * Read the lab's variables from $PINDNS_LAB_ENV (tests/run sets it for
- * tests tagged `lab`). false when it is not set or cannot be read.
+ * Read the lab's variables (KEY=VALUE lines) from $PINDNS_LAB_ENV
+ * (tests/run sets it for tests tagged `lab`; bench/run for bench_dot),
+ * once per process. false when it is not set or cannot be read.
  */
 bool pd_lab_load(void);
 
-/*
- * The value of KEY in the lab's variables, in a buffer that stays valid
- * for the next 31 calls. Prints "not ok" and exits when KEY is missing.
- */
+/* The value of KEY in the lab's variables, valid until the process
+ * ends, or NULL when the lab has no KEY. */
+const char *pd_lab_opt(const char *key);
+
+/* pd_lab_opt(), but prints "not ok" and exits when KEY is missing. */
 const char *pd_lab(const char *key);
 
 /* Size of the path buffers pd_lab_begin() fills. */
