@@ -132,6 +132,25 @@ pd_backend_finish(struct pd_dot *d, struct pd_q *q)
 		if (b->pending == 0)
 			dead = b;
 	} else if (b->wake_each && caller_has_one(b, q) &&
+	    TAILQ_EMPTY(&d->active) && TAILQ_EMPTY(&d->submitq)) {
+		/*
+		 * Nothing else for this thread to do: q is validated right
+		 * here, while the caller has the other reply. No thread has
+		 * to be woken for it (a validator's wake-up is 16 to 27 µs
+		 * on a VM, a third of a verification). A lookup queued
+		 * meanwhile waits for it: one verification, bounded.
+		 */
+		q->taken = true;
+		atomic_fetch_add_explicit(&d->n_beside, 1,
+		    memory_order_relaxed);
+		b->at_side++;
+		(void)pthread_mutex_unlock(&d->mu);
+		pd_backend_handle(d, q);
+		(void)pthread_mutex_lock(&d->mu);
+		q->handled = true;
+		b->at_side--;
+		wake = &b->cv;
+	} else if (b->wake_each && caller_has_one(b, q) &&
 	    (sd = side_idle(d)) != NULL) {
 		q->taken = true;
 		atomic_fetch_add_explicit(&d->n_beside, 1,

@@ -128,8 +128,9 @@ TAILQ_HEAD(ahead, areq);
  * A validator thread. When the second reply of a validated address lookup
  * arrives while the caller still has the first to validate (each costs an
  * ECDSA verification, 60 µs here, and more), being woken for it or
- * validating it, an idle validator takes it, so that both run at once
- * when a core is free.
+ * validating it, the backend thread validates it itself when it has
+ * nothing else to do, or else an idle validator takes it, so that both
+ * run at once when a core is free.
  * Everything about it is under d->mu.
  */
 struct pd_side {
@@ -227,6 +228,7 @@ void		pd_backend_free_child(struct pd_dot *d);
 /* ------------------------------------------------------------ attempt.c */
 
 /* Checks and validation of resp, q's response, into q->out. */
+void		pd_backend_handle(struct pd_dot *d, struct pd_q *q);
 void		pd_backend_process(struct pd_dot *d, struct pd_q *q,
 		    const getdns_dict *resp);
 /* Keep the most telling failure of q (and note the try). */

@@ -1,8 +1,9 @@
 /*
  * pindns DoT backend: the resolve entry points (worker.h). A lookup's
  * queries go to the backend thread as one batch; the caller validates
- * each reply as it comes, with validator threads taking a second reply
- * while it has another; resolve_async runs lookups on helper threads.
+ * each reply as it comes, with the idle backend thread or a validator
+ * thread taking a second reply while it has another; resolve_async runs
+ * lookups on helper threads.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,8 +22,8 @@
  * batch may still be on its way: validating the first reply of an address
  * lookup overlaps with the round trip of the second).
  */
-static void
-handle(struct pd_dot *d, struct pd_q *q)
+void
+pd_backend_handle(struct pd_dot *d, struct pd_q *q)
 {
 	if (q->processed || q->st != PD_DOT_OK || q->resp == NULL)
 		return;
@@ -77,7 +78,7 @@ side_main(void *arg)
 		b = sd->b;
 		q = sd->q;
 		(void)pthread_mutex_unlock(&d->mu);
-		handle(d, q);
+		pd_backend_handle(d, q);
 		(void)pthread_mutex_lock(&d->mu);
 		q->handled = true;
 		b->at_side--;
@@ -162,7 +163,7 @@ run_batch(struct pd_dot *d, struct pd_batch *b, uint64_t deadline)
 			b->q[i].taken = true;
 			b->busy = true;
 			(void)pthread_mutex_unlock(&d->mu);
-			handle(d, &b->q[i]);
+			pd_backend_handle(d, &b->q[i]);
 			(void)pthread_mutex_lock(&d->mu);
 			b->q[i].handled = true;
 			b->busy = false;

@@ -6,7 +6,9 @@
  * queries, wait on a condition variable for at most the lookup budget,
  * and process and validate the replies in their own thread (GETDNS-NOTES
  * "Threads" (b): the throughput of a context per thread with a single TLS
- * connection and a lower p99).
+ * connection and a lower p99); the second reply of an address lookup is
+ * validated beside the first, by the backend thread when it is idle or a
+ * validator thread (backend.h).
  *
  * Failover: each query tries the upstreams in policy order (or round
  * robin), healthy ones first; an attempt gets an equal share of what is
