@@ -228,7 +228,6 @@ void		pd_backend_free_child(struct pd_dot *d);
 /* ------------------------------------------------------------ attempt.c */
 
 /* Checks and validation of resp, q's response, into q->out. */
-void		pd_backend_handle(struct pd_dot *d, struct pd_q *q);
 void		pd_backend_process(struct pd_dot *d, struct pd_q *q,
 		    const getdns_dict *resp);
 /* Keep the most telling failure of q (and note the try). */
@@ -259,5 +258,8 @@ void		pd_backend_destroy(struct pd_dot *d, bool child);
 
 /* Stop and join the validator threads. */
 void		pd_backend_sides_stop(struct pd_dot *d);
+/* q's outcome into q->out: processed, validated, or its keys learnt
+ * (a done query; on whichever thread took it). */
+void		pd_backend_handle(struct pd_dot *d, struct pd_q *q);
 
 #endif /* PD_DOT_BACKEND_H */

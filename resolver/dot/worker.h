@@ -68,8 +68,10 @@ struct pd_dot_stats {
 	size_t		insecure;	/* cached insecurity proofs */
 	uint64_t	fast;		/* RRsets proved by cached keys
 					 * without getdns (zkeys.h) */
-	uint64_t	beside;		/* replies a validator thread took
-					 * while the caller had another */
+	uint64_t	beside;		/* replies validated beside the
+					 * caller (by the idle backend thread
+					 * or a validator) while it had
+					 * another */
 };
 
 /* A snapshot of d's counters. */
