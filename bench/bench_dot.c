@@ -174,7 +174,7 @@ static void
 queries_per_miss(unsigned want, const char *what)
 {
 	const char *log = pd_lab_opt("LAB_GOOD_LOG");
-	struct pd_dot *d = backend(atoi(pd_lab_opt("LAB_GOOD_PORT")));
+	struct pd_dot *d = backend(pd_lab_port("LAB_GOOD_PORT"));
 	double ms;
 	long before, after = 0, prev = -1;
 	int i, n = 20;
@@ -216,8 +216,8 @@ kdig_run(int n)
 
 	off = (size_t)snprintf(cmd, sizeof(cmd), "kdig +tls +keepopen "
 	    "+tls-ca='%s' +tls-hostname='%s' -p %s @%s +short",
-	    pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_AUTH_NAME"), pd_lab_opt("LAB_GOOD_PORT"),
-	    pd_lab_opt("LAB_UP_ADDR"));
+	    pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_AUTH_NAME"),
+	    pd_lab_opt("LAB_GOOD_PORT"), pd_lab_opt("LAB_UP_ADDR"));
 	for (i = 0; i < n && off < sizeof(cmd) - 80; i++)
 		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off,
 		    " %s A", zone_names[i % NNAMES]);
@@ -375,11 +375,12 @@ main(int argc, char **argv)
 		    "lab.env (tests/lab/lab up STATE)\n");
 		return 1;
 	}
-	good = atoi(pd_lab_opt("LAB_GOOD_PORT"));
-	delay = pd_lab_opt("LAB_DELAY_PORT") ? atoi(pd_lab_opt("LAB_DELAY_PORT")) : 0;
+	good = pd_lab_port("LAB_GOOD_PORT");
+	delay = pd_lab_port("LAB_DELAY_PORT");
 	printf("bench_dot: %s, times in ms\n", getdns_get_version());
 
-	printf("-- loopback (upstream %s:%d)\n", pd_lab_opt("LAB_UP_ADDR"), good);
+	printf("-- loopback (upstream %s:%d)\n", pd_lab_opt("LAB_UP_ADDR"),
+	    good);
 	d = backend(good);
 	(void)lookup(d, zone_names[0], BOTH, PD_DNSSEC_VALIDATE, &ms);
 	misses("unvalidated miss, warm connection (A)", d, A, PD_DNSSEC_OFF,

@@ -22,14 +22,6 @@
 #define AAAA	PD_WANT_AAAA
 #define BOTH	(PD_WANT_A | PD_WANT_AAAA)
 
-static inline int
-lab_port(const char *k)
-{
-	const char *v = pd_lab_opt(k);
-
-	return v ? atoi(v) : 0;
-}
-
 static inline double
 now_ms(void)
 {
@@ -105,9 +97,10 @@ pol_free(struct pol *x)
 static inline struct pol *
 pol_good(void)
 {
-	struct pol *x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"), 2000);
+	struct pol *x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"),
+	    2000);
 
-	add_up(x, lab_port("LAB_GOOD_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_GOOD_PORT"), NULL);
 	return x;
 }
 

@@ -53,6 +53,14 @@ pd_lab_opt(const char *key)
 	return NULL;
 }
 
+int
+pd_lab_port(const char *key)
+{
+	const char *v = pd_lab_opt(key);
+
+	return v != NULL ? atoi(v) : 0;
+}
+
 const char *
 pd_lab(const char *key)
 {

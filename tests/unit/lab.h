@@ -18,6 +18,9 @@ bool pd_lab_load(void);
  * ends, or NULL when the lab has no KEY. */
 const char *pd_lab_opt(const char *key);
 
+/* KEY's value as a port number, 0 when the lab has no KEY. */
+int pd_lab_port(const char *key);
+
 /* pd_lab_opt(), but prints "not ok" and exits when KEY is missing. */
 const char *pd_lab(const char *key);
 

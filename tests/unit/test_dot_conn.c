@@ -69,8 +69,8 @@ t_tls(void)
 
 	for (i = 0; i < (int)(sizeof(c) / sizeof(c[0])); i++) {
 		x = pol_new(pd_lab_opt(c[i].ca), pd_lab_opt("LAB_TA_DS"), 2000);
-		add_up(x, lab_port(c[i].port), c[i].pin ? pd_lab_opt(c[i].pin) :
-		    NULL);
+		add_up(x, pd_lab_port(c[i].port),
+		    c[i].pin ? pd_lab_opt(c[i].pin) : NULL);
 		if ((d = dot_new(x, NULL)) == NULL) {
 			T_OK(0, "%s: backend", c[i].what);
 			continue;
@@ -109,7 +109,7 @@ t_timeout_failover(void)
 
 	/* Hung: TIMEOUT within timeout_ms + 10%. */
 	x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"), 2000);
-	add_up(x, lab_port("LAB_HUNG_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_HUNG_PORT"), NULL);
 	if ((d = dot_new(x, NULL)) != NULL) {
 		t0 = now_ms();
 		resolve(d, Z("dynamodb.us-east-1"), BOTH, PD_DNSSEC_VALIDATE,
@@ -124,7 +124,7 @@ t_timeout_failover(void)
 	pol_free(x);
 
 	/* A closed port: UNREACHABLE, at once. */
-	closed = lab_port("LAB_HUNG_PORT") + 1;
+	closed = pd_lab_port("LAB_HUNG_PORT") + 1;
 	{
 		int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 		struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -139,7 +139,8 @@ t_timeout_failover(void)
 			getsockname(s, (struct sockaddr *)&sa, &l);
 			closed = ntohs(sa.sin_port);
 		}
-		x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"), 1000);
+		x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"),
+		    1000);
 		add_up(x, closed, NULL);
 		if ((d = dot_new(x, NULL)) != NULL) {
 			t0 = now_ms();
@@ -154,9 +155,10 @@ t_timeout_failover(void)
 		pol_free(x);
 
 		/* Failover: closed, then good. */
-		x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"), 2000);
+		x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"),
+		    2000);
 		add_up(x, closed, NULL);
-		add_up(x, lab_port("LAB_GOOD_PORT"), NULL);
+		add_up(x, pd_lab_port("LAB_GOOD_PORT"), NULL);
 		if ((d = dot_new(x, NULL)) != NULL) {
 			resolve(d, Z("dynamodb.us-east-1"), BOTH,
 			    PD_DNSSEC_VALIDATE, &res);
@@ -172,8 +174,8 @@ t_timeout_failover(void)
 
 	/* Failover: hung, then good, within one budget. */
 	x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"), 2000);
-	add_up(x, lab_port("LAB_HUNG_PORT"), NULL);
-	add_up(x, lab_port("LAB_GOOD_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_HUNG_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_GOOD_PORT"), NULL);
 	if ((d = dot_new(x, NULL)) != NULL) {
 		pd_dot_stats(d, &st);
 		T_EQ_INT(st.contexts, 1, "two upstreams: one context made "
@@ -204,8 +206,8 @@ t_timeout_failover(void)
 
 	/* Failover: mitm (TLS failure), then good. */
 	x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"), 2000);
-	add_up(x, lab_port("LAB_MITM_PORT"), NULL);
-	add_up(x, lab_port("LAB_GOOD_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_MITM_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_GOOD_PORT"), NULL);
 	if ((d = dot_new(x, NULL)) != NULL) {
 		resolve(d, Z("dynamodb.us-east-1"), A, PD_DNSSEC_VALIDATE,
 		    &res);
@@ -389,7 +391,7 @@ t_sockets(void)
 		return;
 	}
 	resolve(d, Z("dynamodb.us-east-1"), BOTH, PD_DNSSEC_VALIDATE, &res);
-	n = sockets_to(lab_port("LAB_GOOD_PORT"), fds, 8);
+	n = sockets_to(pd_lab_port("LAB_GOOD_PORT"), fds, 8);
 	T_EQ_INT(n, 1, "one connection to the upstream");
 	if (n >= 1) {
 		getsockopt(fds[0], IPPROTO_TCP, TCP_NODELAY, &one, &l);
@@ -445,7 +447,7 @@ t_fork(void)
 	    "lookup queued");
 	resolve(d, Z("dynamodb.us-east-1"), A, PD_DNSSEC_VALIDATE, &res);
 	T_EQ_STR(addrs(&res.a), "127.0.10.1", "fork: parent resolves before");
-	T_EQ_INT(sockets_to(lab_port("LAB_GOOD_PORT"), fds, 8), 1,
+	T_EQ_INT(sockets_to(pd_lab_port("LAB_GOOD_PORT"), fds, 8), 1,
 	    "fork: the parent holds a connection");
 	fflush(stdout);
 	pid = fork();
@@ -489,7 +491,7 @@ t_fork(void)
 	resolve(d, Z("dynamodb.us-east-1"), A, PD_DNSSEC_VALIDATE, &res);
 	T_EQ_INT(res.status, PD_DOT_OK, "fork: the parent's next lookup works");
 	T_EQ_STR(addrs(&res.a), "127.0.10.1", "fork: the parent's answer");
-	T_EQ_INT(sockets_to(lab_port("LAB_GOOD_PORT"), fds, 8), 1,
+	T_EQ_INT(sockets_to(pd_lab_port("LAB_GOOD_PORT"), fds, 8), 1,
 	    "fork: the parent kept its one connection");
 	pd_dot_free(d);
 	pol_free(x);
@@ -510,7 +512,7 @@ t_idle_restart(void)
 
 	/* The idleclose upstream drops idle connections after 1 s. */
 	x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"), 2000);
-	add_up(x, lab_port("LAB_IDLECLOSE_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_IDLECLOSE_PORT"), NULL);
 	if ((d = dot_new(x, NULL)) == NULL) {
 		T_OK(0, "idle close: backend");
 		return;

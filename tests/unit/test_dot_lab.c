@@ -154,7 +154,7 @@ t_attacks(void)
 	struct pd_dot_stats s0, s1;
 
 	x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"), 2000);
-	add_up(x, lab_port("LAB_TAMPERED_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_TAMPERED_PORT"), NULL);
 	if ((d = dot_new(x, NULL)) == NULL) {
 		T_OK(0, "tampered: backend");
 		return;
@@ -179,7 +179,7 @@ t_attacks(void)
 	pol_free(x);
 
 	x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"), 2000);
-	add_up(x, lab_port("LAB_STRIPPED_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_STRIPPED_PORT"), NULL);
 	if ((d = dot_new(x, NULL)) == NULL) {
 		T_OK(0, "stripped: backend");
 		return;
@@ -201,13 +201,14 @@ t_insecure(void)
 	struct pd_dot_result res;
 	struct pd_dot_stats s0, s1;
 
-	if (pd_lab_opt("LAB_INSECURE_PORT") == NULL || pd_lab_opt("LAB_TA_ROOT") == NULL) {
+	if (pd_lab_opt("LAB_INSECURE_PORT") == NULL ||
+	    pd_lab_opt("LAB_TA_ROOT") == NULL) {
 		T_OK(0, "insecure: the lab has LAB_INSECURE_PORT and "
 		    "LAB_TA_ROOT");
 		return;
 	}
 	x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_ROOT"), 2000);
-	add_up(x, lab_port("LAB_INSECURE_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_INSECURE_PORT"), NULL);
 	if ((d = dot_new(x, NULL)) == NULL) {
 		T_OK(0, "insecure: backend");
 		return;
@@ -351,9 +352,9 @@ t_first_lookup(void)
 
 	/* Only the upstream tried is set up: a context costs ~3 ms. */
 	x = pol_new(pd_lab_opt("LAB_CA"), pd_lab_opt("LAB_TA_DS"), 2000);
-	add_up(x, lab_port("LAB_GOOD_PORT"), NULL);
-	add_up(x, lab_port("LAB_GOOD2_PORT"), NULL);
-	add_up(x, lab_port("LAB_IDLECLOSE_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_GOOD_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_GOOD2_PORT"), NULL);
+	add_up(x, pd_lab_port("LAB_IDLECLOSE_PORT"), NULL);
 	if ((d = dot_new(x, NULL)) == NULL) {
 		T_OK(0, "first lookup, three upstreams: backend");
 		pol_free(x);
@@ -503,7 +504,8 @@ static void
 t_forged(void)
 {
 	struct pol *x = pol_good();
-	getdns_context *ctx = pd_lab_getdns(lab_port("LAB_GOOD_PORT"), 10000);
+	getdns_context *ctx = pd_lab_getdns(pd_lab_port("LAB_GOOD_PORT"),
+	    10000);
 	getdns_list *anchors = NULL, *vchain;
 	getdns_dict *rc, *r;
 	struct pd_chain *c = NULL;
