@@ -60,14 +60,22 @@ POL=$PD_TMP/policy.yaml
 mkpol "$LAB_GOOD_PORT" "$LAB_GOOD_PIN" >"$POL"
 check "the test policy is valid" "$PINDNS" check "$POL"
 
-# start_serve NAME ARGS...: SPID, and its stderr in $PD_TMP/NAME.err.
-start_serve() {
+# serve_launch NAME ARGS...: pindns serve ARGS... in the background, its
+# stderr in $PD_TMP/NAME.err; sets PD_PID. serve_up NAME: it listens.
+serve_launch() {
 	local name=$1
 	shift
 	"$PINDNS" serve "$@" 2>"$PD_TMP/$name.err" &
-	SPID=$!
+	PD_PID=$!
+}
+serve_up() { grep -q "listening on" "$PD_TMP/$1.err"; }
+# start_serve NAME ARGS...: serve_launch, then wait until it listens;
+# sets SPID.
+start_serve() {
+	serve_launch "$@"
+	SPID=$PD_PID
 	pd_cleanup "kill $SPID"
-	if ! wait_for 20 grep -q "listening on" "$PD_TMP/$name.err"; then
+	if ! wait_for 20 serve_up "$1"; then
 		kill "$SPID" 2>/dev/null
 		return 1
 	fi
@@ -75,12 +83,8 @@ start_serve() {
 # serve_on_free_port NAME ARGS...: pindns serve ARGS... -l 127.0.0.1@PORT
 # on a free port (tests/lib.sh), its stderr in $PD_TMP/NAME.err; sets
 # SPID and port.
-_sv_start() {
-	"$PINDNS" serve "${_sv_args[@]}" -l "127.0.0.1@$PORT" \
-		2>"$PD_TMP/$_sv_name.err" &
-	PD_PID=$!
-}
-_sv_up() { grep -q "listening on" "$PD_TMP/$_sv_name.err"; }
+_sv_start() { serve_launch "$_sv_name" "${_sv_args[@]}" -l "127.0.0.1@$PORT"; }
+_sv_up() { serve_up "$_sv_name"; }
 _sv_taken() { grep -q "Address already in use" "$PD_TMP/$_sv_name.err"; }
 serve_on_free_port() {
 	_sv_name=$1
